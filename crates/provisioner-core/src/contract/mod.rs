@@ -1,0 +1,406 @@
+//! The contract suite: one `pub async fn` per rule of the
+//! [`InstanceProvisioner`] contract, run on every implementation.
+//!
+//! A provider's tests build a [`ContractSubject`] (the provisioner, a launch
+//! config valid for that provider, a well-formed id that does not exist and a
+//! malformed one) and either call the cases one by one, expand
+//! [`contract_tests!`](crate::contract_tests) into one `#[tokio::test]` per
+//! case, or call [`run_all`] for a report (what `cargo xtask contract` prints).
+//!
+//! Every case tags what it launches with `contract-run=<run id>` (a fresh id
+//! per case run) and terminates all of it at the end, also when the case
+//! fails or panics. Cases wait for eventual states by polling with backoff
+//! under the subject's [`Timing`] deadline: milliseconds against an emulator,
+//! minutes against a real cloud.
+//!
+//! ```
+//! # async fn demo(subject: provisioner_core::contract::ContractSubject) {
+//! use provisioner_core::contract::{run_all, Outcome};
+//! let report = run_all(&subject).await;
+//! for case in &report.cases {
+//!     println!("{:<40} {}", case.case.name(), case.outcome);
+//! }
+//! assert_eq!(report.count_failed(), 0);
+//! # }
+//! ```
+
+mod cases;
+mod run;
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+
+use crate::{InstanceConfig, InstanceProvisioner};
+use run::Run;
+
+/// The tag key every case puts on the instances it launches.
+pub const RUN_TAG: &str = "contract-run";
+
+/// Whether a provider (or the emulator it runs against) supports an optional
+/// behaviour. Unsupported cases are reported as skipped, with the reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Support {
+    /// Supported: the cases that need it run.
+    #[default]
+    Yes,
+    /// Not supported, for this reason (printed in the report).
+    No(Cow<'static, str>),
+}
+
+/// The behaviours where providers (or their test doubles) legitimately differ.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Two launches with one idempotency key create one instance (clause b).
+    pub idempotent_launch: Support,
+}
+
+/// How long cases wait for eventual states, and how often they look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// The longest wait for one expected state.
+    pub deadline: Duration,
+    /// The first pause between two polls; it doubles up to `max_poll`.
+    pub first_poll: Duration,
+    /// The longest pause between two polls.
+    pub max_poll: Duration,
+}
+
+impl Timing {
+    /// For in-memory fakes and local emulators: states settle in milliseconds.
+    pub const fn emulator() -> Self {
+        Self {
+            deadline: Duration::from_secs(20),
+            first_poll: Duration::from_millis(5),
+            max_poll: Duration::from_millis(250),
+        }
+    }
+
+    /// For real clouds: boots and stops take minutes.
+    pub const fn cloud() -> Self {
+        Self {
+            deadline: Duration::from_secs(15 * 60),
+            first_poll: Duration::from_secs(2),
+            max_poll: Duration::from_secs(20),
+        }
+    }
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self::emulator()
+    }
+}
+
+/// What the suite runs against: a provisioner and what the cases need to
+/// know about its provider.
+#[derive(Clone)]
+pub struct ContractSubject {
+    /// The implementation under test.
+    pub provisioner: Arc<dyn InstanceProvisioner>,
+    /// A launch config that is valid for this provider (a real image and
+    /// type on a real cloud). Cases add their own tags to it.
+    pub base_config: InstanceConfig,
+    /// An id in the provider's format that names no instance.
+    pub unknown_id: String,
+    /// An id the provider must reject as malformed (for example one that
+    /// would smuggle a path segment into a URL).
+    pub malformed_id: String,
+    /// Optional behaviours.
+    pub capabilities: Capabilities,
+    /// Polling deadline and backoff.
+    pub timing: Timing,
+    /// A page size of at most 2 on the provisioner makes the listing cases
+    /// cross pages; set this true to say the factory did so (informational).
+    pub small_pages: bool,
+    keep_alive: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl ContractSubject {
+    /// A subject with default capabilities and emulator timing.
+    pub fn new(
+        provisioner: Arc<dyn InstanceProvisioner>,
+        base_config: InstanceConfig,
+        unknown_id: impl Into<String>,
+        malformed_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            provisioner,
+            base_config,
+            unknown_id: unknown_id.into(),
+            malformed_id: malformed_id.into(),
+            capabilities: Capabilities::default(),
+            timing: Timing::default(),
+            small_pages: false,
+            keep_alive: None,
+        }
+    }
+
+    /// Sets the capabilities.
+    pub fn with_capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
+    }
+
+    /// Sets the timing.
+    pub fn with_timing(mut self, timing: Timing) -> Self {
+        self.timing = timing;
+        self
+    }
+
+    /// Records that the provisioner lists with pages of at most 2 instances.
+    pub fn with_small_pages(mut self) -> Self {
+        self.small_pages = true;
+        self
+    }
+
+    /// Keeps `value` alive as long as the subject (for example an emulator
+    /// server handle that stops the server when dropped).
+    pub fn holding(mut self, value: impl Any + Send + Sync) -> Self {
+        self.keep_alive = Some(Arc::new(value));
+        self
+    }
+
+    fn unsupported(&self, case: Case) -> Option<&str> {
+        let needs = match case {
+            Case::LaunchIsIdempotent => &self.capabilities.idempotent_launch,
+            _ => return None,
+        };
+        match needs {
+            Support::Yes => None,
+            Support::No(reason) => Some(reason),
+        }
+    }
+}
+
+impl fmt::Debug for ContractSubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContractSubject")
+            .field("base_config", &self.base_config)
+            .field("unknown_id", &self.unknown_id)
+            .field("malformed_id", &self.malformed_id)
+            .field("capabilities", &self.capabilities)
+            .field("timing", &self.timing)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How one case ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every check held.
+    Passed,
+    /// Not run, for this reason.
+    Skipped(String),
+    /// A check failed, with what was expected and what was seen.
+    Failed(String),
+}
+
+impl Outcome {
+    /// Panics on [`Failed`](Self::Failed), with its message; prints the
+    /// reason of a skip. For use in `#[test]`s.
+    #[track_caller]
+    pub fn assert_passed(&self) {
+        match self {
+            Self::Passed => {}
+            Self::Skipped(reason) => eprintln!("skipped: {reason}"),
+            Self::Failed(message) => panic!("contract case failed: {message}"),
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Passed => f.write_str("passed"),
+            Self::Skipped(reason) => write!(f, "skipped ({reason})"),
+            Self::Failed(message) => write!(f, "FAILED: {message}"),
+        }
+    }
+}
+
+/// One case's outcome and how long it took.
+#[derive(Debug, Clone)]
+pub struct CaseReport {
+    /// The case.
+    pub case: Case,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Wall time, cleanup included.
+    pub duration: Duration,
+}
+
+/// The outcome of every case, in [`Case::ALL`] order.
+#[derive(Debug, Clone, Default)]
+pub struct ContractReport {
+    /// One report per case.
+    pub cases: Vec<CaseReport>,
+}
+
+impl ContractReport {
+    /// How many cases passed.
+    pub fn count_passed(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Passed))
+    }
+
+    /// How many cases failed.
+    pub fn count_failed(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Failed(_)))
+    }
+
+    /// How many cases were skipped.
+    pub fn count_skipped(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Skipped(_)))
+    }
+
+    fn count(&self, pick: impl Fn(&Outcome) -> bool) -> usize {
+        self.cases.iter().filter(|c| pick(&c.outcome)).count()
+    }
+}
+
+/// Runs every case in order on `subject`.
+pub async fn run_all(subject: &ContractSubject) -> ContractReport {
+    let mut report = ContractReport::default();
+    for &case in Case::ALL {
+        let started = Instant::now();
+        let outcome = run_case(case, subject).await;
+        report.cases.push(CaseReport {
+            case,
+            outcome,
+            duration: started.elapsed(),
+        });
+    }
+    report
+}
+
+/// Runs `body` for `case` with a fresh run, then cleans up whatever it
+/// launched, whether it passed, failed or panicked.
+async fn guarded<F, Fut>(subject: &ContractSubject, case: Case, body: F) -> Outcome
+where
+    F: FnOnce(Arc<Run>) -> Fut,
+    Fut: Future<Output = run::Check>,
+{
+    if let Some(reason) = subject.unsupported(case) {
+        return Outcome::Skipped(reason.to_owned());
+    }
+    let run = Arc::new(Run::new(subject.clone(), case));
+    let result = AssertUnwindSafe(body(Arc::clone(&run)))
+        .catch_unwind()
+        .await;
+    run.clean_up().await;
+    match result {
+        Ok(Ok(())) => Outcome::Passed,
+        Ok(Err(failure)) => Outcome::Failed(failure.to_string()),
+        Err(panic) => Outcome::Failed(format!(
+            "panicked: {}",
+            panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)")
+        )),
+    }
+}
+
+macro_rules! define_cases {
+    ($( #[doc = $doc:literal] $variant:ident => $func:ident, clause $clause:literal; )*) => {
+        /// The cases of the suite, one per rule (or group of rules) of the contract.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Case {
+            $( #[doc = $doc] $variant, )*
+        }
+
+        impl Case {
+            /// Every case, in the order `run_all` runs them.
+            pub const ALL: &'static [Case] = &[$(Case::$variant),*];
+
+            /// The snake_case name, which is also the name of the case's
+            /// function and of its generated test.
+            pub const fn name(self) -> &'static str {
+                match self { $(Case::$variant => stringify!($func),)* }
+            }
+
+            /// The contract clause(s) it tests (`a` … `i`, see the trait docs).
+            pub const fn clause(self) -> &'static str {
+                match self { $(Case::$variant => $clause,)* }
+            }
+
+            /// One sentence on what the case checks.
+            pub const fn summary(self) -> &'static str {
+                match self { $(Case::$variant => $doc.trim_ascii(),)* }
+            }
+        }
+
+        $(
+            #[doc = $doc]
+            pub async fn $func(subject: &ContractSubject) -> Outcome {
+                guarded(subject, Case::$variant, cases::$func).await
+            }
+        )*
+
+        /// Runs one case on `subject`.
+        pub async fn run_case(case: Case, subject: &ContractSubject) -> Outcome {
+            match case { $(Case::$variant => $func(subject).await,)* }
+        }
+
+        /// Expands into one `#[tokio::test]` per contract case, each building
+        /// its own subject with `$factory().await`. The calling crate needs
+        /// `tokio` (with `macros` and `rt`) among its dev-dependencies.
+        ///
+        /// ```ignore
+        /// async fn subject() -> provisioner_core::contract::ContractSubject { /* … */ }
+        /// provisioner_core::contract_tests!(subject);
+        /// ```
+        #[macro_export]
+        macro_rules! contract_tests {
+            ($factory:path) => {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $func() {
+                        let subject = $factory().await;
+                        $crate::contract::$func(&subject).await.assert_passed();
+                    }
+                )*
+            };
+        }
+    };
+}
+
+define_cases! {
+    /// Launch returns at once with a non-empty id, state pending or running, and the tags exactly as given.
+    LaunchReturnsValidInfo => launch_returns_valid_info, clause "a";
+    /// Two launches with one idempotency key return the same instance and create one.
+    LaunchIsIdempotent => launch_is_idempotent, clause "b";
+    /// An invalid config returns InvalidArgument naming the field, and creates nothing.
+    InvalidConfigIsRejected => invalid_config_is_rejected, clause "c";
+    /// Describe of a live instance returns its id and a state consistent with list.
+    DescribeConsistentState => describe_consistent_state, clause "d";
+    /// Describe of a well-formed id that does not exist returns terminated.
+    DescribeUnknownIsTerminated => describe_unknown_is_terminated, clause "d";
+    /// Every operation rejects a malformed id with InvalidArgument naming instance_id.
+    MalformedIdIsInvalidArgument => malformed_id_is_invalid_argument, clause "d";
+    /// Terminate leads to terminating, then terminated.
+    TerminateMakesTerminated => terminate_makes_terminated, clause "e";
+    /// A second terminate succeeds, and so does terminate of an unknown id.
+    TerminateIsIdempotent => terminate_is_idempotent, clause "e";
+    /// Stop leads to stopped; start returns the same id with the addresses reported now.
+    StopStartLifecycle => stop_start_lifecycle, clause "f";
+    /// Start of a running and stop of a stopped instance succeed.
+    StopStartAreIdempotent => stop_start_are_idempotent, clause "f";
+    /// Stop or start of a terminated instance is InvalidState or NotFound.
+    TerminatedCannotStopOrStart => terminated_cannot_stop_or_start, clause "g";
+    /// List returns exactly the instances carrying all the filter's tags, across pages.
+    ListMatchesByTags => list_matches_by_tags, clause "h";
+    /// List with tags no instance carries is empty.
+    ListNonMatchingTagsIsEmpty => list_non_matching_tags_is_empty, clause "h";
+    /// The states filter holds, and terminated instances appear only when asked for.
+    ListFiltersStates => list_filters_states, clause "h";
+    /// Concurrent launches return distinct ids, all of them listed.
+    ConcurrentLaunchesAreDistinct => concurrent_launches_are_distinct, clause "i";
+}

@@ -1,0 +1,140 @@
+//! One provider-neutral, async way to run the whole life of cloud VMs.
+//!
+//! This crate holds the [`InstanceProvisioner`] trait, the data it moves
+//! ([`InstanceConfig`], [`InstanceFilter`], [`InstanceInfo`],
+//! [`InstanceStatus`], [`CloudInstanceState`]), the one [`Error`] every
+//! provider maps into, the input checks every provider runs before any API
+//! call ([`validate`]), and, behind the `contract` feature, the suite that
+//! proves an implementation keeps the contract (`contract`).
+//!
+//! Implementations live in their own crates: `provisioner-fake` (in memory,
+//! for fleet unit tests), `provisioner-ec2`, `provisioner-gcp` and
+//! `provisioner-azure`. A fleet manager holds an `Arc<dyn InstanceProvisioner>`
+//! and never touches a cloud API itself.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use provisioner_core::{
+//!     CloudInstanceState, InstanceConfig, InstanceFilter, InstanceProvisioner, Result,
+//! };
+//!
+//! /// Launches one worker for `fleet` unless one is already there.
+//! async fn ensure_one(p: Arc<dyn InstanceProvisioner>, fleet: &str) -> Result<String> {
+//!     let filter = InstanceFilter::tagged([("fleet-id", fleet)]);
+//!     if let Some(existing) = p.list_instances(&filter).await?.into_iter().next() {
+//!         return Ok(existing.instance_id);
+//!     }
+//!     let config = InstanceConfig::new("ami-0abcdef1234567890", "m5.large")
+//!         .with_tag("fleet-id", fleet)
+//!         .with_idempotency_key(format!("{fleet}-worker-0"));
+//!     let info = p.launch_instance(&config).await?;
+//!     assert!(matches!(info.state, CloudInstanceState::Pending | CloudInstanceState::Running));
+//!     Ok(info.instance_id)
+//! }
+//! ```
+
+mod error;
+mod state;
+mod types;
+
+pub mod consistency;
+pub mod validate;
+
+#[cfg(feature = "contract")]
+pub mod contract;
+
+pub use async_trait::async_trait;
+pub use error::{BoxError, Error, Result};
+pub use state::{CloudInstanceState, ParseStateError};
+pub use types::{InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus, Tags, UserData};
+
+/// The lifecycle of cloud instances, behind one provider-neutral API.
+///
+/// The fleet control loop calls these methods; it never touches a cloud API
+/// directly. Implementations are `Send + Sync` and are used as
+/// `Arc<dyn InstanceProvisioner>`.
+///
+/// # The contract
+///
+/// Every implementation keeps these rules; the `contract` suite of this crate
+/// tests each of them on every provider.
+///
+/// - **a.** [`launch_instance`](Self::launch_instance) returns at once,
+///   without waiting for the instance to run, with a non-empty id, state
+///   `Pending` or `Running`, and the tags exactly as given.
+/// - **b.** Two launches with the same
+///   [`idempotency_key`](InstanceConfig::idempotency_key) return the same
+///   instance and create one.
+/// - **c.** An invalid config (empty image or type, bad tag, …) returns
+///   [`Error::InvalidArgument`] naming the field, before any API call; no
+///   instance exists afterwards.
+/// - **d.** [`describe_instance`](Self::describe_instance) of a live instance
+///   returns its status; of a well-formed id that no longer exists returns
+///   `Terminated` (terminated means destroyed and no longer exists); of a
+///   malformed id returns [`Error::InvalidArgument`].
+/// - **e.** [`terminate_instance`](Self::terminate_instance) leads to
+///   `Terminating` or `Terminated`; a second terminate succeeds; terminate of
+///   an unknown well-formed id succeeds.
+/// - **f.** [`stop_instance`](Self::stop_instance) leads to `Stopping` or
+///   `Stopped`; stop of a stopped instance succeeds;
+///   [`start_instance`](Self::start_instance) returns the same id with the
+///   addresses the provider reports now, never cached ones; start of a
+///   running instance succeeds.
+/// - **g.** Stop or start of a terminated instance returns
+///   [`Error::InvalidState`] (or [`Error::NotFound`] where the provider has
+///   forgotten it).
+/// - **h.** [`list_instances`](Self::list_instances) returns every instance
+///   whose tags include all the filter's tags, across every page;
+///   non-matching tags give an empty list; the states filter holds;
+///   terminated instances only when asked for.
+/// - **i.** Concurrent launches return distinct ids, all of them listed.
+///
+/// Errors are classified the same way everywhere: see [`Error`] and
+/// [`Error::is_retryable`].
+#[async_trait]
+pub trait InstanceProvisioner: Send + Sync {
+    /// Provisions a new instance from `config` and returns as soon as the
+    /// provider has accepted it; the instance may still be booting
+    /// (`Pending`). Poll [`describe_instance`](Self::describe_instance) for
+    /// readiness. This never blocks a control loop on boot time.
+    async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo>;
+
+    /// Permanently destroys an instance and the resources created with it.
+    /// Terminating a terminated or unknown (well-formed) instance succeeds.
+    async fn terminate_instance(&self, instance_id: &str) -> Result<()>;
+
+    /// Stops an instance without destroying it; its storage is kept and
+    /// [`start_instance`](Self::start_instance) brings it back. Used to save
+    /// cost on warm-pool instances idle for too long. Stopping a stopped
+    /// instance succeeds.
+    async fn stop_instance(&self, instance_id: &str) -> Result<()>;
+
+    /// Starts a stopped instance and returns its info with the addresses the
+    /// provider reports now. Clouds may assign new addresses on start, so
+    /// callers must use the returned ones rather than cached values. Starting
+    /// a running instance succeeds.
+    async fn start_instance(&self, instance_id: &str) -> Result<InstanceInfo>;
+
+    /// The provider's current view of an instance. A well-formed id that no
+    /// longer exists is `Terminated`, not an error.
+    async fn describe_instance(&self, instance_id: &str) -> Result<InstanceStatus>;
+
+    /// Every instance matching `filter`, across all pages. This is how a
+    /// restarted fleet manager rediscovers its instances (by tags such as
+    /// `ManagedBy` and `fleet-id`).
+    async fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_object_safe(_: &std::sync::Arc<dyn InstanceProvisioner>) {}
+
+    #[test]
+    fn trait_is_usable_as_a_shared_object() {
+        let _ = assert_object_safe;
+        fn assert_send_sync<T: Send + Sync + ?Sized>() {}
+        assert_send_sync::<dyn InstanceProvisioner>();
+    }
+}

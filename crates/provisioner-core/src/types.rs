@@ -1,0 +1,289 @@
+//! The plain data that crosses the [`InstanceProvisioner`](crate::InstanceProvisioner) trait.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use time::OffsetDateTime;
+
+use crate::CloudInstanceState;
+
+/// Tags: metadata key/value pairs, kept in key order so that listing,
+/// comparing and printing them is deterministic.
+pub type Tags = BTreeMap<String, String>;
+
+/// Cloud-init or startup-script content handed to a new instance.
+///
+/// User data routinely carries secrets (bootstrap tokens, keys), so this type
+/// never shows its bytes: its `Debug` prints only the length and it has no
+/// `Display`.
+#[derive(Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct UserData(Vec<u8>);
+
+impl UserData {
+    /// Wraps raw user data.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+
+    /// The raw bytes, to hand to the cloud API.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The size in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for UserData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UserData(<{} bytes>)", self.0.len())
+    }
+}
+
+impl From<&str> for UserData {
+    fn from(value: &str) -> Self {
+        Self(value.as_bytes().to_vec())
+    }
+}
+
+impl From<String> for UserData {
+    fn from(value: String) -> Self {
+        Self(value.into_bytes())
+    }
+}
+
+impl From<Vec<u8>> for UserData {
+    fn from(value: Vec<u8>) -> Self {
+        Self(value)
+    }
+}
+
+/// How to launch one instance.
+///
+/// Only provider-neutral settings live here. Provider-specific settings
+/// (subnets, security groups, key pairs, roles, …) are given to each
+/// provisioner's constructor.
+#[derive(Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct InstanceConfig {
+    /// The machine image: an AMI id on EC2, an image URL or family on
+    /// Compute Engine, an image resource id or marketplace URN on Azure.
+    pub image: String,
+    /// The provider's instance size, such as `m5.xlarge` or `n2-standard-4`.
+    pub instance_type: String,
+    /// Cloud-init or startup-script content; optional. Never printed.
+    pub user_data: Option<UserData>,
+    /// Tags applied to the instance, used for fleet discovery and crash
+    /// recovery (see [`InstanceFilter`]).
+    pub tags: Tags,
+    /// The root volume size in GB; `None` keeps the image's own size.
+    pub disk_size_gb: Option<u32>,
+    /// A caller-chosen key that makes the launch idempotent: two launches
+    /// with the same key create one instance and both return it. `None`
+    /// makes every launch create a new instance.
+    pub idempotency_key: Option<String>,
+}
+
+impl InstanceConfig {
+    /// A config with the given image and instance type and nothing else.
+    pub fn new(image: impl Into<String>, instance_type: impl Into<String>) -> Self {
+        Self {
+            image: image.into(),
+            instance_type: instance_type.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Adds (or replaces) one tag.
+    pub fn with_tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the user data.
+    pub fn with_user_data(mut self, user_data: impl Into<UserData>) -> Self {
+        self.user_data = Some(user_data.into());
+        self
+    }
+
+    /// Sets the root volume size in GB.
+    pub fn with_disk_size_gb(mut self, gb: u32) -> Self {
+        self.disk_size_gb = Some(gb);
+        self
+    }
+
+    /// Sets the idempotency key.
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+}
+
+impl fmt::Debug for InstanceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InstanceConfig")
+            .field("image", &self.image)
+            .field("instance_type", &self.instance_type)
+            // `UserData`'s own Debug prints only its length.
+            .field("user_data", &self.user_data)
+            .field("tags", &self.tags)
+            .field("disk_size_gb", &self.disk_size_gb)
+            .field("idempotency_key", &self.idempotency_key)
+            .finish()
+    }
+}
+
+/// Which instances [`list_instances`](crate::InstanceProvisioner::list_instances) returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct InstanceFilter {
+    /// Instances must carry every one of these tags with exactly this value
+    /// (they may carry more). Empty matches every instance.
+    pub tags: Tags,
+    /// Instances must be in one of these states. Empty means every state
+    /// but [`Terminated`](CloudInstanceState::Terminated).
+    pub states: Vec<CloudInstanceState>,
+}
+
+impl InstanceFilter {
+    /// A filter on tags alone (every state but terminated).
+    pub fn tagged<K, V>(tags: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            tags: tags.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            states: Vec::new(),
+        }
+    }
+
+    /// Restricts the filter to these states.
+    pub fn in_states(mut self, states: impl IntoIterator<Item = CloudInstanceState>) -> Self {
+        self.states = states.into_iter().collect();
+        self
+    }
+
+    /// True when an instance in `state` passes the states part of the filter.
+    pub fn admits_state(&self, state: CloudInstanceState) -> bool {
+        if self.states.is_empty() {
+            state != CloudInstanceState::Terminated
+        } else {
+            self.states.contains(&state)
+        }
+    }
+
+    /// True when `tags` include every tag of the filter with the same value.
+    pub fn admits_tags(&self, tags: &Tags) -> bool {
+        self.tags
+            .iter()
+            .all(|(key, value)| tags.get(key) == Some(value))
+    }
+
+    /// True when an instance with these tags and this state passes the filter.
+    pub fn matches(&self, tags: &Tags, state: CloudInstanceState) -> bool {
+        self.admits_state(state) && self.admits_tags(tags)
+    }
+}
+
+/// An instance as returned by launch, start and list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct InstanceInfo {
+    /// The provider's identifier of the instance.
+    pub instance_id: String,
+    /// The private (network-internal) address, when one is assigned.
+    pub private_ip: Option<IpAddr>,
+    /// The public address, when one is assigned.
+    pub public_ip: Option<IpAddr>,
+    /// The state at the time of the call.
+    pub state: CloudInstanceState,
+    /// When the instance was launched; `None` when the provider has not
+    /// said yet (for example in a launch response).
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339::option"))]
+    pub launch_time: Option<OffsetDateTime>,
+    /// The instance's tags.
+    pub tags: Tags,
+}
+
+/// The provider's current view of one instance, as returned by describe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct InstanceStatus {
+    /// The provider's identifier of the instance.
+    pub instance_id: String,
+    /// The current state.
+    pub state: CloudInstanceState,
+    /// Why the instance is in this state, when the provider says (for example
+    /// `Client.UserInitiatedShutdown`, or a native state this library does
+    /// not know yet).
+    pub state_reason: Option<String>,
+    /// The private address, when one is assigned.
+    pub private_ip: Option<IpAddr>,
+    /// The public address, when one is assigned.
+    pub public_ip: Option<IpAddr>,
+}
+
+impl InstanceStatus {
+    /// The status of an instance that no longer exists: terminated, with no
+    /// addresses. Providers return this for a well-formed id they cannot find.
+    pub fn gone(instance_id: impl Into<String>) -> Self {
+        Self {
+            instance_id: instance_id.into(),
+            state: CloudInstanceState::Terminated,
+            state_reason: Some("instance no longer exists".to_owned()),
+            private_ip: None,
+            public_ip: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_user_data() {
+        let config = InstanceConfig::new("ami-1", "t3.micro").with_user_data("TOKEN=hunter2");
+        let printed = format!("{config:?} {:?}", config.user_data);
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("<13 bytes>"), "{printed}");
+    }
+
+    #[test]
+    fn empty_states_mean_everything_but_terminated() {
+        let filter = InstanceFilter::default();
+        for state in CloudInstanceState::ALL {
+            assert_eq!(
+                filter.admits_state(state),
+                state != CloudInstanceState::Terminated
+            );
+        }
+        let only = InstanceFilter::default().in_states([CloudInstanceState::Terminated]);
+        assert!(only.admits_state(CloudInstanceState::Terminated));
+        assert!(!only.admits_state(CloudInstanceState::Running));
+    }
+
+    #[test]
+    fn tags_must_all_match_exactly() {
+        let tags: Tags = [("fleet", "a"), ("ManagedBy", "me")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        assert!(InstanceFilter::tagged([("fleet", "a")]).admits_tags(&tags));
+        assert!(InstanceFilter::tagged([("fleet", "a"), ("ManagedBy", "me")]).admits_tags(&tags));
+        assert!(!InstanceFilter::tagged([("fleet", "A")]).admits_tags(&tags));
+        assert!(!InstanceFilter::tagged([("other", "a")]).admits_tags(&tags));
+        assert!(InstanceFilter::default().admits_tags(&tags));
+    }
+}
