@@ -118,7 +118,9 @@ mod tests {
         let result = recent
             .retry_while_unseen("i-1", || async {
                 if calls.fetch_add(1, Ordering::SeqCst) < 3 {
-                    Err(Error::NotFound { instance_id: "i-1".into() })
+                    Err(Error::NotFound {
+                        instance_id: "i-1".into(),
+                    })
                 } else {
                     Ok(7)
                 }
@@ -130,7 +132,9 @@ mod tests {
         // Unknown ids fail at once.
         let err = recent
             .retry_while_unseen("i-2", || async {
-                Err::<(), _>(Error::NotFound { instance_id: "i-2".into() })
+                Err::<(), _>(Error::NotFound {
+                    instance_id: "i-2".into(),
+                })
             })
             .await
             .unwrap_err();

@@ -92,7 +92,14 @@ mod tests {
         let names: Vec<&str> = CloudInstanceState::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(
             names,
-            ["pending", "running", "stopping", "stopped", "terminating", "terminated"]
+            [
+                "pending",
+                "running",
+                "stopping",
+                "stopped",
+                "terminating",
+                "terminated"
+            ]
         );
         for state in CloudInstanceState::ALL {
             assert_eq!(state.to_string().parse::<CloudInstanceState>(), Ok(state));

@@ -163,7 +163,10 @@ impl InstanceFilter {
         V: Into<String>,
     {
         Self {
-            tags: tags.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            tags: tags
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
             states: Vec::new(),
         }
     }

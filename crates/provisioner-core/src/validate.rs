@@ -117,7 +117,11 @@ pub fn check_tags(tags: &Tags, rules: &TagRules) -> Result<()> {
     if tags.len() > rules.max_tags {
         return Err(Error::invalid_argument(
             field::TAGS,
-            format!("{} tags is more than the {} allowed", tags.len(), rules.max_tags),
+            format!(
+                "{} tags is more than the {} allowed",
+                tags.len(),
+                rules.max_tags
+            ),
         ));
     }
     for (key, value) in tags {
@@ -158,7 +162,9 @@ fn check_tag(key: &str, value: &str, rules: &TagRules) -> Result<()> {
         return bad(format!("the value of {shown} contains a control character"));
     }
     if let Some(c) = key.chars().find(|c| rules.forbidden_key_chars.contains(*c)) {
-        return bad(format!("key {shown} contains the forbidden character {c:?}"));
+        return bad(format!(
+            "key {shown} contains the forbidden character {c:?}"
+        ));
     }
     let lower = key.to_ascii_lowercase();
     if let Some(prefix) = rules
@@ -191,7 +197,10 @@ pub fn check_idempotency_key(key: &str, max_len: usize) -> Result<()> {
 /// whitespace. Providers parse ids further with their own grammar.
 pub fn check_instance_id(id: &str) -> Result<()> {
     if id.is_empty() {
-        return Err(Error::invalid_argument(field::INSTANCE_ID, "must not be empty"));
+        return Err(Error::invalid_argument(
+            field::INSTANCE_ID,
+            "must not be empty",
+        ));
     }
     if id.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(Error::invalid_argument(
@@ -207,7 +216,10 @@ fn check_token(field: &str, value: &str) -> Result<()> {
         return Err(Error::invalid_argument(field, "must not be empty"));
     }
     if value.chars().any(char::is_control) {
-        return Err(Error::invalid_argument(field, "contains a control character"));
+        return Err(Error::invalid_argument(
+            field,
+            "contains a control character",
+        ));
     }
     Ok(())
 }
@@ -263,11 +275,18 @@ mod tests {
                 ok.clone().with_user_data(vec![0u8; 256 * 1024 + 1]),
                 field::USER_DATA,
             ),
-            (ok.clone().with_idempotency_key("has space"), field::IDEMPOTENCY_KEY),
+            (
+                ok.clone().with_idempotency_key("has space"),
+                field::IDEMPOTENCY_KEY,
+            ),
             (ok.clone().with_tag("", "v"), field::TAGS),
         ];
         for (config, want) in cases {
-            assert_eq!(field_of(check_config(&config, &ConfigRules::BASE)), want, "{config:?}");
+            assert_eq!(
+                field_of(check_config(&config, &ConfigRules::BASE)),
+                want,
+                "{config:?}"
+            );
         }
     }
 

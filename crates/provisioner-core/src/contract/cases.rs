@@ -11,7 +11,10 @@ const BOOTING: &[CloudInstanceState] = &[Pending, Running];
 const GOING: &[CloudInstanceState] = &[Terminating, Terminated];
 
 fn is_state_error(result: &Result<impl Sized, Error>) -> bool {
-    matches!(result, Err(Error::InvalidState { .. } | Error::NotFound { .. }))
+    matches!(
+        result,
+        Err(Error::InvalidState { .. } | Error::NotFound { .. })
+    )
 }
 
 fn field_of(result: Result<impl Sized, Error>) -> Result<String, String> {
@@ -75,7 +78,11 @@ pub(super) async fn invalid_config_is_rejected(run: SharedRun) -> Check {
     let cases: [(&str, InstanceConfig, &str); 4] = [
         ("empty image", no_image, field::IMAGE),
         ("blank instance type", no_type, field::INSTANCE_TYPE),
-        ("empty tag key", valid.clone().with_tag("", "x"), field::TAGS),
+        (
+            "empty tag key",
+            valid.clone().with_tag("", "x"),
+            field::TAGS,
+        ),
         (
             "control character in a tag key",
             valid.clone().with_tag("bad\u{1}key", "x"),
@@ -112,7 +119,11 @@ pub(super) async fn describe_consistent_state(run: SharedRun) -> Check {
         .describe_instance(id)
         .await
         .doing("describe right after launch")?;
-    ensure!(status.instance_id == id, "describe returned id {}", status.instance_id);
+    ensure!(
+        status.instance_id == id,
+        "describe returned id {}",
+        status.instance_id
+    );
     ensure!(
         BOOTING.contains(&status.state),
         "describe right after launch says {}, want pending or running",
@@ -149,7 +160,11 @@ pub(super) async fn describe_unknown_is_terminated(run: SharedRun) -> Check {
         "describe of unknown {unknown} says {}, want terminated",
         status.state
     );
-    ensure!(status.instance_id == unknown, "describe returned id {}", status.instance_id);
+    ensure!(
+        status.instance_id == unknown,
+        "describe returned id {}",
+        status.instance_id
+    );
     Ok(())
 }
 
@@ -232,7 +247,11 @@ pub(super) async fn stop_start_lifecycle(run: SharedRun) -> Check {
     );
     run.wait_for(id, &[Stopped]).await?;
     let started = p.start_instance(id).await.doing("start")?;
-    ensure!(started.instance_id == id, "start returned id {}", started.instance_id);
+    ensure!(
+        started.instance_id == id,
+        "start returned id {}",
+        started.instance_id
+    );
     ensure!(
         BOOTING.contains(&started.state),
         "start returned state {}, want pending or running",
@@ -271,17 +290,28 @@ pub(super) async fn stop_start_are_idempotent(run: SharedRun) -> Check {
     let id = info.instance_id.as_str();
     let p = run.provisioner();
     run.wait_for(id, &[Running]).await?;
-    let again = p.start_instance(id).await.doing("start of a running instance")?;
-    ensure!(again.instance_id == id, "start returned id {}", again.instance_id);
+    let again = p
+        .start_instance(id)
+        .await
+        .doing("start of a running instance")?;
+    ensure!(
+        again.instance_id == id,
+        "start returned id {}",
+        again.instance_id
+    );
     ensure!(
         again.state == Running,
         "start of a running instance says {}",
         again.state
     );
     p.stop_instance(id).await.doing("stop")?;
-    p.stop_instance(id).await.doing("stop of a stopping instance")?;
+    p.stop_instance(id)
+        .await
+        .doing("stop of a stopping instance")?;
     run.wait_for(id, &[Stopped]).await?;
-    p.stop_instance(id).await.doing("stop of a stopped instance")?;
+    p.stop_instance(id)
+        .await
+        .doing("stop of a stopped instance")?;
     let status = p.describe_instance(id).await.doing("describe")?;
     ensure!(
         status.state == Stopped,

@@ -108,15 +108,21 @@ impl Run {
     /// A filter on this run's tag plus `extra` tags.
     pub(super) fn filter(&self, extra: &[(&str, &str)]) -> InstanceFilter {
         let mut filter = InstanceFilter::tagged([(RUN_TAG, self.run_id.as_str())]);
-        filter
-            .tags
-            .extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        filter.tags.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         filter
     }
 
     /// Launches and remembers the id for cleanup.
     pub(super) async fn launch(&self, config: &InstanceConfig) -> Check<InstanceInfo> {
-        let info = self.provisioner().launch_instance(config).await.doing("launch")?;
+        let info = self
+            .provisioner()
+            .launch_instance(config)
+            .await
+            .doing("launch")?;
         self.remember(&info.instance_id);
         Ok(info)
     }
@@ -146,10 +152,7 @@ impl Run {
                 Err(e) => fail!("{what}: unexpected error: {e}"),
             };
             if tokio::time::Instant::now() + pause > deadline {
-                fail!(
-                    "{what}: not within {:?}; last saw {last}",
-                    timing.deadline
-                );
+                fail!("{what}: not within {:?}; last saw {last}", timing.deadline);
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(timing.max_poll);

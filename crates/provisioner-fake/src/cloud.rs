@@ -1,0 +1,757 @@
+//! [`FakeCloud`]: the one cloud model behind the fake provisioner and every
+//! face of the emulator.
+//!
+//! States are never updated by a background task. Each instance keeps its
+//! current state and at most one scheduled transition (`Pending` until
+//! `boot` has passed, then `Running`, …); reads compute the state at "now"
+//! on tokio's clock, and writes settle it first. So a test with a paused
+//! clock moves every instance forward just by advancing time, reads need no
+//! mutation, and nothing runs when nobody looks.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use provisioner_core::CloudInstanceState::{self, *};
+use provisioner_core::{InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus};
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use crate::addresses::AddressPool;
+use crate::call_log::CallLog;
+use crate::faults::{FaultPlan, SplitMix64};
+use crate::{CallRecord, CloudError, Fault, Operation, Personality, Transitions};
+
+/// A snapshot of one instance, as the model sees it at the time of the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRecord {
+    /// The instance id (generated, or the name of a named launch).
+    pub id: Arc<str>,
+    /// The config it was launched with (user data included: faces that echo
+    /// it must take care never to log it).
+    pub config: Arc<InstanceConfig>,
+    /// The state now.
+    pub state: CloudInstanceState,
+    /// Why it is in this state, when a user action put it there.
+    pub state_reason: Option<&'static str>,
+    /// The private address, when one is assigned.
+    pub private_ip: Option<Ipv4Addr>,
+    /// The public address, when one is assigned.
+    pub public_ip: Option<Ipv4Addr>,
+    /// When it was launched, on the model's wall clock.
+    pub launch_time: OffsetDateTime,
+    /// The order of creation: a cursor for paging.
+    pub seq: u64,
+}
+
+impl InstanceRecord {
+    /// As the core's [`InstanceInfo`].
+    pub fn to_info(&self) -> InstanceInfo {
+        InstanceInfo {
+            instance_id: self.id.to_string(),
+            private_ip: self.private_ip.map(IpAddr::V4),
+            public_ip: self.public_ip.map(IpAddr::V4),
+            state: self.state,
+            launch_time: Some(self.launch_time),
+            tags: self.config.tags.clone(),
+        }
+    }
+
+    /// As the core's [`InstanceStatus`].
+    pub fn to_status(&self) -> InstanceStatus {
+        InstanceStatus {
+            instance_id: self.id.to_string(),
+            state: self.state,
+            state_reason: self.state_reason.map(str::to_owned),
+            private_ip: self.private_ip.map(IpAddr::V4),
+            public_ip: self.public_ip.map(IpAddr::V4),
+        }
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The matching instances, in creation order.
+    pub items: Vec<InstanceRecord>,
+    /// Where the next page starts (pass it as `after`), or `None` when this
+    /// was the last. A next page is never empty.
+    pub next: Option<u64>,
+}
+
+/// Builds a [`FakeCloud`].
+#[derive(Debug, Clone)]
+pub struct FakeCloudBuilder {
+    personality: Personality,
+    transitions: Transitions,
+    seed: u64,
+    max_live_instances: Option<usize>,
+    visibility_delay: Duration,
+    call_log_capacity: usize,
+}
+
+impl Default for FakeCloudBuilder {
+    fn default() -> Self {
+        Self {
+            personality: Personality::generic(),
+            transitions: Transitions::default(),
+            seed: 0x5eed,
+            max_live_instances: None,
+            visibility_delay: Duration::ZERO,
+            call_log_capacity: 10_000,
+        }
+    }
+}
+
+impl FakeCloudBuilder {
+    /// The cloud's behaviour (default: [`Personality::generic`]).
+    pub fn personality(mut self, personality: Personality) -> Self {
+        self.personality = personality;
+        self
+    }
+
+    /// Transition delays (default: all instant).
+    pub fn transitions(mut self, transitions: Transitions) -> Self {
+        self.transitions = transitions;
+        self
+    }
+
+    /// The seed of ids and random faults (default: fixed), so runs repeat.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The most instances that may be live (not terminated) at once; a launch
+    /// beyond it fails with a quota error. Default: no limit.
+    pub fn max_live_instances(mut self, limit: usize) -> Self {
+        self.max_live_instances = Some(limit);
+        self
+    }
+
+    /// How long a new instance stays invisible to describe, list, stop,
+    /// start and terminate (eventual consistency). Default: zero.
+    pub fn visibility_delay(mut self, delay: Duration) -> Self {
+        self.visibility_delay = delay;
+        self
+    }
+
+    /// How many recent calls the call log keeps in full (default 10,000;
+    /// counts per operation are always kept).
+    pub fn call_log_capacity(mut self, capacity: usize) -> Self {
+        self.call_log_capacity = capacity;
+        self
+    }
+
+    /// Builds the cloud. Its clock starts now.
+    pub fn build(self) -> FakeCloud {
+        let model = Model {
+            instances: BTreeMap::new(),
+            by_id: HashMap::new(),
+            by_tag: HashMap::new(),
+            tokens: HashMap::new(),
+            expiry: BTreeSet::new(),
+            next_seq: 0,
+            live: 0,
+            private: AddressPool::private(),
+            public: AddressPool::public(),
+            faults: FaultPlan::new(self.seed ^ 0xfa17),
+            log: CallLog::new(self.call_log_capacity),
+            ids: SplitMix64::new(self.seed),
+            visibility_delay: self.visibility_delay,
+        };
+        FakeCloud {
+            inner: Arc::new(Inner {
+                model: Mutex::new(model),
+                latency_armed: AtomicBool::new(false),
+                personality: self.personality,
+                transitions: self.transitions,
+                max_live: self.max_live_instances,
+                started: Instant::now(),
+                started_wall: OffsetDateTime::now_utc(),
+            }),
+        }
+    }
+}
+
+/// An in-memory cloud. Cloning gives another handle to the same cloud, so a
+/// test, several provisioners and an emulator can share one.
+#[derive(Debug, Clone)]
+pub struct FakeCloud {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    model: Mutex<Model>,
+    /// Set once any latency is configured, so the common path skips a lock.
+    latency_armed: AtomicBool,
+    personality: Personality,
+    transitions: Transitions,
+    max_live: Option<usize>,
+    started: Instant,
+    started_wall: OffsetDateTime,
+}
+
+#[derive(Debug)]
+struct Instance {
+    id: Arc<str>,
+    config: Arc<InstanceConfig>,
+    state: CloudInstanceState,
+    /// The one scheduled transition: the state it reaches, and when.
+    next: Option<(CloudInstanceState, Instant)>,
+    reason: Option<&'static str>,
+    private_ip: Option<Ipv4Addr>,
+    public_ip: Option<Ipv4Addr>,
+    launch_time: OffsetDateTime,
+    visible_from: Instant,
+    /// When it vanishes from every view (terminated and past retention).
+    gone_at: Option<Instant>,
+}
+
+impl Instance {
+    fn state_at(&self, now: Instant) -> CloudInstanceState {
+        match self.next {
+            Some((target, at)) if now >= at => target,
+            _ => self.state,
+        }
+    }
+
+    fn visible_at(&self, now: Instant) -> bool {
+        now >= self.visible_from && self.gone_at.is_none_or(|gone| now < gone)
+    }
+
+    fn settle(&mut self, now: Instant) {
+        self.state = self.state_at(now);
+        if self.next.is_some_and(|(_, at)| now >= at) {
+            self.next = None;
+        }
+    }
+
+    /// Moves to `through` now and to `target` after `delay`.
+    fn transition(
+        &mut self,
+        now: Instant,
+        through: CloudInstanceState,
+        target: CloudInstanceState,
+        delay: Duration,
+    ) {
+        self.state = through;
+        self.next = Some((target, now + delay));
+    }
+
+    fn record(&self, seq: u64, now: Instant) -> InstanceRecord {
+        InstanceRecord {
+            id: Arc::clone(&self.id),
+            config: Arc::clone(&self.config),
+            state: self.state_at(now),
+            state_reason: self.reason,
+            private_ip: self.private_ip,
+            public_ip: self.public_ip,
+            launch_time: self.launch_time,
+            seq,
+        }
+    }
+
+    fn same_launch(&self, config: &InstanceConfig) -> bool {
+        let mine = &*self.config;
+        mine.image == config.image
+            && mine.instance_type == config.instance_type
+            && mine.tags == config.tags
+            && mine.disk_size_gb == config.disk_size_gb
+            && mine.user_data == config.user_data
+    }
+}
+
+#[derive(Debug)]
+struct Model {
+    instances: BTreeMap<u64, Instance>,
+    by_id: HashMap<Arc<str>, u64>,
+    /// Tag key → value → instances: a filtered list touches only candidates.
+    by_tag: HashMap<String, HashMap<String, BTreeSet<u64>>>,
+    tokens: HashMap<String, u64>,
+    /// (when it vanishes, seq) for terminated instances.
+    expiry: BTreeSet<(Instant, u64)>,
+    next_seq: u64,
+    live: usize,
+    private: AddressPool,
+    public: AddressPool,
+    faults: FaultPlan,
+    log: CallLog,
+    ids: SplitMix64,
+    visibility_delay: Duration,
+}
+
+impl Model {
+    fn visible(&self, id: &str, now: Instant) -> Option<u64> {
+        let seq = *self.by_id.get(id)?;
+        self.instances[&seq].visible_at(now).then_some(seq)
+    }
+
+    fn visible_mut(&mut self, id: &str, now: Instant) -> Result<(u64, &mut Instance), CloudError> {
+        let seq = self
+            .visible(id, now)
+            .ok_or_else(|| CloudError::NotFound { id: id.to_owned() })?;
+        let instance = self
+            .instances
+            .get_mut(&seq)
+            .expect("indexed instance exists");
+        instance.settle(now);
+        Ok((seq, instance))
+    }
+
+    /// Removes terminated instances whose retention has passed.
+    fn purge(&mut self, now: Instant) {
+        while let Some(&(at, seq)) = self.expiry.first() {
+            if at > now {
+                break;
+            }
+            self.expiry.pop_first();
+            let Some(instance) = self.instances.remove(&seq) else {
+                continue;
+            };
+            self.by_id.remove(&instance.id);
+            for (key, value) in &instance.config.tags {
+                if let Some(values) = self.by_tag.get_mut(key) {
+                    if let Some(set) = values.get_mut(value) {
+                        set.remove(&seq);
+                        if set.is_empty() {
+                            values.remove(value);
+                        }
+                    }
+                    if values.is_empty() {
+                        self.by_tag.remove(key);
+                    }
+                }
+            }
+            if let Some(key) = &instance.config.idempotency_key {
+                if self.tokens.get(key) == Some(&seq) {
+                    self.tokens.remove(key);
+                }
+            }
+        }
+    }
+
+    fn fresh_id(&mut self, prefix: &str) -> Arc<str> {
+        loop {
+            let id: Arc<str> = format!("{prefix}{:017x}", self.ids.next_u64()).into();
+            if !self.by_id.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// The instances that can match `filter`'s tags, from `after` on: the
+    /// smallest posting list among the filter's tags, or everything.
+    fn candidates(
+        &self,
+        filter: &InstanceFilter,
+        after: u64,
+    ) -> Box<dyn Iterator<Item = u64> + '_> {
+        if filter.tags.is_empty() {
+            return Box::new(self.instances.range(after..).map(|(seq, _)| *seq));
+        }
+        let mut smallest: Option<&BTreeSet<u64>> = None;
+        for (key, value) in &filter.tags {
+            match self.by_tag.get(key).and_then(|values| values.get(value)) {
+                None => return Box::new(std::iter::empty()),
+                Some(set) if smallest.is_none_or(|s| set.len() < s.len()) => smallest = Some(set),
+                Some(_) => {}
+            }
+        }
+        let set = smallest.expect("filter has at least one tag");
+        Box::new(set.range(after..).copied())
+    }
+}
+
+impl Default for FakeCloud {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FakeCloud {
+    /// A cloud with the default settings (see [`FakeCloudBuilder`]).
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder for a cloud with other settings.
+    pub fn builder() -> FakeCloudBuilder {
+        FakeCloudBuilder::default()
+    }
+
+    /// The cloud's personality.
+    pub fn personality(&self) -> &Personality {
+        &self.inner.personality
+    }
+
+    /// The model's wall clock: its creation time plus tokio-clock time
+    /// elapsed since, so a paused and advanced clock moves it too.
+    pub fn now_wall(&self) -> OffsetDateTime {
+        self.inner.started_wall + (Instant::now() - self.inner.started)
+    }
+
+    /// Launches one instance with a generated id. With an idempotency key
+    /// already used, returns that instance instead (or
+    /// [`CloudError::IdempotencyMismatch`] if the parameters differ).
+    pub async fn launch(&self, config: &InstanceConfig) -> Result<InstanceRecord, CloudError> {
+        self.launch_as(None, config).await
+    }
+
+    /// Launches one instance whose id is `name` (clouds where the caller
+    /// names instances). A visible instance with that name is
+    /// [`CloudError::AlreadyExists`].
+    pub async fn launch_named(
+        &self,
+        name: &str,
+        config: &InstanceConfig,
+    ) -> Result<InstanceRecord, CloudError> {
+        self.launch_as(Some(name), config).await
+    }
+
+    async fn launch_as(
+        &self,
+        name: Option<&str>,
+        config: &InstanceConfig,
+    ) -> Result<InstanceRecord, CloudError> {
+        let inner = &*self.inner;
+        self.call(Operation::Launch, name, |model, now| {
+            model.purge(now);
+            if let Some(key) = &config.idempotency_key {
+                if let Some(&seq) = model.tokens.get(key) {
+                    let existing = &model.instances[&seq];
+                    if !existing.same_launch(config) {
+                        return Err(CloudError::IdempotencyMismatch);
+                    }
+                    return Ok(existing.record(seq, now));
+                }
+            }
+            if let Some(name) = name {
+                if model.by_id.contains_key(name) {
+                    return Err(CloudError::AlreadyExists {
+                        id: name.to_owned(),
+                    });
+                }
+            }
+            if let Some(limit) = inner.max_live {
+                if model.live >= limit {
+                    return Err(CloudError::QuotaExceeded { limit });
+                }
+            }
+            let id = match name {
+                Some(name) => Arc::from(name),
+                None => model.fresh_id(inner.personality.id_prefix),
+            };
+            let seq = model.next_seq;
+            model.next_seq += 1;
+            let mut instance = Instance {
+                id: Arc::clone(&id),
+                config: Arc::new(config.clone()),
+                state: Pending,
+                next: None,
+                reason: None,
+                private_ip: model.private.allocate(),
+                public_ip: None,
+                launch_time: inner.started_wall + (now - inner.started),
+                visible_from: now + model.visibility_delay,
+                gone_at: None,
+            };
+            if inner.personality.public_addresses {
+                instance.public_ip = model.public.allocate();
+            }
+            instance.transition(now, Pending, Running, inner.transitions.boot);
+            for (key, value) in &config.tags {
+                model
+                    .by_tag
+                    .entry(key.clone())
+                    .or_default()
+                    .entry(value.clone())
+                    .or_default()
+                    .insert(seq);
+            }
+            if let Some(key) = &config.idempotency_key {
+                model.tokens.insert(key.clone(), seq);
+            }
+            // A launch answers with the state it was created in.
+            let mut record = instance.record(seq, now);
+            record.state = Pending;
+            model.by_id.insert(id, seq);
+            model.instances.insert(seq, instance);
+            model.live += 1;
+            Ok(record)
+        })
+        .await
+    }
+
+    /// The instance now. Unknown, not yet visible and vanished ids are
+    /// [`CloudError::NotFound`].
+    pub async fn describe(&self, id: &str) -> Result<InstanceRecord, CloudError> {
+        self.call(Operation::Describe, Some(id), |model, now| {
+            let seq = model
+                .visible(id, now)
+                .ok_or_else(|| CloudError::NotFound { id: id.to_owned() })?;
+            Ok(model.instances[&seq].record(seq, now))
+        })
+        .await
+    }
+
+    /// Stops a running instance. Stopping or stopped: nothing changes.
+    /// Pending, terminating or terminated: [`CloudError::InvalidState`].
+    pub async fn stop(&self, id: &str) -> Result<InstanceRecord, CloudError> {
+        let inner = &*self.inner;
+        self.call(Operation::Stop, Some(id), |model, now| {
+            model.purge(now);
+            let Model {
+                instances,
+                by_id,
+                private,
+                public,
+                ..
+            } = model;
+            let seq = *by_id
+                .get(id)
+                .ok_or_else(|| CloudError::NotFound { id: id.to_owned() })?;
+            let instance = instances.get_mut(&seq).expect("indexed instance exists");
+            if !instance.visible_at(now) {
+                return Err(CloudError::NotFound { id: id.to_owned() });
+            }
+            instance.settle(now);
+            match instance.state {
+                Running => {
+                    instance.transition(now, Stopping, Stopped, inner.transitions.stop);
+                    instance.reason = Some("user initiated stop");
+                    if let Some(ip) = instance.public_ip.take() {
+                        public.release(ip);
+                    }
+                    if inner.personality.release_private_ip_on_stop {
+                        if let Some(ip) = instance.private_ip.take() {
+                            private.release(ip);
+                        }
+                    }
+                }
+                Stopping | Stopped => {}
+                state @ (Pending | Terminating | Terminated) => {
+                    return Err(CloudError::InvalidState {
+                        id: id.to_owned(),
+                        state,
+                        op: Operation::Stop,
+                    })
+                }
+            }
+            Ok(instance.record(seq, now))
+        })
+        .await
+    }
+
+    /// Starts a stopped instance with a new public address (and a new private
+    /// one where the personality gave it up). Pending or running: nothing
+    /// changes. Stopping, terminating or terminated:
+    /// [`CloudError::InvalidState`].
+    pub async fn start(&self, id: &str) -> Result<InstanceRecord, CloudError> {
+        let inner = &*self.inner;
+        self.call(Operation::Start, Some(id), |model, now| {
+            model.purge(now);
+            let Model {
+                instances,
+                by_id,
+                private,
+                public,
+                ..
+            } = model;
+            let seq = *by_id
+                .get(id)
+                .ok_or_else(|| CloudError::NotFound { id: id.to_owned() })?;
+            let instance = instances.get_mut(&seq).expect("indexed instance exists");
+            if !instance.visible_at(now) {
+                return Err(CloudError::NotFound { id: id.to_owned() });
+            }
+            instance.settle(now);
+            match instance.state {
+                Stopped => {
+                    instance.transition(now, Pending, Running, inner.transitions.boot);
+                    instance.reason = None;
+                    if instance.private_ip.is_none() {
+                        instance.private_ip = private.allocate();
+                    }
+                    if inner.personality.public_addresses {
+                        instance.public_ip = public.allocate();
+                    }
+                }
+                Pending | Running => {}
+                state @ (Stopping | Terminating | Terminated) => {
+                    return Err(CloudError::InvalidState {
+                        id: id.to_owned(),
+                        state,
+                        op: Operation::Start,
+                    })
+                }
+            }
+            Ok(instance.record(seq, now))
+        })
+        .await
+    }
+
+    /// Terminates an instance: its addresses go back to the pools, it is
+    /// terminating, then terminated, then (after the personality's
+    /// retention) gone. Terminating or terminated: nothing changes.
+    pub async fn terminate(&self, id: &str) -> Result<InstanceRecord, CloudError> {
+        let inner = &*self.inner;
+        self.call(Operation::Terminate, Some(id), |model, now| {
+            model.purge(now);
+            let (seq, instance) = model.visible_mut(id, now)?;
+            if instance.state.is_terminal() {
+                return Ok(instance.record(seq, now));
+            }
+            let delay = inner.transitions.terminate;
+            instance.transition(now, Terminating, Terminated, delay);
+            instance.reason = Some("user initiated terminate");
+            let gone_at = now + delay + inner.personality.terminated_retention;
+            instance.gone_at = Some(gone_at);
+            let released = (instance.private_ip.take(), instance.public_ip.take());
+            let record = instance.record(seq, now);
+            if let Some(ip) = released.0 {
+                model.private.release(ip);
+            }
+            if let Some(ip) = released.1 {
+                model.public.release(ip);
+            }
+            model.expiry.insert((gone_at, seq));
+            model.live -= 1;
+            Ok(record)
+        })
+        .await
+    }
+
+    /// One page of the visible instances matching `filter`, in creation
+    /// order, starting at `after` (a [`Page::next`]) and holding at most
+    /// `limit` items (at least one).
+    pub async fn list(
+        &self,
+        filter: &InstanceFilter,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Page, CloudError> {
+        let limit = limit.max(1);
+        self.call(Operation::List, None, |model, now| {
+            let mut items = Vec::new();
+            let mut next = None;
+            for seq in model.candidates(filter, after.unwrap_or(0)) {
+                let instance = &model.instances[&seq];
+                if !instance.visible_at(now)
+                    || !filter.matches(&instance.config.tags, instance.state_at(now))
+                {
+                    continue;
+                }
+                if items.len() == limit {
+                    next = Some(seq);
+                    break;
+                }
+                items.push(instance.record(seq, now));
+            }
+            Ok(Page { items, next })
+        })
+        .await
+    }
+
+    /// Every page of [`list`](Self::list), concatenated.
+    pub async fn list_all(
+        &self,
+        filter: &InstanceFilter,
+    ) -> Result<Vec<InstanceRecord>, CloudError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.list(filter, after, 1000).await?;
+            all.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// The next `count` calls of `op` fail with `fault`, after any failures
+    /// already planned for it.
+    pub fn fail_next(&self, op: Operation, count: u32, fault: Fault) {
+        self.lock().faults.fail_next(op, count, fault);
+    }
+
+    /// Each call of one of `ops` fails with `fault` with this probability,
+    /// drawn from the cloud's seeded generator.
+    pub fn fail_randomly(&self, ops: &[Operation], probability: f64, fault: Fault) {
+        self.lock().faults.fail_randomly(ops, probability, fault);
+    }
+
+    /// Every call of `op` takes `latency` longer (on tokio's clock).
+    pub fn set_latency(&self, op: Operation, latency: Duration) {
+        self.lock().faults.set_latency(op, latency);
+        self.inner.latency_armed.store(true, Ordering::Release);
+    }
+
+    /// Instances launched from now on stay invisible for `delay`.
+    pub fn set_visibility_delay(&self, delay: Duration) {
+        self.lock().visibility_delay = delay;
+    }
+
+    /// Removes every planned fault, random fault and latency.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+        self.inner.latency_armed.store(false, Ordering::Release);
+    }
+
+    /// The most recent calls, oldest first (see
+    /// [`FakeCloudBuilder::call_log_capacity`]).
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.lock().log.recent()
+    }
+
+    /// How many calls of `op` were made, failed ones included.
+    pub fn call_count(&self, op: Operation) -> u64 {
+        self.lock().log.count(op)
+    }
+
+    /// Forgets the call log.
+    pub fn clear_calls(&self) {
+        self.lock().log.clear();
+    }
+
+    /// How many instances are live (launched and not terminated).
+    pub fn live_instances(&self) -> usize {
+        self.lock().live
+    }
+
+    /// Records a call, applies latency and planned faults, then runs `op`
+    /// on the model under its lock.
+    async fn call<T>(
+        &self,
+        op: Operation,
+        id: Option<&str>,
+        body: impl FnOnce(&mut Model, Instant) -> Result<T, CloudError>,
+    ) -> Result<T, CloudError> {
+        if self.inner.latency_armed.load(Ordering::Acquire) {
+            let latency = self.lock().faults.latency(op);
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+        }
+        let mut model = self.lock();
+        let now = Instant::now();
+        let result = match model.faults.take(op) {
+            Some(fault) => Err(CloudError::Fault { fault, op }),
+            None => body(&mut model, now),
+        };
+        model
+            .log
+            .record(op, id, now - self.inner.started, result.is_ok());
+        result
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Model> {
+        // Every mutation of the model completes under one lock without
+        // calling out, so a poisoned lock holds consistent data.
+        self.inner.model.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

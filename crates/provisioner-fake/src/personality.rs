@@ -1,0 +1,125 @@
+//! How one cloud differs from another, as data: the model reads these
+//! settings instead of growing a copy per provider.
+
+use std::time::Duration;
+
+/// The behaviour of one kind of cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Personality {
+    /// A short name, used in error messages and the call log.
+    pub name: &'static str,
+    /// The prefix of generated instance ids (`i-` on EC2). Generated ids are
+    /// the prefix and 17 lowercase hex digits.
+    pub id_prefix: &'static str,
+    /// How long a terminated instance stays visible (as terminated) before it
+    /// vanishes: about an hour on EC2, zero on Compute Engine and Azure, whose
+    /// deleted instances are simply gone.
+    pub terminated_retention: Duration,
+    /// Whether stopping gives up the private address, so that start assigns a
+    /// new one (Azure's deallocate may do this; EC2 and Compute Engine keep it).
+    pub release_private_ip_on_stop: bool,
+    /// Whether instances get a public address (a new one on every start).
+    pub public_addresses: bool,
+}
+
+impl Personality {
+    /// A neutral cloud: `fake-` ids, terminated instances visible for an
+    /// hour, private addresses kept across stop/start, public ones renewed.
+    pub const fn generic() -> Self {
+        Self {
+            name: "fake",
+            id_prefix: "fake-",
+            terminated_retention: Duration::from_secs(3600),
+            release_private_ip_on_stop: false,
+            public_addresses: true,
+        }
+    }
+
+    /// EC2: `i-` ids, terminated instances visible for about an hour.
+    pub const fn ec2() -> Self {
+        Self {
+            name: "ec2",
+            id_prefix: "i-",
+            ..Self::generic()
+        }
+    }
+
+    /// Compute Engine: a deleted instance vanishes at once (its `TERMINATED`
+    /// status means stopped, which the faces translate).
+    pub const fn gce() -> Self {
+        Self {
+            name: "gce",
+            id_prefix: "vm-",
+            terminated_retention: Duration::ZERO,
+            ..Self::generic()
+        }
+    }
+
+    /// Azure: a deleted VM vanishes at once, and deallocation gives up the
+    /// private address.
+    pub const fn azure() -> Self {
+        Self {
+            name: "azure",
+            id_prefix: "vm-",
+            terminated_retention: Duration::ZERO,
+            release_private_ip_on_stop: true,
+            public_addresses: true,
+        }
+    }
+
+    /// True when `id` has the shape of an id this cloud generates.
+    pub fn is_generated_id(&self, id: &str) -> bool {
+        id.strip_prefix(self.id_prefix).is_some_and(|hex| {
+            hex.len() == 17 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        })
+    }
+}
+
+impl Default for Personality {
+    fn default() -> Self {
+        Self::generic()
+    }
+}
+
+/// How long each transition takes, on tokio's clock. All zero by default:
+/// instances are running as soon as anyone looks. Tests that want to see the
+/// intermediate states set delays and pause the clock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Transitions {
+    /// Pending to running, after a launch or a start.
+    pub boot: Duration,
+    /// Stopping to stopped.
+    pub stop: Duration,
+    /// Terminating to terminated.
+    pub terminate: Duration,
+}
+
+impl Transitions {
+    /// Every transition takes `delay`.
+    pub const fn uniform(delay: Duration) -> Self {
+        Self {
+            boot: delay,
+            stop: delay,
+            terminate: delay,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_id_shape() {
+        let ec2 = Personality::ec2();
+        assert!(ec2.is_generated_id("i-0123456789abcdef0"));
+        for bad in [
+            "i-0123",
+            "i-0123456789ABCDEF0",
+            "fake-0123456789abcdef0",
+            "i-0123456789abcdef0/x",
+        ] {
+            assert!(!ec2.is_generated_id(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! [`FakeProvisioner`]: the [`InstanceProvisioner`] over a [`FakeCloud`],
+//! behaving as a real provider crate does (input checks first, the contract's
+//! mapping of "not found", masking of eventual consistency).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use provisioner_core::consistency::RecentLaunches;
+use provisioner_core::validate::{self, field, ConfigRules};
+use provisioner_core::{
+    Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner, InstanceStatus,
+    Result,
+};
+
+use crate::{CloudError, FakeCloud};
+
+/// The fake's limits: the shared base rules, with EC2-like tag limits so that
+/// a fleet tested against the fake is not surprised by a real cloud.
+pub const FAKE_RULES: ConfigRules = ConfigRules {
+    tags: validate::TagRules {
+        max_tags: 50,
+        max_key_len: 128,
+        max_value_len: 256,
+        ..validate::TagRules::BASE
+    },
+    ..ConfigRules::BASE
+};
+
+/// An [`InstanceProvisioner`] over a shared [`FakeCloud`].
+///
+/// Two provisioners over one cloud model a fleet manager that restarted: the
+/// second finds the first one's instances by listing tags.
+#[derive(Debug)]
+pub struct FakeProvisioner {
+    cloud: FakeCloud,
+    rules: ConfigRules,
+    page_size: usize,
+    recent: RecentLaunches,
+}
+
+impl FakeProvisioner {
+    /// A provisioner over `cloud` with [`FAKE_RULES`], pages of 100 and a
+    /// 30-second window of launch consistency.
+    pub fn new(cloud: FakeCloud) -> Self {
+        Self {
+            cloud,
+            rules: FAKE_RULES,
+            page_size: 100,
+            recent: RecentLaunches::new(Duration::from_secs(30)),
+        }
+    }
+
+    /// Lists with pages of `size` instances (at least 1), as a provider lists
+    /// its cloud's pages.
+    pub fn with_page_size(mut self, size: usize) -> Self {
+        self.page_size = size.max(1);
+        self
+    }
+
+    /// Other input rules.
+    pub fn with_rules(mut self, rules: ConfigRules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// How long after its launch an instance that the cloud cannot see yet is
+    /// reported as pending rather than terminated.
+    pub fn with_consistency_window(mut self, window: Duration) -> Self {
+        self.recent = RecentLaunches::new(window);
+        self
+    }
+
+    /// The cloud this provisioner drives.
+    pub fn cloud(&self) -> &FakeCloud {
+        &self.cloud
+    }
+
+    fn check_id(&self, id: &str) -> Result<()> {
+        validate::check_instance_id(id)?;
+        let personality = self.cloud.personality();
+        if !personality.is_generated_id(id) {
+            return Err(Error::invalid_argument(
+                field::INSTANCE_ID,
+                format!(
+                    "{id:?} is not a {} instance id ({}<17 lowercase hex digits>)",
+                    personality.name, personality.id_prefix
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl InstanceProvisioner for FakeProvisioner {
+    async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
+        validate::check_config(config, &self.rules)?;
+        let record = self.cloud.launch(config).await?;
+        self.recent.record(&record.id);
+        Ok(record.to_info())
+    }
+
+    async fn terminate_instance(&self, instance_id: &str) -> Result<()> {
+        self.check_id(instance_id)?;
+        let result = self
+            .recent
+            .retry_while_unseen(instance_id, || async {
+                Ok(self.cloud.terminate(instance_id).await?)
+            })
+            .await;
+        match result {
+            Ok(_) | Err(Error::NotFound { .. }) => {
+                self.recent.forget(instance_id);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn stop_instance(&self, instance_id: &str) -> Result<()> {
+        self.check_id(instance_id)?;
+        self.recent
+            .retry_while_unseen(instance_id, || async {
+                Ok(self.cloud.stop(instance_id).await?)
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn start_instance(&self, instance_id: &str) -> Result<InstanceInfo> {
+        self.check_id(instance_id)?;
+        let record = self
+            .recent
+            .retry_while_unseen(instance_id, || async {
+                Ok(self.cloud.start(instance_id).await?)
+            })
+            .await?;
+        Ok(record.to_info())
+    }
+
+    async fn describe_instance(&self, instance_id: &str) -> Result<InstanceStatus> {
+        self.check_id(instance_id)?;
+        match self.cloud.describe(instance_id).await {
+            Ok(record) => Ok(record.to_status()),
+            Err(CloudError::NotFound { .. }) if self.recent.contains(instance_id) => {
+                Ok(InstanceStatus {
+                    state_reason: Some("launched; not yet visible to the cloud's reads".to_owned()),
+                    state: provisioner_core::CloudInstanceState::Pending,
+                    ..InstanceStatus::gone(instance_id)
+                })
+            }
+            Err(CloudError::NotFound { .. }) => Ok(InstanceStatus::gone(instance_id)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>> {
+        validate::check_filter_tags(&filter.tags, &self.rules.tags)?;
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.cloud.list(filter, after, self.page_size).await?;
+            all.extend(page.items.iter().map(|r| r.to_info()));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+}

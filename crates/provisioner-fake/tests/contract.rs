@@ -1,0 +1,60 @@
+//! The whole contract suite on the fake, under several personalities and
+//! timings, with no leniency the real providers do not have.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use provisioner_core::contract::ContractSubject;
+use provisioner_core::InstanceConfig;
+use provisioner_fake::{FakeCloud, FakeProvisioner, Personality, Transitions};
+
+fn subject(cloud: FakeCloud) -> ContractSubject {
+    let prefix = cloud.personality().id_prefix;
+    let provisioner = FakeProvisioner::new(cloud).with_page_size(2);
+    ContractSubject::new(
+        Arc::new(provisioner),
+        InstanceConfig::new("img-contract", "small"),
+        format!("{prefix}0000000000000dead"),
+        format!("{prefix}../../x"),
+    )
+    .with_small_pages()
+}
+
+/// Instant transitions, terminated instances visible for an hour.
+mod instant {
+    async fn subject() -> provisioner_core::contract::ContractSubject {
+        super::subject(provisioner_fake::FakeCloud::new())
+    }
+    provisioner_core::contract_tests!(subject);
+}
+
+/// Every transition takes 30 ms, so the suite sees pending, stopping and
+/// terminating; deleted instances vanish at once (Compute Engine).
+mod slow_transitions_vanishing {
+    use super::*;
+    async fn subject() -> ContractSubject {
+        super::subject(
+            FakeCloud::builder()
+                .personality(Personality::gce())
+                .transitions(Transitions::uniform(Duration::from_millis(30)))
+                .build(),
+        )
+    }
+    provisioner_core::contract_tests!(subject);
+}
+
+/// New instances stay invisible to reads for 50 ms (EC2's eventual
+/// consistency), and stop gives up the private address (Azure).
+mod eventually_consistent {
+    use super::*;
+    async fn subject() -> ContractSubject {
+        super::subject(
+            FakeCloud::builder()
+                .personality(Personality::azure())
+                .visibility_delay(Duration::from_millis(50))
+                .transitions(Transitions::uniform(Duration::from_millis(10)))
+                .build(),
+        )
+    }
+    provisioner_core::contract_tests!(subject);
+}

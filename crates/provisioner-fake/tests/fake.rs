@@ -1,0 +1,332 @@
+//! The fake's own behaviour: clock, state machine, addresses, faults, quotas,
+//! eventual consistency and the call log.
+
+use std::time::Duration;
+
+use provisioner_core::CloudInstanceState::*;
+use provisioner_core::{Error, InstanceConfig, InstanceFilter, InstanceProvisioner};
+use provisioner_fake::{FakeCloud, FakeProvisioner, Fault, Operation, Personality, Transitions};
+
+fn config() -> InstanceConfig {
+    InstanceConfig::new("img-1", "small").with_tag("fleet-id", "blue")
+}
+
+fn slow_cloud() -> FakeCloud {
+    FakeCloud::builder()
+        .transitions(Transitions {
+            boot: Duration::from_secs(30),
+            stop: Duration::from_secs(10),
+            terminate: Duration::from_secs(5),
+        })
+        .build()
+}
+
+async fn state(p: &FakeProvisioner, id: &str) -> provisioner_core::CloudInstanceState {
+    p.describe_instance(id).await.unwrap().state
+}
+
+#[tokio::test(start_paused = true)]
+async fn states_follow_the_clock() {
+    let p = FakeProvisioner::new(slow_cloud());
+    let id = p.launch_instance(&config()).await.unwrap().instance_id;
+
+    assert_eq!(state(&p, &id).await, Pending);
+    tokio::time::advance(Duration::from_secs(30)).await;
+    assert_eq!(state(&p, &id).await, Running);
+
+    p.stop_instance(&id).await.unwrap();
+    assert_eq!(state(&p, &id).await, Stopping);
+    let err = p.start_instance(&id).await.unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidState { .. }),
+        "start while stopping: {err}"
+    );
+    tokio::time::advance(Duration::from_secs(10)).await;
+    let status = p.describe_instance(&id).await.unwrap();
+    assert_eq!(
+        (status.state, status.state_reason.as_deref()),
+        (Stopped, Some("user initiated stop"))
+    );
+
+    p.terminate_instance(&id).await.unwrap();
+    assert_eq!(state(&p, &id).await, Terminating);
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(state(&p, &id).await, Terminated);
+}
+
+#[tokio::test(start_paused = true)]
+async fn launch_time_follows_the_model_clock() {
+    let cloud = FakeCloud::new();
+    let p = FakeProvisioner::new(cloud.clone());
+    let first = p.launch_instance(&config()).await.unwrap();
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    let second = p.launch_instance(&config()).await.unwrap();
+    let gap = second.launch_time.unwrap() - first.launch_time.unwrap();
+    assert_eq!(gap, time::Duration::hours(1));
+}
+
+#[tokio::test]
+async fn every_start_brings_a_new_public_address() {
+    let p = FakeProvisioner::new(FakeCloud::new());
+    let launched = p.launch_instance(&config()).await.unwrap();
+    let id = launched.instance_id.clone();
+    let mut seen = vec![launched.public_ip.unwrap()];
+    for _ in 0..3 {
+        p.stop_instance(&id).await.unwrap();
+        let stopped = p.describe_instance(&id).await.unwrap();
+        assert_eq!(
+            stopped.public_ip, None,
+            "a stopped instance keeps no public address"
+        );
+        assert_eq!(
+            stopped.private_ip, launched.private_ip,
+            "EC2-like clouds keep the private address"
+        );
+        let started = p.start_instance(&id).await.unwrap();
+        let public = started.public_ip.unwrap();
+        assert!(!seen.contains(&public), "{public} was handed out before");
+        seen.push(public);
+        assert!(matches!(public, std::net::IpAddr::V4(v4) if v4.is_documentation()));
+    }
+}
+
+#[tokio::test]
+async fn azure_deallocation_gives_up_the_private_address() {
+    let p = FakeProvisioner::new(
+        FakeCloud::builder()
+            .personality(Personality::azure())
+            .build(),
+    );
+    let launched = p.launch_instance(&config()).await.unwrap();
+    p.stop_instance(&launched.instance_id).await.unwrap();
+    let started = p.start_instance(&launched.instance_id).await.unwrap();
+    assert_ne!(started.private_ip, launched.private_ip);
+    assert!(matches!(started.private_ip, Some(std::net::IpAddr::V4(v4)) if v4.octets()[0] == 10));
+}
+
+#[tokio::test]
+async fn invalid_input_never_reaches_the_cloud() {
+    let cloud = FakeCloud::new();
+    let p = FakeProvisioner::new(cloud.clone());
+    let too_many_tags = (0..51).fold(config(), |c, i| c.with_tag(format!("k{i}"), "v"));
+    for bad in [
+        InstanceConfig::new("", "small"),
+        too_many_tags,
+        config().with_disk_size_gb(0),
+    ] {
+        assert!(matches!(
+            p.launch_instance(&bad).await,
+            Err(Error::InvalidArgument { .. })
+        ));
+    }
+    for bad_id in [
+        "",
+        "i-0123456789abcdef0",
+        "fake-0123456789abcdef0/../x",
+        "fake-0123456789ABCDEF0",
+    ] {
+        let err = p.describe_instance(bad_id).await.unwrap_err();
+        assert_eq!(
+            err.invalid_field(),
+            Some("instance_id"),
+            "{bad_id:?}: {err}"
+        );
+        assert!(p.terminate_instance(bad_id).await.is_err());
+    }
+    assert!(
+        cloud.calls().is_empty(),
+        "calls reached the cloud: {:?}",
+        cloud.calls()
+    );
+}
+
+#[tokio::test]
+async fn faults_come_as_the_core_error_classes() {
+    let cloud = FakeCloud::new();
+    let p = FakeProvisioner::new(cloud.clone());
+    let cases = [
+        (
+            Fault::Throttled {
+                retry_after: Some(Duration::from_secs(1)),
+            },
+            "throttled",
+            true,
+        ),
+        (Fault::Unavailable, "unavailable", true),
+        (Fault::Internal, "unavailable", true),
+        (Fault::InsufficientCapacity, "insufficient capacity", false),
+        (Fault::QuotaExceeded, "quota exceeded", false),
+        (Fault::Unauthenticated, "unauthenticated", false),
+        (Fault::PermissionDenied, "permission denied", false),
+    ];
+    for (fault, class, retryable) in cases {
+        cloud.fail_next(Operation::Launch, 1, fault);
+        let err = p.launch_instance(&config()).await.unwrap_err();
+        assert!(err.to_string().contains(class), "{fault:?} gave {err}");
+        assert_eq!(err.is_retryable(), retryable, "{fault:?}");
+    }
+    assert_eq!(cloud.live_instances(), 0, "failed launches created nothing");
+    assert!(
+        p.launch_instance(&config()).await.is_ok(),
+        "faults are used up"
+    );
+    let launches: Vec<bool> = cloud
+        .calls()
+        .iter()
+        .filter(|c| c.op == Operation::Launch)
+        .map(|c| c.ok)
+        .collect();
+    assert_eq!(
+        launches,
+        [false, false, false, false, false, false, false, true]
+    );
+}
+
+#[tokio::test]
+async fn random_faults_repeat_with_the_seed() {
+    async fn pattern(seed: u64) -> Vec<bool> {
+        let cloud = FakeCloud::builder().seed(seed).build();
+        cloud.fail_randomly(&[Operation::Describe], 0.3, Fault::Unavailable);
+        let p = FakeProvisioner::new(cloud);
+        let id = p.launch_instance(&config()).await.unwrap().instance_id;
+        let mut outcomes = Vec::new();
+        for _ in 0..200 {
+            outcomes.push(p.describe_instance(&id).await.is_ok());
+        }
+        outcomes
+    }
+    let a = pattern(42).await;
+    assert_eq!(a, pattern(42).await);
+    let failures = a.iter().filter(|ok| !**ok).count();
+    assert!(
+        (30..90).contains(&failures),
+        "{failures} of 200 failed at p=0.3"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn latency_is_added_on_the_clock() {
+    let cloud = FakeCloud::new();
+    cloud.set_latency(Operation::Launch, Duration::from_millis(1500));
+    let p = FakeProvisioner::new(cloud.clone());
+    let before = tokio::time::Instant::now();
+    p.launch_instance(&config()).await.unwrap();
+    assert_eq!(before.elapsed(), Duration::from_millis(1500));
+    cloud.clear_faults();
+    let before = tokio::time::Instant::now();
+    p.launch_instance(&config()).await.unwrap();
+    assert_eq!(before.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test]
+async fn quota_limits_live_instances() {
+    let p = FakeProvisioner::new(FakeCloud::builder().max_live_instances(2).build());
+    let first = p.launch_instance(&config()).await.unwrap();
+    p.launch_instance(&config()).await.unwrap();
+    let err = p.launch_instance(&config()).await.unwrap_err();
+    assert!(matches!(err, Error::QuotaExceeded { .. }), "{err}");
+    p.terminate_instance(&first.instance_id).await.unwrap();
+    p.launch_instance(&config()).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn new_instances_are_invisible_for_a_while() {
+    let cloud = FakeCloud::builder()
+        .visibility_delay(Duration::from_secs(5))
+        .build();
+    let launcher = FakeProvisioner::new(cloud.clone());
+    let stranger = FakeProvisioner::new(cloud.clone());
+    let id = launcher
+        .launch_instance(&config())
+        .await
+        .unwrap()
+        .instance_id;
+    let fleet = InstanceFilter::tagged([("fleet-id", "blue")]);
+
+    // The launcher knows better than the cloud's reads; a stranger does not.
+    assert_eq!(
+        launcher.describe_instance(&id).await.unwrap().state,
+        Pending
+    );
+    assert_eq!(
+        stranger.describe_instance(&id).await.unwrap().state,
+        Terminated
+    );
+    assert!(stranger.list_instances(&fleet).await.unwrap().is_empty());
+
+    // Stop waits until the cloud sees the instance, then stops it.
+    let before = tokio::time::Instant::now();
+    launcher.stop_instance(&id).await.unwrap();
+    assert!(
+        before.elapsed() >= Duration::from_secs(4),
+        "{:?}",
+        before.elapsed()
+    );
+    assert_eq!(
+        stranger.describe_instance(&id).await.unwrap().state,
+        Stopped
+    );
+    assert_eq!(stranger.list_instances(&fleet).await.unwrap().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn terminated_instances_linger_per_personality() {
+    for (personality, lingers) in [(Personality::ec2(), true), (Personality::gce(), false)] {
+        let cloud = FakeCloud::builder().personality(personality).build();
+        let p = FakeProvisioner::new(cloud.clone());
+        let id = p.launch_instance(&config()).await.unwrap().instance_id;
+        p.terminate_instance(&id).await.unwrap();
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let terminated = InstanceFilter::default().in_states([Terminated]);
+        assert_eq!(
+            p.list_instances(&terminated).await.unwrap().len(),
+            usize::from(lingers)
+        );
+        assert_eq!(p.describe_instance(&id).await.unwrap().state, Terminated);
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        assert!(p.list_instances(&terminated).await.unwrap().is_empty());
+        assert_eq!(p.describe_instance(&id).await.unwrap().state, Terminated);
+    }
+}
+
+#[tokio::test]
+async fn idempotency_key_reuse_with_other_parameters_is_rejected() {
+    let p = FakeProvisioner::new(FakeCloud::new());
+    let keyed = config().with_idempotency_key("k-1");
+    p.launch_instance(&keyed).await.unwrap();
+    let err = p
+        .launch_instance(&keyed.clone().with_tag("extra", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.invalid_field(), Some("idempotency_key"), "{err}");
+}
+
+#[tokio::test]
+async fn named_launches_and_paging_serve_the_wire_faces() {
+    let cloud = FakeCloud::new();
+    let a = cloud.launch_named("web-1", &config()).await.unwrap();
+    assert_eq!(&*a.id, "web-1");
+    assert!(matches!(
+        cloud.launch_named("web-1", &config()).await,
+        Err(provisioner_fake::CloudError::AlreadyExists { .. })
+    ));
+    for _ in 0..4 {
+        cloud.launch(&config()).await.unwrap();
+    }
+    let fleet = InstanceFilter::tagged([("fleet-id", "blue")]);
+    let first = cloud.list(&fleet, None, 2).await.unwrap();
+    let second = cloud.list(&fleet, first.next, 2).await.unwrap();
+    let third = cloud.list(&fleet, second.next, 2).await.unwrap();
+    assert_eq!(
+        (first.items.len(), second.items.len(), third.items.len()),
+        (2, 2, 1)
+    );
+    assert_eq!(third.next, None);
+    let no_match = InstanceFilter::tagged([("fleet-id", "green")]);
+    assert!(cloud
+        .list(&no_match, None, 2)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}
