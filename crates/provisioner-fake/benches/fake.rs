@@ -39,11 +39,17 @@ fn fleet_config(fleet: usize) -> InstanceConfig {
 
 /// A provisioner over a cloud of `n` instances in fleets of `FLEET_SIZE`.
 fn populated(rt: &Runtime, n: usize) -> (Arc<dyn InstanceProvisioner>, Vec<String>) {
-    let p: Arc<dyn InstanceProvisioner> = Arc::new(FakeProvisioner::new(quiet_cloud()).with_page_size(1000));
+    let p: Arc<dyn InstanceProvisioner> =
+        Arc::new(FakeProvisioner::new(quiet_cloud()).with_page_size(1000));
     let ids = rt.block_on(async {
         let mut ids = Vec::with_capacity(n);
         for i in 0..n {
-            ids.push(p.launch_instance(&fleet_config(i % (n / FLEET_SIZE).max(1))).await.unwrap().instance_id);
+            ids.push(
+                p.launch_instance(&fleet_config(i % (n / FLEET_SIZE).max(1)))
+                    .await
+                    .unwrap()
+                    .instance_id,
+            );
         }
         ids
     });
@@ -123,7 +129,11 @@ fn operations(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(INSTANCES as u64));
     group.bench_function("launch_100k_tagged", |b| {
-        b.iter_batched(|| (), |()| populated(&rt, INSTANCES), BatchSize::PerIteration)
+        b.iter_batched(
+            || (),
+            |()| populated(&rt, INSTANCES),
+            BatchSize::PerIteration,
+        )
     });
     group.finish();
 }

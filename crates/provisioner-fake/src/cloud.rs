@@ -8,7 +8,7 @@
 //! clock moves every instance forward just by advancing time, reads need no
 //! mutation, and nothing runs when nobody looks.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -148,11 +148,11 @@ impl FakeCloudBuilder {
     /// Builds the cloud. Its clock starts now.
     pub fn build(self) -> FakeCloud {
         let model = Model {
-            instances: BTreeMap::new(),
-            by_id: HashMap::new(),
+            instances: HashMap::new(),
+            order: BTreeMap::new(),
             by_tag: HashMap::new(),
             tokens: HashMap::new(),
-            expiry: BTreeSet::new(),
+            expiry: BTreeMap::new(),
             next_seq: 0,
             live: 0,
             private: AddressPool::private(),
@@ -198,6 +198,8 @@ struct Inner {
 #[derive(Debug)]
 struct Instance {
     id: Arc<str>,
+    /// Creation order: the paging cursor.
+    seq: u64,
     config: Arc<InstanceConfig>,
     state: CloudInstanceState,
     /// The one scheduled transition: the state it reaches, and when.
@@ -242,7 +244,7 @@ impl Instance {
         self.next = Some((target, now + delay));
     }
 
-    fn record(&self, seq: u64, now: Instant) -> InstanceRecord {
+    fn record(&self, now: Instant) -> InstanceRecord {
         InstanceRecord {
             id: Arc::clone(&self.id),
             config: Arc::clone(&self.config),
@@ -251,7 +253,7 @@ impl Instance {
             private_ip: self.private_ip,
             public_ip: self.public_ip,
             launch_time: self.launch_time,
-            seq,
+            seq: self.seq,
         }
     }
 
@@ -265,15 +267,25 @@ impl Instance {
     }
 }
 
+/// An index from creation order to id.
+type Ordered = BTreeMap<u64, Arc<str>>;
+
+/// An empty index, for filters that name a tag no instance carries.
+static EMPTY: Ordered = BTreeMap::new();
+
+/// Instances by id (one hash lookup for describe and the other single-instance
+/// calls), plus creation-ordered indexes for paging: of every instance, and
+/// per tag.
 #[derive(Debug)]
 struct Model {
-    instances: BTreeMap<u64, Instance>,
-    by_id: HashMap<Arc<str>, u64>,
-    /// Tag key → value → instances: a filtered list touches only candidates.
-    by_tag: HashMap<String, HashMap<String, BTreeSet<u64>>>,
-    tokens: HashMap<String, u64>,
-    /// (when it vanishes, seq) for terminated instances.
-    expiry: BTreeSet<(Instant, u64)>,
+    instances: HashMap<Arc<str>, Instance>,
+    order: Ordered,
+    /// Tag key → value → instances carrying it: a filtered list touches only
+    /// the instances that carry the rarest of the filter's tags.
+    by_tag: HashMap<String, HashMap<String, Ordered>>,
+    tokens: HashMap<String, Arc<str>>,
+    /// (when it vanishes, creation order) → id, for terminated instances.
+    expiry: BTreeMap<(Instant, u64), Arc<str>>,
     next_seq: u64,
     live: usize,
     private: AddressPool,
@@ -284,40 +296,48 @@ struct Model {
     visibility_delay: Duration,
 }
 
-impl Model {
-    fn visible(&self, id: &str, now: Instant) -> Option<u64> {
-        let seq = *self.by_id.get(id)?;
-        self.instances[&seq].visible_at(now).then_some(seq)
-    }
+fn not_found(id: &str) -> CloudError {
+    CloudError::NotFound { id: id.to_owned() }
+}
 
-    fn visible_mut(&mut self, id: &str, now: Instant) -> Result<(u64, &mut Instance), CloudError> {
-        let seq = self
-            .visible(id, now)
-            .ok_or_else(|| CloudError::NotFound { id: id.to_owned() })?;
-        let instance = self
-            .instances
-            .get_mut(&seq)
-            .expect("indexed instance exists");
-        instance.settle(now);
-        Ok((seq, instance))
+/// The visible instance `id`, its state settled at `now`.
+fn visible_mut<'m>(
+    instances: &'m mut HashMap<Arc<str>, Instance>,
+    id: &str,
+    now: Instant,
+) -> Result<&'m mut Instance, CloudError> {
+    let instance = instances
+        .get_mut(id)
+        .filter(|i| i.visible_at(now))
+        .ok_or_else(|| not_found(id))?;
+    instance.settle(now);
+    Ok(instance)
+}
+
+impl Model {
+    fn visible(&self, id: &str, now: Instant) -> Result<&Instance, CloudError> {
+        self.instances
+            .get(id)
+            .filter(|i| i.visible_at(now))
+            .ok_or_else(|| not_found(id))
     }
 
     /// Removes terminated instances whose retention has passed.
     fn purge(&mut self, now: Instant) {
-        while let Some(&(at, seq)) = self.expiry.first() {
-            if at > now {
+        while let Some(entry) = self.expiry.first_entry() {
+            if entry.key().0 > now {
                 break;
             }
-            self.expiry.pop_first();
-            let Some(instance) = self.instances.remove(&seq) else {
+            let ((_, seq), id) = entry.remove_entry();
+            let Some(instance) = self.instances.remove(&id) else {
                 continue;
             };
-            self.by_id.remove(&instance.id);
+            self.order.remove(&seq);
             for (key, value) in &instance.config.tags {
                 if let Some(values) = self.by_tag.get_mut(key) {
-                    if let Some(set) = values.get_mut(value) {
-                        set.remove(&seq);
-                        if set.is_empty() {
+                    if let Some(ids) = values.get_mut(value) {
+                        ids.remove(&seq);
+                        if ids.is_empty() {
                             values.remove(value);
                         }
                     }
@@ -327,7 +347,7 @@ impl Model {
                 }
             }
             if let Some(key) = &instance.config.idempotency_key {
-                if self.tokens.get(key) == Some(&seq) {
+                if self.tokens.get(key) == Some(&id) {
                     self.tokens.remove(key);
                 }
             }
@@ -337,32 +357,28 @@ impl Model {
     fn fresh_id(&mut self, prefix: &str) -> Arc<str> {
         loop {
             let id: Arc<str> = format!("{prefix}{:017x}", self.ids.next_u64()).into();
-            if !self.by_id.contains_key(&id) {
+            if !self.instances.contains_key(&id) {
                 return id;
             }
         }
     }
 
-    /// The instances that can match `filter`'s tags, from `after` on: the
-    /// smallest posting list among the filter's tags, or everything.
+    /// The instances that can match `filter`'s tags, from `after` on: those
+    /// carrying the filter's rarest tag, or every instance.
     fn candidates(
         &self,
         filter: &InstanceFilter,
         after: u64,
-    ) -> Box<dyn Iterator<Item = u64> + '_> {
-        if filter.tags.is_empty() {
-            return Box::new(self.instances.range(after..).map(|(seq, _)| *seq));
-        }
-        let mut smallest: Option<&BTreeSet<u64>> = None;
+    ) -> std::collections::btree_map::Range<'_, u64, Arc<str>> {
+        let mut smallest: &Ordered = &self.order;
         for (key, value) in &filter.tags {
             match self.by_tag.get(key).and_then(|values| values.get(value)) {
-                None => return Box::new(std::iter::empty()),
-                Some(set) if smallest.is_none_or(|s| set.len() < s.len()) => smallest = Some(set),
+                None => return EMPTY.range(..),
+                Some(ids) if ids.len() < smallest.len() => smallest = ids,
                 Some(_) => {}
             }
         }
-        let set = smallest.expect("filter has at least one tag");
-        Box::new(set.range(after..).copied())
+        smallest.range(after..)
     }
 }
 
@@ -421,16 +437,16 @@ impl FakeCloud {
         self.call(Operation::Launch, name, |model, now| {
             model.purge(now);
             if let Some(key) = &config.idempotency_key {
-                if let Some(&seq) = model.tokens.get(key) {
-                    let existing = &model.instances[&seq];
+                let known = model.tokens.get(key).and_then(|id| model.instances.get(id));
+                if let Some(existing) = known {
                     if !existing.same_launch(config) {
                         return Err(CloudError::IdempotencyMismatch);
                     }
-                    return Ok(existing.record(seq, now));
+                    return Ok(existing.record(now));
                 }
             }
             if let Some(name) = name {
-                if model.by_id.contains_key(name) {
+                if model.instances.contains_key(name) {
                     return Err(CloudError::AlreadyExists {
                         id: name.to_owned(),
                     });
@@ -449,6 +465,7 @@ impl FakeCloud {
             model.next_seq += 1;
             let mut instance = Instance {
                 id: Arc::clone(&id),
+                seq,
                 config: Arc::new(config.clone()),
                 state: Pending,
                 next: None,
@@ -470,16 +487,16 @@ impl FakeCloud {
                     .or_default()
                     .entry(value.clone())
                     .or_default()
-                    .insert(seq);
+                    .insert(seq, Arc::clone(&id));
             }
             if let Some(key) = &config.idempotency_key {
-                model.tokens.insert(key.clone(), seq);
+                model.tokens.insert(key.clone(), Arc::clone(&id));
             }
             // A launch answers with the state it was created in.
-            let mut record = instance.record(seq, now);
+            let mut record = instance.record(now);
             record.state = Pending;
-            model.by_id.insert(id, seq);
-            model.instances.insert(seq, instance);
+            model.order.insert(seq, Arc::clone(&id));
+            model.instances.insert(id, instance);
             model.live += 1;
             Ok(record)
         })
@@ -490,10 +507,7 @@ impl FakeCloud {
     /// [`CloudError::NotFound`].
     pub async fn describe(&self, id: &str) -> Result<InstanceRecord, CloudError> {
         self.call(Operation::Describe, Some(id), |model, now| {
-            let seq = model
-                .visible(id, now)
-                .ok_or_else(|| CloudError::NotFound { id: id.to_owned() })?;
-            Ok(model.instances[&seq].record(seq, now))
+            Ok(model.visible(id, now)?.record(now))
         })
         .await
     }
@@ -504,31 +518,17 @@ impl FakeCloud {
         let inner = &*self.inner;
         self.call(Operation::Stop, Some(id), |model, now| {
             model.purge(now);
-            let Model {
-                instances,
-                by_id,
-                private,
-                public,
-                ..
-            } = model;
-            let seq = *by_id
-                .get(id)
-                .ok_or_else(|| CloudError::NotFound { id: id.to_owned() })?;
-            let instance = instances.get_mut(&seq).expect("indexed instance exists");
-            if !instance.visible_at(now) {
-                return Err(CloudError::NotFound { id: id.to_owned() });
-            }
-            instance.settle(now);
+            let instance = visible_mut(&mut model.instances, id, now)?;
             match instance.state {
                 Running => {
                     instance.transition(now, Stopping, Stopped, inner.transitions.stop);
                     instance.reason = Some("user initiated stop");
                     if let Some(ip) = instance.public_ip.take() {
-                        public.release(ip);
+                        model.public.release(ip);
                     }
                     if inner.personality.release_private_ip_on_stop {
                         if let Some(ip) = instance.private_ip.take() {
-                            private.release(ip);
+                            model.private.release(ip);
                         }
                     }
                 }
@@ -541,7 +541,7 @@ impl FakeCloud {
                     })
                 }
             }
-            Ok(instance.record(seq, now))
+            Ok(instance.record(now))
         })
         .await
     }
@@ -554,30 +554,16 @@ impl FakeCloud {
         let inner = &*self.inner;
         self.call(Operation::Start, Some(id), |model, now| {
             model.purge(now);
-            let Model {
-                instances,
-                by_id,
-                private,
-                public,
-                ..
-            } = model;
-            let seq = *by_id
-                .get(id)
-                .ok_or_else(|| CloudError::NotFound { id: id.to_owned() })?;
-            let instance = instances.get_mut(&seq).expect("indexed instance exists");
-            if !instance.visible_at(now) {
-                return Err(CloudError::NotFound { id: id.to_owned() });
-            }
-            instance.settle(now);
+            let instance = visible_mut(&mut model.instances, id, now)?;
             match instance.state {
                 Stopped => {
                     instance.transition(now, Pending, Running, inner.transitions.boot);
                     instance.reason = None;
                     if instance.private_ip.is_none() {
-                        instance.private_ip = private.allocate();
+                        instance.private_ip = model.private.allocate();
                     }
                     if inner.personality.public_addresses {
-                        instance.public_ip = public.allocate();
+                        instance.public_ip = model.public.allocate();
                     }
                 }
                 Pending | Running => {}
@@ -589,7 +575,7 @@ impl FakeCloud {
                     })
                 }
             }
-            Ok(instance.record(seq, now))
+            Ok(instance.record(now))
         })
         .await
     }
@@ -601,24 +587,25 @@ impl FakeCloud {
         let inner = &*self.inner;
         self.call(Operation::Terminate, Some(id), |model, now| {
             model.purge(now);
-            let (seq, instance) = model.visible_mut(id, now)?;
+            let instance = visible_mut(&mut model.instances, id, now)?;
             if instance.state.is_terminal() {
-                return Ok(instance.record(seq, now));
+                return Ok(instance.record(now));
             }
             let delay = inner.transitions.terminate;
             instance.transition(now, Terminating, Terminated, delay);
             instance.reason = Some("user initiated terminate");
             let gone_at = now + delay + inner.personality.terminated_retention;
             instance.gone_at = Some(gone_at);
-            let released = (instance.private_ip.take(), instance.public_ip.take());
-            let record = instance.record(seq, now);
-            if let Some(ip) = released.0 {
+            if let Some(ip) = instance.private_ip.take() {
                 model.private.release(ip);
             }
-            if let Some(ip) = released.1 {
+            if let Some(ip) = instance.public_ip.take() {
                 model.public.release(ip);
             }
-            model.expiry.insert((gone_at, seq));
+            let record = instance.record(now);
+            model
+                .expiry
+                .insert((gone_at, record.seq), Arc::clone(&record.id));
             model.live -= 1;
             Ok(record)
         })
@@ -638,8 +625,8 @@ impl FakeCloud {
         self.call(Operation::List, None, |model, now| {
             let mut items = Vec::new();
             let mut next = None;
-            for seq in model.candidates(filter, after.unwrap_or(0)) {
-                let instance = &model.instances[&seq];
+            for (&seq, id) in model.candidates(filter, after.unwrap_or(0)) {
+                let instance = &model.instances[id];
                 if !instance.visible_at(now)
                     || !filter.matches(&instance.config.tags, instance.state_at(now))
                 {
@@ -649,7 +636,7 @@ impl FakeCloud {
                     next = Some(seq);
                     break;
                 }
-                items.push(instance.record(seq, now));
+                items.push(instance.record(now));
             }
             Ok(Page { items, next })
         })

@@ -1,0 +1,232 @@
+//! `cargo xtask contract`: the suite on every provider, as a matrix.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use provisioner_core::contract::{run_all, Case, ContractReport, ContractSubject, Outcome};
+use provisioner_core::InstanceConfig;
+use provisioner_fake::{FakeCloud, FakeProvisioner};
+
+/// Where a provider's suite runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Against {
+    /// The project's own emulator (the fake's model for `fake`).
+    Emulator,
+    /// moto, an independent EC2 emulator (EC2 only).
+    Moto,
+    /// A real account.
+    Live,
+}
+
+#[derive(Debug)]
+pub(crate) struct Options {
+    providers: Vec<&'static str>,
+    against: Against,
+}
+
+const PROVIDERS: [&str; 4] = ["fake", "ec2", "gcp", "azure"];
+
+impl Options {
+    pub(crate) fn parse(args: &[String]) -> Result<Self, String> {
+        let mut providers = PROVIDERS.to_vec();
+        let mut against = Against::Emulator;
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let mut value = || {
+                args.next()
+                    .map(String::as_str)
+                    .ok_or(format!("{arg} needs a value"))
+            };
+            match arg.as_str() {
+                "--provider" => {
+                    providers = match value()? {
+                        "all" => PROVIDERS.to_vec(),
+                        name => vec![*PROVIDERS.iter().find(|p| **p == name).ok_or(format!(
+                            "unknown provider {name:?}; one of {PROVIDERS:?} or all"
+                        ))?],
+                    }
+                }
+                "--against" => {
+                    against = match value()? {
+                        "emulator" => Against::Emulator,
+                        "moto" => Against::Moto,
+                        "live" => Against::Live,
+                        other => {
+                            return Err(format!(
+                                "unknown target {other:?}; one of emulator, moto, live"
+                            ))
+                        }
+                    }
+                }
+                other => return Err(format!("unknown argument {other:?}")),
+            }
+        }
+        Ok(Self { providers, against })
+    }
+}
+
+/// What became of one provider.
+enum Column {
+    Ran(ContractReport),
+    /// Not run, and why; not a failure.
+    NotRun(String),
+}
+
+pub(crate) fn run(options: Options) -> Result<bool, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start tokio: {e}"))?;
+    let mut columns = Vec::new();
+    for provider in &options.providers {
+        let column = runtime.block_on(run_provider(provider, options.against))?;
+        columns.push((*provider, column));
+    }
+    print!("{}", render(&columns));
+    Ok(columns
+        .iter()
+        .all(|(_, c)| !matches!(c, Column::Ran(r) if r.count_failed() > 0)))
+}
+
+async fn run_provider(provider: &str, against: Against) -> Result<Column, String> {
+    let subject = match (provider, against) {
+        ("fake", Against::Emulator) => fake_subject(),
+        ("fake", other) => {
+            return Ok(Column::NotRun(format!(
+                "the fake runs in memory only, not against {other:?}"
+            )))
+        }
+        (name, _) => {
+            return Ok(Column::NotRun(format!(
+                "not built: crate provisioner-{name} does not exist yet"
+            )))
+        }
+    };
+    Ok(Column::Ran(run_all(&subject).await))
+}
+
+fn fake_subject() -> ContractSubject {
+    let cloud = FakeCloud::new();
+    let prefix = cloud.personality().id_prefix;
+    ContractSubject::new(
+        Arc::new(FakeProvisioner::new(cloud).with_page_size(2)),
+        InstanceConfig::new("img-contract", "small"),
+        format!("{prefix}0000000000000dead"),
+        format!("{prefix}../../x"),
+    )
+    .with_small_pages()
+}
+
+fn cell(outcome: &Outcome, duration: Duration) -> String {
+    let ms = duration.as_secs_f64() * 1000.0;
+    match outcome {
+        Outcome::Passed => format!("passed {ms:.1}ms"),
+        Outcome::Skipped(_) => "skipped".to_owned(),
+        Outcome::Failed(_) => format!("FAILED {ms:.1}ms"),
+    }
+}
+
+fn render(columns: &[(&str, Column)]) -> String {
+    const CASE_WIDTH: usize = 38;
+    const CELL_WIDTH: usize = 16;
+    let mut out = String::new();
+    let _ = write!(out, "{:<CASE_WIDTH$} {:<6}", "case", "clause");
+    for (name, _) in columns {
+        let _ = write!(out, " {name:<CELL_WIDTH$}");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    for (row, case) in Case::ALL.iter().enumerate() {
+        let _ = write!(out, "{:<CASE_WIDTH$} {:<6}", case.name(), case.clause());
+        for (_, column) in columns {
+            let text = match column {
+                Column::Ran(report) => {
+                    let r = &report.cases[row];
+                    cell(&r.outcome, r.duration)
+                }
+                Column::NotRun(_) => "-".to_owned(),
+            };
+            let _ = write!(out, " {text:<CELL_WIDTH$}");
+        }
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+    }
+    out.push('\n');
+    for (name, column) in columns {
+        if let Column::Ran(report) = column {
+            for r in &report.cases {
+                if r.outcome != Outcome::Passed {
+                    let _ = writeln!(out, "{name} {}: {}", r.case.name(), r.outcome);
+                }
+            }
+        }
+    }
+    for (name, column) in columns {
+        let _ = match column {
+            Column::Ran(r) => writeln!(
+                out,
+                "{name}: {} passed, {} failed, {} skipped",
+                r.count_passed(),
+                r.count_failed(),
+                r.count_skipped()
+            ),
+            Column::NotRun(why) => writeln!(out, "{name}: {why}"),
+        };
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_default_to_every_provider_on_the_emulator() {
+        let o = Options::parse(&[]).unwrap();
+        assert_eq!(
+            (o.providers, o.against),
+            (PROVIDERS.to_vec(), Against::Emulator)
+        );
+        let args: Vec<String> = ["--provider", "ec2", "--against", "moto"]
+            .map(String::from)
+            .to_vec();
+        let o = Options::parse(&args).unwrap();
+        assert_eq!((o.providers, o.against), (vec!["ec2"], Against::Moto));
+        assert!(Options::parse(&["--provider".to_owned(), "aws".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn matrix_closes_with_one_count_line_per_provider() {
+        let report = ContractReport {
+            cases: Case::ALL
+                .iter()
+                .map(|&case| provisioner_core::contract::CaseReport {
+                    case,
+                    outcome: if case == Case::LaunchIsIdempotent {
+                        Outcome::Skipped("no client tokens".into())
+                    } else {
+                        Outcome::Passed
+                    },
+                    duration: Duration::from_millis(3),
+                })
+                .collect(),
+        };
+        let text = render(&[
+            ("fake", Column::Ran(report)),
+            ("gcp", Column::NotRun("not built".into())),
+        ]);
+        assert!(
+            text.contains(&format!(
+                "fake: {} passed, 0 failed, 1 skipped",
+                Case::ALL.len() - 1
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("fake launch_is_idempotent: skipped (no client tokens)"),
+            "{text}"
+        );
+        assert!(text.trim_end().ends_with("gcp: not built"), "{text}");
+    }
+}

@@ -1,0 +1,55 @@
+//! `cargo xtask`: the project's development tasks, as one Rust program.
+//!
+//! - `cargo xtask contract [--provider fake|ec2|gcp|azure|all] [--against emulator|moto|live]`
+//!   runs the contract suite and prints the provider × case matrix.
+//! - `cargo xtask bench` runs the criterion benchmarks.
+
+#![allow(clippy::print_stdout)]
+
+mod contract;
+
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "\
+usage:
+  cargo xtask contract [--provider fake|ec2|gcp|azure|all] [--against emulator|moto|live]
+  cargo xtask bench [criterion arguments]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("contract") => contract::Options::parse(&args[1..]).and_then(contract::run),
+        Some("bench") => bench(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(true)
+        }
+        _ => Err(format!("unknown or missing task\n{USAGE}")),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs every criterion benchmark of the workspace.
+fn bench(extra: &[String]) -> Result<bool, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args([
+            "bench",
+            "--package",
+            "provisioner-fake",
+            "--bench",
+            "fake",
+            "--",
+        ])
+        .args(extra)
+        .status()
+        .map_err(|e| format!("cannot run cargo bench: {e}"))?;
+    Ok(status.success())
+}
