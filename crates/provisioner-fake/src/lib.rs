@@ -56,3 +56,8 @@ pub use error::{retry_after, CloudError};
 pub use faults::{Fault, Operation};
 pub use personality::{Personality, Transitions};
 pub use provisioner::{FakeProvisioner, FAKE_RULES};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
