@@ -34,6 +34,9 @@ pub struct InstanceRecord {
     pub config: Arc<InstanceConfig>,
     /// The state now.
     pub state: CloudInstanceState,
+    /// The state before the call that returned this record (the same as
+    /// `state` for reads), as EC2's state-change responses report it.
+    pub previous_state: CloudInstanceState,
     /// Why it is in this state, when a user action put it there.
     pub state_reason: Option<&'static str>,
     /// The private address, when one is assigned.
@@ -245,10 +248,12 @@ impl Instance {
     }
 
     fn record(&self, now: Instant) -> InstanceRecord {
+        let state = self.state_at(now);
         InstanceRecord {
             id: Arc::clone(&self.id),
             config: Arc::clone(&self.config),
-            state: self.state_at(now),
+            state,
+            previous_state: state,
             state_reason: self.reason,
             private_ip: self.private_ip,
             public_ip: self.public_ip,
@@ -494,7 +499,7 @@ impl FakeCloud {
             }
             // A launch answers with the state it was created in.
             let mut record = instance.record(now);
-            record.state = Pending;
+            (record.state, record.previous_state) = (Pending, Pending);
             model.order.insert(seq, Arc::clone(&id));
             model.instances.insert(id, instance);
             model.live += 1;
@@ -519,6 +524,7 @@ impl FakeCloud {
         self.call(Operation::Stop, Some(id), |model, now| {
             model.purge(now);
             let instance = visible_mut(&mut model.instances, id, now)?;
+            let before = instance.state;
             match instance.state {
                 Running => {
                     instance.transition(now, Stopping, Stopped, inner.transitions.stop);
@@ -541,7 +547,10 @@ impl FakeCloud {
                     })
                 }
             }
-            Ok(instance.record(now))
+            Ok(InstanceRecord {
+                previous_state: before,
+                ..instance.record(now)
+            })
         })
         .await
     }
@@ -555,6 +564,7 @@ impl FakeCloud {
         self.call(Operation::Start, Some(id), |model, now| {
             model.purge(now);
             let instance = visible_mut(&mut model.instances, id, now)?;
+            let before = instance.state;
             match instance.state {
                 Stopped => {
                     instance.transition(now, Pending, Running, inner.transitions.boot);
@@ -575,7 +585,10 @@ impl FakeCloud {
                     })
                 }
             }
-            Ok(instance.record(now))
+            Ok(InstanceRecord {
+                previous_state: before,
+                ..instance.record(now)
+            })
         })
         .await
     }
@@ -588,6 +601,7 @@ impl FakeCloud {
         self.call(Operation::Terminate, Some(id), |model, now| {
             model.purge(now);
             let instance = visible_mut(&mut model.instances, id, now)?;
+            let before = instance.state;
             if instance.state.is_terminal() {
                 return Ok(instance.record(now));
             }
@@ -602,7 +616,10 @@ impl FakeCloud {
             if let Some(ip) = instance.public_ip.take() {
                 model.public.release(ip);
             }
-            let record = instance.record(now);
+            let record = InstanceRecord {
+                previous_state: before,
+                ..instance.record(now)
+            };
             model
                 .expiry
                 .insert((gone_at, record.seq), Arc::clone(&record.id));

@@ -1,0 +1,32 @@
+//! The whole contract suite on `provisioner-ec2`, through the real SDK,
+//! against the emulator's EC2 face (no Python, no network).
+
+use std::sync::Arc;
+
+use provisioner_core::contract::ContractSubject;
+use provisioner_core::InstanceConfig;
+use provisioner_ec2::{emulator_client, Ec2LaunchConfig, Ec2Provisioner};
+use provisioner_emulator::Emulator;
+
+async fn subject() -> ContractSubject {
+    // Pages of 2 make the listing cases cross pages.
+    let emulator = Emulator::builder()
+        .ec2_page_cap(2)
+        .start()
+        .await
+        .expect("emulator starts");
+    let ec2 = Ec2Provisioner::from_client(
+        emulator_client(&emulator.endpoint()),
+        Ec2LaunchConfig::default(),
+    );
+    ContractSubject::new(
+        Arc::new(ec2),
+        InstanceConfig::new("ami-0abcdef1234567890", "t3.micro").with_disk_size_gb(16),
+        "i-0000000000000dead",
+        "i-0123/../../x",
+    )
+    .with_small_pages()
+    .holding(emulator)
+}
+
+provisioner_core::contract_tests!(subject);

@@ -1,0 +1,227 @@
+//! What the suite cannot see: retries, dropped responses, capacity errors,
+//! eventual consistency, and the exact request EC2 receives.
+
+use std::time::Duration;
+
+use provisioner_core::{
+    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceProvisioner,
+};
+use provisioner_ec2::{emulator_client, Ec2LaunchConfig, Ec2Provisioner};
+use provisioner_emulator::{Emulator, EmulatorHandle};
+use provisioner_fake::{FakeCloud, Fault, Operation, Personality};
+
+async fn setup() -> (EmulatorHandle, Ec2Provisioner) {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let ec2 = Ec2Provisioner::from_client(
+        emulator_client(&emulator.endpoint()),
+        Ec2LaunchConfig::default(),
+    );
+    (emulator, ec2)
+}
+
+fn config() -> InstanceConfig {
+    InstanceConfig::new("ami-0abcdef1234567890", "t3.micro").with_tag("fleet-id", "blue")
+}
+
+#[tokio::test]
+async fn throttled_calls_are_retried_and_succeed() {
+    let (emulator, ec2) = setup().await;
+    emulator
+        .cloud()
+        .fail_next(Operation::Launch, 2, Fault::Throttled { retry_after: None });
+    let info = ec2.launch_instance(&config()).await.unwrap();
+    assert_eq!(
+        emulator.cloud().call_count(Operation::Launch),
+        3,
+        "two throttled, one accepted"
+    );
+    assert_eq!(emulator.cloud().live_instances(), 1);
+    // Throttling beyond the SDK's three attempts reaches the caller as Throttled.
+    emulator.cloud().fail_next(
+        Operation::Describe,
+        3,
+        Fault::Throttled { retry_after: None },
+    );
+    let err = ec2.describe_instance(&info.instance_id).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Throttled { .. }) && err.is_retryable(),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_launch_whose_response_is_dropped_leaves_one_instance() {
+    let (emulator, ec2) = setup().await;
+    // With the caller's idempotency key, and without one (a fresh client
+    // token per call, reused by the SDK's retry).
+    for config in [config().with_idempotency_key("blue-slot-0"), config()] {
+        emulator.wire().drop_after_commit("RunInstances", 1);
+        let before = emulator.cloud().live_instances();
+        let info = ec2.launch_instance(&config).await.unwrap();
+        assert_eq!(emulator.cloud().live_instances(), before + 1, "{config:?}");
+        assert_eq!(
+            ec2.describe_instance(&info.instance_id)
+                .await
+                .unwrap()
+                .state,
+            CloudInstanceState::Running
+        );
+    }
+    assert_eq!(
+        emulator.cloud().call_count(Operation::Launch),
+        4,
+        "each launch was sent twice"
+    );
+}
+
+#[tokio::test]
+async fn insufficient_capacity_arrives_as_such() {
+    let (emulator, ec2) = setup().await;
+    emulator
+        .cloud()
+        .fail_next(Operation::Launch, 3, Fault::InsufficientCapacity);
+    let err = ec2.launch_instance(&config()).await.unwrap_err();
+    assert!(matches!(err, Error::InsufficientCapacity { .. }), "{err}");
+    assert!(!err.is_retryable());
+    assert_eq!(emulator.cloud().live_instances(), 0);
+}
+
+#[tokio::test]
+async fn quota_auth_and_permission_errors_keep_their_class() {
+    let (emulator, ec2) = setup().await;
+    type IsClass = fn(&Error) -> bool;
+    let cases: [(Fault, IsClass); 3] = [
+        (Fault::QuotaExceeded, |e| {
+            matches!(e, Error::QuotaExceeded { .. })
+        }),
+        (Fault::Unauthenticated, |e| {
+            matches!(e, Error::Unauthenticated { .. })
+        }),
+        (Fault::PermissionDenied, |e| {
+            matches!(e, Error::PermissionDenied { .. })
+        }),
+    ];
+    for (fault, is_class) in cases {
+        emulator.cloud().fail_next(Operation::Launch, 1, fault);
+        let err = ec2.launch_instance(&config()).await.unwrap_err();
+        assert!(is_class(&err), "{fault:?} gave {err}");
+    }
+}
+
+#[tokio::test]
+async fn describe_inside_the_invisibility_window_says_pending() {
+    let (emulator, ec2) = setup().await;
+    emulator
+        .cloud()
+        .set_visibility_delay(Duration::from_secs(600));
+    let info = ec2.launch_instance(&config()).await.unwrap();
+    let status = ec2.describe_instance(&info.instance_id).await.unwrap();
+    assert_eq!(status.state, CloudInstanceState::Pending, "{status:?}");
+    // Another provisioner (a restarted fleet manager) did not launch it: for
+    // it, EC2's "not found" means terminated.
+    let stranger = Ec2Provisioner::from_client(
+        emulator_client(&emulator.endpoint()),
+        Ec2LaunchConfig::default(),
+    );
+    assert_eq!(
+        stranger
+            .describe_instance(&info.instance_id)
+            .await
+            .unwrap()
+            .state,
+        CloudInstanceState::Terminated
+    );
+}
+
+#[tokio::test]
+async fn launch_sends_everything_ec2_needs() {
+    let (emulator, ec2) = setup().await;
+    let info = ec2
+        .launch_instance(
+            &config()
+                .with_disk_size_gb(40)
+                .with_user_data("#!/bin/sh\necho hi\n")
+                .with_idempotency_key("k-7"),
+        )
+        .await
+        .unwrap();
+    let record = emulator.cloud().describe(&info.instance_id).await.unwrap();
+    assert_eq!(
+        record.config.disk_size_gb,
+        Some(40),
+        "root volume sized on the image's root device"
+    );
+    assert_eq!(
+        record.config.user_data.as_ref().unwrap().as_bytes(),
+        b"#!/bin/sh\necho hi\n"
+    );
+    assert_eq!(record.config.idempotency_key.as_deref(), Some("k-7"));
+    assert_eq!(record.config.tags, config().tags);
+    assert_eq!(info.tags, config().tags);
+    assert!(info.private_ip.is_some() && info.launch_time.is_some());
+}
+
+#[tokio::test]
+async fn bad_input_never_reaches_ec2() {
+    let (emulator, ec2) = setup().await;
+    for bad in [
+        config().with_tag("aws:reserved", "x"),
+        config().with_tag("k".repeat(129), "x"),
+        config().with_user_data(vec![b'x'; 16 * 1024 + 1]),
+        InstanceConfig::new("ami-0abcdef1234567890", ""),
+    ] {
+        assert!(matches!(
+            ec2.launch_instance(&bad).await,
+            Err(Error::InvalidArgument { .. })
+        ));
+    }
+    for id in ["i-0123/../../x", "i-0123456789ABCDEF0", "../i-0123abcd"] {
+        assert_eq!(
+            ec2.describe_instance(id).await.unwrap_err().invalid_field(),
+            Some("instance_id")
+        );
+    }
+    let calls = emulator.cloud().calls();
+    assert!(calls.is_empty(), "{calls:?}");
+}
+
+#[tokio::test]
+async fn list_matches_tag_values_exactly_not_as_wildcards() {
+    let (_emulator, ec2) = setup().await;
+    ec2.launch_instance(&config().with_tag("pool", "a*"))
+        .await
+        .unwrap();
+    let literal = ec2
+        .launch_instance(&config().with_tag("pool", "a*"))
+        .await
+        .unwrap();
+    ec2.launch_instance(&config().with_tag("pool", "ab"))
+        .await
+        .unwrap();
+    let listed = ec2
+        .list_instances(&InstanceFilter::tagged([("pool", "a*")]))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().any(|i| i.instance_id == literal.instance_id));
+}
+
+#[tokio::test]
+async fn terminated_instances_are_listed_only_when_asked_for() {
+    let cloud = FakeCloud::builder().personality(Personality::ec2()).build();
+    let emulator = Emulator::builder().cloud(cloud).start().await.unwrap();
+    let ec2 = Ec2Provisioner::from_client(
+        emulator_client(&emulator.endpoint()),
+        Ec2LaunchConfig::default(),
+    );
+    let info = ec2.launch_instance(&config()).await.unwrap();
+    ec2.terminate_instance(&info.instance_id).await.unwrap();
+    let fleet = InstanceFilter::tagged([("fleet-id", "blue")]);
+    assert!(ec2.list_instances(&fleet).await.unwrap().is_empty());
+    let terminated = ec2
+        .list_instances(&fleet.in_states([CloudInstanceState::Terminated]))
+        .await
+        .unwrap();
+    assert_eq!(terminated.len(), 1);
+    assert_eq!(terminated[0].state, CloudInstanceState::Terminated);
+}

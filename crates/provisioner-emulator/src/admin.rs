@@ -1,0 +1,163 @@
+//! The control face: fault injection over HTTP, for clients that are not
+//! Rust (JSON under `/_emulator/`).
+//!
+//! - `POST /_emulator/faults`  `{"op": "launch", "count": 2, "fault": "throttled", "retry_after_secs": 1}`
+//! - `POST /_emulator/random`  `{"ops": ["describe"], "probability": 0.1, "fault": "unavailable"}`
+//! - `POST /_emulator/latency` `{"op": "launch", "millis": 250}`
+//! - `POST /_emulator/visibility` `{"millis": 2000}`
+//! - `POST /_emulator/drop-after-commit` `{"action": "RunInstances", "count": 1}`
+//! - `POST /_emulator/clear`
+//! - `GET  /_emulator/calls` the model's call counts per operation
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use provisioner_fake::{Fault, Operation};
+use serde::Deserialize;
+
+use crate::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/_emulator/faults", post(fail_next))
+        .route("/_emulator/random", post(fail_randomly))
+        .route("/_emulator/latency", post(latency))
+        .route("/_emulator/visibility", post(visibility))
+        .route("/_emulator/drop-after-commit", post(drop_after_commit))
+        .route("/_emulator/clear", post(clear))
+        .route("/_emulator/calls", get(calls))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Op {
+    Launch,
+    Terminate,
+    Stop,
+    Start,
+    Describe,
+    List,
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Self {
+        match op {
+            Op::Launch => Operation::Launch,
+            Op::Terminate => Operation::Terminate,
+            Op::Stop => Operation::Stop,
+            Op::Start => Operation::Start,
+            Op::Describe => Operation::Describe,
+            Op::List => Operation::List,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FaultName {
+    Throttled,
+    Unavailable,
+    Internal,
+    InsufficientCapacity,
+    QuotaExceeded,
+    Unauthenticated,
+    PermissionDenied,
+}
+
+fn fault(name: FaultName, retry_after_secs: Option<u64>) -> Fault {
+    match name {
+        FaultName::Throttled => Fault::Throttled {
+            retry_after: retry_after_secs.map(Duration::from_secs),
+        },
+        FaultName::Unavailable => Fault::Unavailable,
+        FaultName::Internal => Fault::Internal,
+        FaultName::InsufficientCapacity => Fault::InsufficientCapacity,
+        FaultName::QuotaExceeded => Fault::QuotaExceeded,
+        FaultName::Unauthenticated => Fault::Unauthenticated,
+        FaultName::PermissionDenied => Fault::PermissionDenied,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct FailNext {
+    op: Op,
+    count: u32,
+    fault: FaultName,
+    retry_after_secs: Option<u64>,
+}
+
+async fn fail_next(State(s): State<AppState>, Json(r): Json<FailNext>) -> StatusCode {
+    s.cloud
+        .fail_next(r.op.into(), r.count, fault(r.fault, r.retry_after_secs));
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+struct FailRandomly {
+    ops: Vec<Op>,
+    probability: f64,
+    fault: FaultName,
+    retry_after_secs: Option<u64>,
+}
+
+async fn fail_randomly(State(s): State<AppState>, Json(r): Json<FailRandomly>) -> StatusCode {
+    let ops: Vec<Operation> = r.ops.into_iter().map(Operation::from).collect();
+    s.cloud
+        .fail_randomly(&ops, r.probability, fault(r.fault, r.retry_after_secs));
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+struct Latency {
+    op: Op,
+    millis: u64,
+}
+
+async fn latency(State(s): State<AppState>, Json(r): Json<Latency>) -> StatusCode {
+    s.cloud
+        .set_latency(r.op.into(), Duration::from_millis(r.millis));
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+struct Visibility {
+    millis: u64,
+}
+
+async fn visibility(State(s): State<AppState>, Json(r): Json<Visibility>) -> StatusCode {
+    s.cloud
+        .set_visibility_delay(Duration::from_millis(r.millis));
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+struct DropAfterCommit {
+    action: String,
+    count: u32,
+}
+
+async fn drop_after_commit(
+    State(s): State<AppState>,
+    Json(r): Json<DropAfterCommit>,
+) -> StatusCode {
+    s.wire.drop_after_commit(&r.action, r.count);
+    StatusCode::NO_CONTENT
+}
+
+async fn clear(State(s): State<AppState>) -> StatusCode {
+    s.cloud.clear_faults();
+    s.cloud.set_visibility_delay(Duration::ZERO);
+    s.wire.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn calls(State(s): State<AppState>) -> Json<serde_json::Value> {
+    let counts: serde_json::Map<String, serde_json::Value> = Operation::ALL
+        .iter()
+        .map(|op| (op.as_str().to_owned(), s.cloud.call_count(*op).into()))
+        .collect();
+    Json(counts.into())
+}

@@ -1,0 +1,123 @@
+//! The EC2 face's two tables: model states to EC2 state names and codes, and
+//! model errors to EC2 error codes and HTTP statuses.
+
+use axum::http::StatusCode;
+use provisioner_core::CloudInstanceState::{self, *};
+use provisioner_fake::{CloudError, Fault};
+
+/// EC2's name and code of a state.
+pub(crate) fn state(state: CloudInstanceState) -> (&'static str, u16) {
+    match state {
+        Pending => ("pending", 0),
+        Running => ("running", 16),
+        Terminating => ("shutting-down", 32),
+        Terminated => ("terminated", 48),
+        Stopping => ("stopping", 64),
+        Stopped => ("stopped", 80),
+    }
+}
+
+/// The model state of an `instance-state-name` filter value.
+pub(crate) fn state_from_name(name: &str) -> Option<CloudInstanceState> {
+    CloudInstanceState::ALL
+        .into_iter()
+        .find(|s| state(*s).0 == name)
+}
+
+/// EC2's state reason for a model reason.
+pub(crate) fn state_reason(reason: &str) -> (&'static str, &'static str) {
+    match reason {
+        "user initiated stop" | "user initiated terminate" => (
+            "Client.UserInitiatedShutdown",
+            "Client.UserInitiatedShutdown: User initiated shutdown",
+        ),
+        _ => (
+            "Server.InternalError",
+            "Server.InternalError: Internal error",
+        ),
+    }
+}
+
+/// An EC2 error: status, code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WireError {
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+}
+
+impl WireError {
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The model's errors as EC2 sends them.
+pub(crate) fn error(e: &CloudError) -> WireError {
+    let (status, code) = match e {
+        CloudError::NotFound { .. } => (StatusCode::BAD_REQUEST, "InvalidInstanceID.NotFound"),
+        CloudError::InvalidState { .. } => (StatusCode::BAD_REQUEST, "IncorrectInstanceState"),
+        CloudError::AlreadyExists { .. } => (StatusCode::BAD_REQUEST, "InvalidParameterValue"),
+        CloudError::IdempotencyMismatch => (StatusCode::BAD_REQUEST, "IdempotentParameterMismatch"),
+        CloudError::QuotaExceeded { .. } => (StatusCode::BAD_REQUEST, "InstanceLimitExceeded"),
+        CloudError::Fault { fault, .. } => fault_error(*fault),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+    };
+    let message = match e {
+        CloudError::NotFound { id } => format!("The instance ID '{id}' does not exist"),
+        other => other.to_string(),
+    };
+    WireError {
+        status,
+        code,
+        message,
+    }
+}
+
+fn fault_error(fault: Fault) -> (StatusCode, &'static str) {
+    match fault {
+        Fault::Throttled { .. } => (StatusCode::SERVICE_UNAVAILABLE, "RequestLimitExceeded"),
+        Fault::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Unavailable"),
+        Fault::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+        // EC2 lists capacity shortages among its server errors.
+        Fault::InsufficientCapacity => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InsufficientInstanceCapacity",
+        ),
+        Fault::QuotaExceeded => (StatusCode::BAD_REQUEST, "VcpuLimitExceeded"),
+        Fault::Unauthenticated => (StatusCode::UNAUTHORIZED, "AuthFailure"),
+        Fault::PermissionDenied => (StatusCode::FORBIDDEN, "UnauthorizedOperation"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_has_a_distinct_name_that_parses_back() {
+        for s in CloudInstanceState::ALL {
+            assert_eq!(state_from_name(state(s).0), Some(s));
+        }
+        assert_eq!(state_from_name("rebooting"), None);
+    }
+
+    #[test]
+    fn throttling_is_503_request_limit_exceeded() {
+        let e = error(&CloudError::Fault {
+            fault: Fault::Throttled { retry_after: None },
+            op: provisioner_fake::Operation::Launch,
+        });
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::SERVICE_UNAVAILABLE, "RequestLimitExceeded")
+        );
+        let e = error(&CloudError::NotFound { id: "i-1".into() });
+        assert_eq!(e.message, "The instance ID 'i-1' does not exist");
+    }
+}

@@ -1,0 +1,533 @@
+//! The EC2 face: the Query API (`POST /`, form-encoded `Action=…`) over the
+//! shared model, answering in EC2's XML shapes.
+//!
+//! Supported actions: RunInstances (one instance per call), DescribeInstances,
+//! TerminateInstances, StopInstances, StartInstances, DescribeImages. Images
+//! are not stored: every well-formed `ami-` id names an available x86_64 EBS
+//! image whose root device is `/dev/xvda` (8 GiB). Calls naming several
+//! instances are applied one by one, so an error part-way leaves the earlier
+//! ones applied (EC2 itself checks every id first).
+
+mod mapping;
+mod params;
+mod xml;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use base64::Engine as _;
+use provisioner_core::{CloudInstanceState, InstanceConfig, InstanceFilter, Tags, UserData};
+use provisioner_fake::InstanceRecord;
+use time::format_description::well_known::Rfc3339;
+
+use crate::wire::DropConnection;
+use crate::AppState;
+use mapping::WireError;
+use params::Params;
+use xml::Xml;
+
+/// The root device of every emulated image.
+const ROOT_DEVICE: &str = "/dev/xvda";
+/// The account that owns everything here.
+const OWNER: &str = "123456789012";
+const ZONE: &str = "us-east-1a";
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/", post(handle))
+}
+
+fn request_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{:08x}-0000-4000-8000-{n:012x}", n >> 16)
+}
+
+type Outcome = Result<String, WireError>;
+
+async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let request_id = request_id();
+    let signed = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("AWS4-HMAC-SHA256 "));
+    let params = match Params::parse(&body) {
+        Ok(params) => params,
+        Err(message) => {
+            return error_response(
+                &WireError::bad_request("MalformedQueryString", message),
+                &request_id,
+            )
+        }
+    };
+    let action = params.get("Action").unwrap_or_default().to_owned();
+    if !signed {
+        let e = WireError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "AuthFailure",
+            message: "AWS was not able to validate the provided access credentials".into(),
+        };
+        return error_response(&e, &request_id);
+    }
+    let outcome = match action.as_str() {
+        "RunInstances" => run_instances(&state, &params, &request_id).await,
+        "DescribeInstances" => describe_instances(&state, &params, &request_id).await,
+        "TerminateInstances" => {
+            change_states(&state, &params, &request_id, Change::Terminate).await
+        }
+        "StopInstances" => change_states(&state, &params, &request_id, Change::Stop).await,
+        "StartInstances" => change_states(&state, &params, &request_id, Change::Start).await,
+        "DescribeImages" => describe_images(&params, &request_id),
+        other => Err(WireError::bad_request(
+            "InvalidAction",
+            format!("The action {other:?} is not valid for this web service"),
+        )),
+    };
+    let mut response = match outcome {
+        Ok(xml) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/xml;charset=UTF-8")],
+            xml,
+        )
+            .into_response(),
+        Err(e) => error_response(&e, &request_id),
+    };
+    if response.status().is_success() && state.wire.take_drop(&action) {
+        response.extensions_mut().insert(DropConnection);
+    }
+    response
+}
+
+fn error_response(e: &WireError, request_id: &str) -> Response {
+    (
+        e.status,
+        [(header::CONTENT_TYPE, "text/xml;charset=UTF-8")],
+        Xml::error(e.code, &e.message, request_id),
+    )
+        .into_response()
+}
+
+fn check_instance_id(id: &str) -> Result<(), WireError> {
+    let ok = id.strip_prefix("i-").is_some_and(|hex| {
+        matches!(hex.len(), 8 | 17)
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(WireError::bad_request(
+            "InvalidInstanceID.Malformed",
+            format!("Invalid id: \"{id}\""),
+        ))
+    }
+}
+
+fn check_image_id(id: &str) -> Result<(), WireError> {
+    let ok = id.strip_prefix("ami-").is_some_and(|hex| {
+        (8..=17).contains(&hex.len())
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(WireError::bad_request(
+            "InvalidAMIID.Malformed",
+            format!("Invalid id: \"{id}\""),
+        ))
+    }
+}
+
+fn required<'p>(params: &'p Params, name: &str) -> Result<&'p str, WireError> {
+    params.get(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+        WireError::bad_request(
+            "MissingParameter",
+            format!("The request must contain the parameter {name}"),
+        )
+    })
+}
+
+fn invalid(message: impl Into<String>) -> WireError {
+    WireError::bad_request("InvalidParameterValue", message)
+}
+
+/// EC2's own tag rules, enforced as EC2 does.
+fn instance_tags(params: &Params) -> Result<Tags, WireError> {
+    let mut tags = Tags::new();
+    for spec in params.members("TagSpecification") {
+        if spec.get("ResourceType") != Some("instance") {
+            continue; // volume and other resource tags are accepted and not modelled
+        }
+        for tag in spec.members("Tag") {
+            let key = tag.get("Key").unwrap_or_default();
+            let value = tag.get("Value").unwrap_or_default();
+            if key.is_empty() || key.chars().count() > 128 || value.chars().count() > 256 {
+                return Err(invalid(format!(
+                    "Tag key or value has an invalid length: {key:?}"
+                )));
+            }
+            if key.to_ascii_lowercase().starts_with("aws:") {
+                return Err(invalid(
+                    "Tag keys starting with 'aws:' are reserved for internal use",
+                ));
+            }
+            tags.insert(key.to_owned(), value.to_owned());
+        }
+    }
+    if tags.len() > 50 {
+        return Err(WireError::bad_request(
+            "TagLimitExceeded",
+            "The maximum number of tags is 50",
+        ));
+    }
+    Ok(tags)
+}
+
+async fn run_instances(state: &AppState, params: &Params, request_id: &str) -> Outcome {
+    let image = required(params, "ImageId")?;
+    check_image_id(image)?;
+    let instance_type = required(params, "InstanceType")?;
+    for count in ["MinCount", "MaxCount"] {
+        if required(params, count)? != "1" {
+            return Err(invalid(format!(
+                "{count}: this emulator launches one instance per call"
+            )));
+        }
+    }
+    let mut config = InstanceConfig::new(image, instance_type);
+    config.tags = instance_tags(params)?;
+    if let Some(encoded) = params.get("UserData") {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| invalid("Invalid BASE64 encoding of user data"))?;
+        if bytes.len() > 16 * 1024 {
+            return Err(invalid("User data is limited to 16384 bytes"));
+        }
+        config.user_data = Some(UserData::new(bytes));
+    }
+    for mapping in params.members("BlockDeviceMapping") {
+        if mapping.get("DeviceName") != Some(ROOT_DEVICE) {
+            continue;
+        }
+        if let Some(size) = mapping.get("Ebs.VolumeSize") {
+            let gb: u32 = size
+                .parse()
+                .ok()
+                .filter(|gb| (8..=16_384).contains(gb))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "Volume of {size} GiB is outside 8..=16384 for this image"
+                    ))
+                })?;
+            config.disk_size_gb = Some(gb);
+        }
+    }
+    if let Some(token) = params.get("ClientToken") {
+        if token.is_empty() || token.len() > 64 || !token.is_ascii() {
+            return Err(invalid("ClientToken must be 1 to 64 ASCII characters"));
+        }
+        config.idempotency_key = Some(token.to_owned());
+    }
+    let record = state
+        .cloud
+        .launch(&config)
+        .await
+        .map_err(|e| mapping::error(&e))?;
+    Ok(Xml::response("RunInstancesResponse", request_id, |x| {
+        x.leaf("reservationId", reservation_id(&record));
+        x.leaf("ownerId", OWNER);
+        x.elem("groupSet", |_| {});
+        x.items("instancesSet", [&record], instance);
+    }))
+}
+
+fn reservation_id(record: &InstanceRecord) -> String {
+    format!("r-{}", record.id.trim_start_matches("i-"))
+}
+
+fn instance(x: &mut Xml, r: &InstanceRecord) {
+    let (name, code) = mapping::state(r.state);
+    x.leaf("instanceId", &*r.id);
+    x.leaf("imageId", &r.config.image);
+    x.elem("instanceState", |x| {
+        x.leaf("code", code);
+        x.leaf("name", name);
+    });
+    match r.private_ip {
+        Some(ip) => x.leaf(
+            "privateDnsName",
+            format!("ip-{}.ec2.internal", ip.to_string().replace('.', "-")),
+        ),
+        None => x.leaf("privateDnsName", ""),
+    }
+    x.leaf("dnsName", "");
+    x.leaf(
+        "reason",
+        r.state_reason
+            .map(|s| mapping::state_reason(s).1)
+            .unwrap_or_default(),
+    );
+    x.leaf("amiLaunchIndex", 0);
+    x.leaf("instanceType", &r.config.instance_type);
+    let launched = r.launch_time.format(&Rfc3339).unwrap_or_default();
+    x.leaf("launchTime", launched);
+    x.elem("placement", |x| {
+        x.leaf("availabilityZone", ZONE);
+        x.leaf("tenancy", "default");
+    });
+    x.elem("monitoring", |x| x.leaf("state", "disabled"));
+    if let Some(ip) = r.private_ip {
+        x.leaf("privateIpAddress", ip);
+    }
+    if let Some(ip) = r.public_ip {
+        x.leaf("ipAddress", ip);
+    }
+    x.leaf("architecture", "x86_64");
+    x.leaf("rootDeviceType", "ebs");
+    x.leaf("rootDeviceName", ROOT_DEVICE);
+    x.leaf("virtualizationType", "hvm");
+    if let Some(token) = &r.config.idempotency_key {
+        x.leaf("clientToken", token);
+    }
+    x.items("tagSet", &r.config.tags, |x, (k, v)| {
+        x.leaf("key", k);
+        x.leaf("value", v);
+    });
+    if let Some(reason) = r.state_reason {
+        let (code, message) = mapping::state_reason(reason);
+        x.elem("stateReason", |x| {
+            x.leaf("code", code);
+            x.leaf("message", message);
+        });
+    }
+    x.leaf("hypervisor", "xen");
+}
+
+/// One DescribeInstances filter that the model's index cannot answer alone.
+enum Residual {
+    TagAnyOf(String, Vec<String>),
+    TagKey(Vec<String>),
+    InstanceId(Vec<String>),
+}
+
+impl Residual {
+    fn admits(&self, r: &InstanceRecord) -> bool {
+        match self {
+            Self::TagAnyOf(key, values) => {
+                r.config.tags.get(key).is_some_and(|v| values.contains(v))
+            }
+            Self::TagKey(keys) => keys.iter().any(|k| r.config.tags.contains_key(k)),
+            Self::InstanceId(ids) => ids.iter().any(|id| **id == *r.id),
+        }
+    }
+}
+
+/// Splits EC2 filters into what the model's index answers (single-valued
+/// tag filters, states) and what is checked per instance.
+fn filters(params: &Params) -> Result<(InstanceFilter, Vec<Residual>), WireError> {
+    let mut filter = InstanceFilter::default();
+    let mut states: Option<Vec<CloudInstanceState>> = None;
+    let mut residual = Vec::new();
+    for f in params.members("Filter") {
+        let name = f.get("Name").unwrap_or_default();
+        let values = f.strings("Value");
+        if let Some(key) = name.strip_prefix("tag:") {
+            match values.as_slice() {
+                [one] if !filter.tags.contains_key(key) => {
+                    filter.tags.insert(key.to_owned(), one.clone());
+                }
+                _ => residual.push(Residual::TagAnyOf(key.to_owned(), values)),
+            }
+            continue;
+        }
+        match name {
+            "instance-state-name" => {
+                let wanted: Vec<CloudInstanceState> = values
+                    .iter()
+                    .filter_map(|v| mapping::state_from_name(v))
+                    .collect();
+                states = Some(match states {
+                    Some(earlier) => earlier.into_iter().filter(|s| wanted.contains(s)).collect(),
+                    None => wanted,
+                });
+            }
+            "tag-key" => residual.push(Residual::TagKey(values)),
+            "instance-id" => residual.push(Residual::InstanceId(values)),
+            other => return Err(invalid(format!("The filter '{other}' is invalid"))),
+        }
+    }
+    filter.states = match states {
+        // No state filter: EC2 lists every state, terminated included.
+        None => CloudInstanceState::ALL.to_vec(),
+        // A state filter no value of which exists matches nothing.
+        Some(states) if states.is_empty() => {
+            return Ok((filter, vec![Residual::InstanceId(Vec::new())]))
+        }
+        Some(states) => states,
+    };
+    Ok((filter, residual))
+}
+
+fn parse_token(token: &str) -> Result<u64, WireError> {
+    token
+        .strip_prefix("page-")
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .ok_or_else(|| invalid("The NextToken is invalid"))
+}
+
+async fn describe_instances(state: &AppState, params: &Params, request_id: &str) -> Outcome {
+    let ids = params.strings("InstanceId");
+    let max_results = params
+        .get("MaxResults")
+        .map(|v| {
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| (5..=1000).contains(n))
+                .ok_or_else(|| invalid("MaxResults must be between 5 and 1000"))
+        })
+        .transpose()?;
+    if !ids.is_empty() && max_results.is_some() {
+        return Err(WireError::bad_request(
+            "InvalidParameterCombination",
+            "The parameter instancesSet cannot be used with the parameter maxResults",
+        ));
+    }
+    let (filter, residual) = filters(params)?;
+    let admits = |r: &InstanceRecord| {
+        filter.matches(&r.config.tags, r.state) && residual.iter().all(|f| f.admits(r))
+    };
+    let (records, next) = if ids.is_empty() {
+        let after = params.get("NextToken").map(parse_token).transpose()?;
+        let limit = max_results.unwrap_or(1000).min(state.settings.ec2_page_cap);
+        let page = state
+            .cloud
+            .list(&filter, after, limit)
+            .await
+            .map_err(|e| mapping::error(&e))?;
+        let records: Vec<InstanceRecord> = page.items.into_iter().filter(|r| admits(r)).collect();
+        (records, page.next)
+    } else {
+        let mut records = Vec::with_capacity(ids.len());
+        for id in &ids {
+            check_instance_id(id)?;
+            let record = state
+                .cloud
+                .describe(id)
+                .await
+                .map_err(|e| mapping::error(&e))?;
+            if admits(&record) {
+                records.push(record);
+            }
+        }
+        (records, None)
+    };
+    Ok(Xml::response(
+        "DescribeInstancesResponse",
+        request_id,
+        |x| {
+            x.items("reservationSet", &records, |x, r| {
+                x.leaf("reservationId", reservation_id(r));
+                x.leaf("ownerId", OWNER);
+                x.elem("groupSet", |_| {});
+                x.items("instancesSet", [r], instance);
+            });
+            if let Some(next) = next {
+                x.leaf("nextToken", format!("page-{next:x}"));
+            }
+        },
+    ))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    Terminate,
+    Stop,
+    Start,
+}
+
+async fn change_states(
+    state: &AppState,
+    params: &Params,
+    request_id: &str,
+    change: Change,
+) -> Outcome {
+    let ids = params.strings("InstanceId");
+    if ids.is_empty() {
+        required(params, "InstanceId.1")?;
+    }
+    for id in &ids {
+        check_instance_id(id)?;
+    }
+    let mut changed = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let result = match change {
+            Change::Terminate => state.cloud.terminate(id).await,
+            Change::Stop => state.cloud.stop(id).await,
+            Change::Start => state.cloud.start(id).await,
+        };
+        changed.push(result.map_err(|e| mapping::error(&e))?);
+    }
+    let root = match change {
+        Change::Terminate => "TerminateInstancesResponse",
+        Change::Stop => "StopInstancesResponse",
+        Change::Start => "StartInstancesResponse",
+    };
+    Ok(Xml::response(root, request_id, |x| {
+        x.items("instancesSet", &changed, |x, r| {
+            x.leaf("instanceId", &*r.id);
+            for (tag, s) in [
+                ("currentState", r.state),
+                ("previousState", r.previous_state),
+            ] {
+                let (name, code) = mapping::state(s);
+                x.elem(tag, |x| {
+                    x.leaf("code", code);
+                    x.leaf("name", name);
+                });
+            }
+        });
+    }))
+}
+
+fn describe_images(params: &Params, request_id: &str) -> Outcome {
+    let ids = params.strings("ImageId");
+    for id in &ids {
+        check_image_id(id)?;
+    }
+    Ok(Xml::response("DescribeImagesResponse", request_id, |x| {
+        x.items("imagesSet", &ids, |x, id| {
+            x.leaf("imageId", id);
+            x.leaf("imageLocation", format!("{OWNER}/emulated-{id}"));
+            x.leaf("imageState", "available");
+            x.leaf("imageOwnerId", OWNER);
+            x.leaf("isPublic", false);
+            x.leaf("architecture", "x86_64");
+            x.leaf("imageType", "machine");
+            x.leaf("name", format!("emulated-{id}"));
+            x.leaf("rootDeviceType", "ebs");
+            x.leaf("rootDeviceName", ROOT_DEVICE);
+            x.items("blockDeviceMapping", [ROOT_DEVICE], |x, device| {
+                x.leaf("deviceName", device);
+                x.elem("ebs", |x| {
+                    x.leaf(
+                        "snapshotId",
+                        format!("snap-{}", id.trim_start_matches("ami-")),
+                    );
+                    x.leaf("volumeSize", 8);
+                    x.leaf("deleteOnTermination", true);
+                    x.leaf("volumeType", "gp3");
+                    x.leaf("encrypted", false);
+                });
+            });
+            x.leaf("virtualizationType", "hvm");
+            x.leaf("hypervisor", "xen");
+        });
+    }))
+}

@@ -1,0 +1,183 @@
+//! A local server that speaks cloud wire APIs over the fake's model
+//! ([`provisioner_fake::FakeCloud`]), so that the real SDK clients (and
+//! clients in other languages) are tested offline.
+//!
+//! One server, one model, one fault layer, several faces. The faces today:
+//!
+//! - **EC2** (`POST /`, the Query API): RunInstances, DescribeInstances
+//!   (filters `tag:KEY`, `tag-key`, `instance-state-name`, `instance-id`;
+//!   MaxResults and NextToken), TerminateInstances, StopInstances,
+//!   StartInstances and DescribeImages, with EC2's XML shapes, error envelope
+//!   and status codes, and ClientToken idempotency.
+//! - **Control** (`/_emulator/...`, JSON): fault injection over HTTP.
+//!
+//! Faults come from two places: the model's ([`FakeCloud::fail_next`],
+//! random faults, latency, the invisibility window after launch), which each
+//! face turns into its own wire errors, and the wire's
+//! ([`WireFaults::drop_after_commit`]): the request is applied, then the
+//! connection is closed without an answer.
+//!
+//! ```
+//! use provisioner_emulator::Emulator;
+//! use provisioner_fake::{Fault, Operation};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let emulator = Emulator::builder().start().await?;
+//! let endpoint = emulator.endpoint(); // http://127.0.0.1:PORT, for any EC2 client
+//! assert!(endpoint.starts_with("http://127.0.0.1:"));
+//! emulator.cloud().fail_next(Operation::Launch, 1, Fault::Throttled { retry_after: None });
+//! emulator.wire().drop_after_commit("RunInstances", 1);
+//! # Ok(())
+//! # }
+//! ```
+
+mod admin;
+mod ec2;
+mod server;
+mod wire;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use provisioner_fake::{FakeCloud, Personality};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use wire::WireFaults;
+
+/// What every face's handlers share.
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    pub(crate) cloud: FakeCloud,
+    pub(crate) wire: Arc<WireFaults>,
+    pub(crate) settings: Arc<Settings>,
+}
+
+/// Per-face settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// The most instances one DescribeInstances page holds, whatever
+    /// MaxResults asks (EC2 may return fewer than asked).
+    pub(crate) ec2_page_cap: usize,
+}
+
+/// The emulator: see [`Emulator::builder`].
+#[derive(Debug)]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder with the defaults: a fresh cloud with EC2's personality,
+    /// listening on 127.0.0.1 on a free port.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder {
+            cloud: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ec2_page_cap: 1000,
+        }
+    }
+}
+
+/// Configures and starts an emulator.
+#[derive(Debug)]
+pub struct EmulatorBuilder {
+    cloud: Option<FakeCloud>,
+    listen: SocketAddr,
+    ec2_page_cap: usize,
+}
+
+impl EmulatorBuilder {
+    /// Serves this cloud (for example one with transition delays, or one a
+    /// test also drives directly).
+    pub fn cloud(mut self, cloud: FakeCloud) -> Self {
+        self.cloud = Some(cloud);
+        self
+    }
+
+    /// Listens on this address (default 127.0.0.1:0, a free port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Caps DescribeInstances pages at `cap` instances (at least 1), so that
+    /// small fleets still cross pages in tests.
+    pub fn ec2_page_cap(mut self, cap: usize) -> Self {
+        self.ec2_page_cap = cap.max(1);
+        self
+    }
+
+    /// Binds and starts serving in the background.
+    pub async fn start(self) -> std::io::Result<EmulatorHandle> {
+        let listener = TcpListener::bind(self.listen).await?;
+        let addr = listener.local_addr()?;
+        let cloud = self
+            .cloud
+            .unwrap_or_else(|| FakeCloud::builder().personality(Personality::ec2()).build());
+        let state = AppState {
+            cloud: cloud.clone(),
+            wire: Arc::new(WireFaults::default()),
+            settings: Arc::new(Settings {
+                ec2_page_cap: self.ec2_page_cap,
+            }),
+        };
+        let app = ec2::router()
+            .merge(admin::router())
+            .with_state(state.clone());
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(server::serve(listener, app, stopped));
+        Ok(EmulatorHandle {
+            addr,
+            state,
+            stop: Some(stop),
+            task,
+        })
+    }
+}
+
+/// A running emulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct EmulatorHandle {
+    addr: SocketAddr,
+    state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EmulatorHandle {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, such as `http://127.0.0.1:40123`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The model it serves (for faults, the call log and assertions).
+    pub fn cloud(&self) -> &FakeCloud {
+        &self.state.cloud
+    }
+
+    /// The wire-level faults.
+    pub fn wire(&self) -> &WireFaults {
+        &self.state.wire
+    }
+
+    /// Stops accepting connections and waits for the accept loop to end.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
