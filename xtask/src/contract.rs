@@ -1,12 +1,11 @@
 //! `cargo xtask contract`: the suite on every provider, as a matrix.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::Duration;
 
-use provisioner_core::contract::{run_all, Case, ContractReport, ContractSubject, Outcome};
-use provisioner_core::InstanceConfig;
-use provisioner_fake::{FakeCloud, FakeProvisioner};
+use provisioner_core::contract::{run_all, Case, ContractReport, Outcome};
+
+use crate::subjects::{self, Subject};
 
 /// Where a provider's suite runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,32 +89,10 @@ pub(crate) fn run(options: Options) -> Result<bool, String> {
 }
 
 async fn run_provider(provider: &str, against: Against) -> Result<Column, String> {
-    let subject = match (provider, against) {
-        ("fake", Against::Emulator) => fake_subject(),
-        ("fake", other) => {
-            return Ok(Column::NotRun(format!(
-                "the fake runs in memory only, not against {other:?}"
-            )))
-        }
-        (name, _) => {
-            return Ok(Column::NotRun(format!(
-                "not built: crate provisioner-{name} does not exist yet"
-            )))
-        }
-    };
-    Ok(Column::Ran(run_all(&subject).await))
-}
-
-fn fake_subject() -> ContractSubject {
-    let cloud = FakeCloud::new();
-    let prefix = cloud.personality().id_prefix;
-    ContractSubject::new(
-        Arc::new(FakeProvisioner::new(cloud).with_page_size(2)),
-        InstanceConfig::new("img-contract", "small"),
-        format!("{prefix}0000000000000dead"),
-        format!("{prefix}../../x"),
-    )
-    .with_small_pages()
+    Ok(match subjects::subject(provider, against).await? {
+        Subject::Ready(subject) => Column::Ran(run_all(&subject).await),
+        Subject::NotRun(why) => Column::NotRun(why),
+    })
 }
 
 fn cell(outcome: &Outcome, duration: Duration) -> String {

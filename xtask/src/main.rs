@@ -7,6 +7,8 @@
 #![allow(clippy::print_stdout)]
 
 mod contract;
+mod moto;
+mod subjects;
 
 use std::process::{Command, ExitCode};
 

@@ -48,7 +48,12 @@ impl Ec2Provisioner {
     /// and region from the environment).
     pub async fn from_env(launch: Ec2LaunchConfig) -> Self {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::from_client(Client::new(&config), launch)
+        Self::from_sdk_config(&config, launch)
+    }
+
+    /// A provisioner on an already loaded AWS configuration.
+    pub fn from_sdk_config(config: &aws_config::SdkConfig, launch: Ec2LaunchConfig) -> Self {
+        Self::from_client(Client::new(config), launch)
     }
 
     /// A provisioner on a given client (own retry, timeout or endpoint

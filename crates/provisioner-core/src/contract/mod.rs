@@ -59,6 +59,9 @@ pub enum Support {
 pub struct Capabilities {
     /// Two launches with one idempotency key create one instance (clause b).
     pub idempotent_launch: Support,
+    /// Stop and start of a terminated instance are refused (clause g). Real
+    /// clouds refuse them; some emulators (moto) accept them silently.
+    pub refuses_terminated_changes: Support,
 }
 
 /// How long cases wait for eventual states, and how often they look.
@@ -170,6 +173,7 @@ impl ContractSubject {
     fn unsupported(&self, case: Case) -> Option<&str> {
         let needs = match case {
             Case::LaunchIsIdempotent => &self.capabilities.idempotent_launch,
+            Case::TerminatedCannotStopOrStart => &self.capabilities.refuses_terminated_changes,
             _ => return None,
         };
         match needs {

@@ -1,0 +1,274 @@
+//! The EC2 face on the wire: envelopes, status codes, idempotency, paging and
+//! the fault controls, spoken as raw HTTP like any client would.
+
+use provisioner_emulator::{Emulator, EmulatorHandle};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const SIGNED: &str = "AWS4-HMAC-SHA256 Credential=AKIDEMULATOR/20261125/us-east-1/ec2/aws4_request";
+
+/// One HTTP/1.1 request; `None` when the server closed without answering.
+async fn http(
+    emulator: &EmulatorHandle,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(emulator.addr()).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: {SIGNED}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response).await;
+    if response.is_empty() {
+        return None;
+    }
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+async fn ec2(emulator: &EmulatorHandle, form: &str) -> (u16, String) {
+    http(
+        emulator,
+        "POST",
+        "/",
+        "application/x-www-form-urlencoded",
+        form,
+    )
+    .await
+    .expect("an answer")
+}
+
+async fn control(emulator: &EmulatorHandle, path: &str, json: &str) {
+    let (status, _) = http(emulator, "POST", path, "application/json", json)
+        .await
+        .unwrap();
+    assert_eq!(status, 204, "{path}");
+}
+
+fn between<'a>(xml: &'a str, open: &str, close: &str) -> &'a str {
+    let start = xml.find(open).unwrap_or_else(|| panic!("{open} in {xml}")) + open.len();
+    &xml[start..start + xml[start..].find(close).unwrap()]
+}
+
+const RUN: &str = "Action=RunInstances&Version=2016-11-15&ImageId=ami-0abc1234&InstanceType=t3.micro&MinCount=1&MaxCount=1";
+
+#[tokio::test]
+async fn errors_use_ec2s_envelope_and_status_codes() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let (status, body) = ec2(&emulator, "Action=Reboot").await;
+    assert_eq!(status, 400);
+    assert_eq!(between(&body, "<Code>", "</Code>"), "InvalidAction");
+    assert!(
+        body.contains("<Response><Errors><Error>") && body.contains("<RequestID>"),
+        "{body}"
+    );
+
+    let (status, body) = ec2(
+        &emulator,
+        "Action=DescribeInstances&InstanceId.1=i-0123456789abcdef0",
+    )
+    .await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (400, "InvalidInstanceID.NotFound")
+    );
+    let (status, body) = ec2(
+        &emulator,
+        "Action=TerminateInstances&InstanceId.1=i-01/../x",
+    )
+    .await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (400, "InvalidInstanceID.Malformed")
+    );
+    let (status, body) = ec2(&emulator, &RUN.replace("ami-0abc1234", "ami-XYZ")).await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (400, "InvalidAMIID.Malformed")
+    );
+    let (status, body) = ec2(&emulator, &format!("{RUN}&TagSpecification.1.ResourceType=instance&TagSpecification.1.Tag.1.Key=aws%3Ax&TagSpecification.1.Tag.1.Value=v")).await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (400, "InvalidParameterValue")
+    );
+    assert_eq!(emulator.cloud().live_instances(), 0);
+
+    // Unsigned requests are refused like EC2 refuses them.
+    let mut stream = TcpStream::connect(emulator.addr()).await.unwrap();
+    let body = "Action=DescribeInstances";
+    let req = format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 401") && response.contains("<Code>AuthFailure</Code>"),
+        "{response}"
+    );
+}
+
+#[tokio::test]
+async fn client_tokens_are_idempotent_as_ec2_documents() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let with_token = format!("{RUN}&ClientToken=tok-1");
+    let (_, first) = ec2(&emulator, &with_token).await;
+    let (_, second) = ec2(&emulator, &with_token).await;
+    let id = between(&first, "<instanceId>", "</instanceId>");
+    assert_eq!(id, between(&second, "<instanceId>", "</instanceId>"));
+    assert_eq!(between(&first, "<clientToken>", "</clientToken>"), "tok-1");
+    assert_eq!(emulator.cloud().live_instances(), 1);
+    let (status, body) = ec2(&emulator, &with_token.replace("t3.micro", "m5.large")).await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (400, "IdempotentParameterMismatch")
+    );
+}
+
+#[tokio::test]
+async fn describe_pages_and_filters() {
+    let emulator = Emulator::builder().ec2_page_cap(2).start().await.unwrap();
+    for pool in ["a", "a", "a", "b"] {
+        let tagged = format!("{RUN}&TagSpecification.1.ResourceType=instance&TagSpecification.1.Tag.1.Key=pool&TagSpecification.1.Tag.1.Value={pool}");
+        assert_eq!(ec2(&emulator, &tagged).await.0, 200);
+    }
+    let query = "Action=DescribeInstances&MaxResults=5&Filter.1.Name=tag%3Apool&Filter.1.Value.1=a&Filter.2.Name=instance-state-name&Filter.2.Value.1=running";
+    let (_, page1) = ec2(&emulator, query).await;
+    assert_eq!(page1.matches("<instanceId>").count(), 2);
+    let token = between(&page1, "<nextToken>", "</nextToken>").to_owned();
+    let (_, page2) = ec2(&emulator, &format!("{query}&NextToken={token}")).await;
+    assert_eq!(page2.matches("<instanceId>").count(), 1);
+    assert!(!page2.contains("<nextToken>"));
+    assert!(page2.contains("<name>running</name>") && page2.contains("<code>16</code>"));
+
+    let any_pool = "Action=DescribeInstances&Filter.1.Name=tag%3Apool&Filter.1.Value.1=a&Filter.1.Value.2=b&Filter.2.Name=tag-key&Filter.2.Value.1=pool";
+    let (mut seen, mut token) = (0, None::<String>);
+    loop {
+        let q = token
+            .as_ref()
+            .map_or(any_pool.to_owned(), |t| format!("{any_pool}&NextToken={t}"));
+        let (_, page) = ec2(&emulator, &q).await;
+        seen += page.matches("<instanceId>").count();
+        match page.contains("<nextToken>") {
+            true => token = Some(between(&page, "<nextToken>", "</nextToken>").to_owned()),
+            false => break,
+        }
+    }
+    assert_eq!(seen, 4);
+
+    let (status, body) = ec2(&emulator, "Action=DescribeInstances&MaxResults=4").await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (400, "InvalidParameterValue")
+    );
+    let (status, body) = ec2(
+        &emulator,
+        "Action=DescribeInstances&Filter.1.Name=vpc-id&Filter.1.Value.1=x",
+    )
+    .await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (400, "InvalidParameterValue")
+    );
+}
+
+#[tokio::test]
+async fn faults_are_controlled_over_http() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    control(
+        &emulator,
+        "/_emulator/faults",
+        r#"{"op": "launch", "count": 1, "fault": "throttled"}"#,
+    )
+    .await;
+    let (status, body) = ec2(&emulator, RUN).await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (503, "RequestLimitExceeded")
+    );
+    control(
+        &emulator,
+        "/_emulator/faults",
+        r#"{"op": "describe", "count": 1, "fault": "internal"}"#,
+    )
+    .await;
+    control(
+        &emulator,
+        "/_emulator/faults",
+        r#"{"op": "list", "count": 1, "fault": "unavailable"}"#,
+    )
+    .await;
+    assert_eq!(ec2(&emulator, "Action=DescribeInstances").await.0, 503);
+
+    // Drop after commit: the instance exists, the client heard nothing.
+    control(
+        &emulator,
+        "/_emulator/drop-after-commit",
+        r#"{"action": "RunInstances", "count": 1}"#,
+    )
+    .await;
+    let answer = http(
+        &emulator,
+        "POST",
+        "/",
+        "application/x-www-form-urlencoded",
+        RUN,
+    )
+    .await;
+    assert!(answer.is_none(), "{answer:?}");
+    assert_eq!(emulator.cloud().live_instances(), 1);
+    assert_eq!(
+        ec2(&emulator, RUN).await.0,
+        200,
+        "only the planned call is dropped"
+    );
+
+    control(&emulator, "/_emulator/clear", "").await;
+    let (status, counts) = http(&emulator, "GET", "/_emulator/calls", "application/json", "")
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let counts: serde_json::Value = serde_json::from_str(&counts).unwrap();
+    assert_eq!(counts["launch"], 3);
+    assert_eq!(counts["list"], 1);
+}
+
+#[tokio::test]
+async fn state_changes_report_current_and_previous_states() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let (_, run) = ec2(&emulator, RUN).await;
+    let id = between(&run, "<instanceId>", "</instanceId>").to_owned();
+    let (status, stop) = ec2(
+        &emulator,
+        &format!("Action=StopInstances&InstanceId.1={id}"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(stop.contains("<currentState><code>80</code><name>stopped</name></currentState><previousState><code>16</code><name>running</name></previousState>"), "{stop}");
+    let (_, term) = ec2(
+        &emulator,
+        &format!("Action=TerminateInstances&InstanceId.1={id}"),
+    )
+    .await;
+    assert!(term.contains("<currentState><code>48</code><name>terminated</name></currentState><previousState><code>80</code>"), "{term}");
+    let (status, body) = ec2(
+        &emulator,
+        &format!("Action=StartInstances&InstanceId.1={id}"),
+    )
+    .await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (400, "IncorrectInstanceState")
+    );
+    let (_, images) = ec2(&emulator, "Action=DescribeImages&ImageId.1=ami-0abc1234").await;
+    assert_eq!(
+        between(&images, "<rootDeviceName>", "</rootDeviceName>"),
+        "/dev/xvda"
+    );
+}

@@ -1,0 +1,138 @@
+//! The contract subject of each provider and target: what the suite runs on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use provisioner_core::contract::{Capabilities, ContractSubject, Support, Timing};
+use provisioner_core::InstanceConfig;
+use provisioner_ec2::{emulator_client, Ec2LaunchConfig, Ec2Provisioner};
+use provisioner_emulator::Emulator;
+use provisioner_fake::{FakeCloud, FakeProvisioner};
+
+use crate::contract::Against;
+use crate::moto;
+
+/// A subject, or why the provider is not run (which is not a failure).
+pub(crate) enum Subject {
+    Ready(Box<ContractSubject>),
+    NotRun(String),
+}
+
+pub(crate) async fn subject(provider: &str, against: Against) -> Result<Subject, String> {
+    Ok(match (provider, against) {
+        ("fake", Against::Emulator) => Subject::Ready(Box::new(fake())),
+        ("fake", other) => Subject::NotRun(format!(
+            "the fake runs in memory only, not against {other:?}"
+        )),
+        ("ec2", Against::Emulator) => Subject::Ready(Box::new(ec2_emulator().await?)),
+        ("ec2", Against::Moto) => Subject::Ready(Box::new(ec2_moto()?)),
+        ("ec2", Against::Live) => Subject::Ready(Box::new(ec2_live().await?)),
+        (_, Against::Moto) => Subject::NotRun("moto serves only EC2 here".to_owned()),
+        (name, _) => Subject::NotRun(format!(
+            "not built: crate provisioner-{name} does not exist yet"
+        )),
+    })
+}
+
+fn fake() -> ContractSubject {
+    let cloud = FakeCloud::new();
+    let prefix = cloud.personality().id_prefix;
+    ContractSubject::new(
+        Arc::new(FakeProvisioner::new(cloud).with_page_size(2)),
+        InstanceConfig::new("img-contract", "small"),
+        format!("{prefix}0000000000000dead"),
+        format!("{prefix}../../x"),
+    )
+    .with_small_pages()
+}
+
+const EC2_UNKNOWN: &str = "i-0000000000000dead";
+const EC2_MALFORMED: &str = "i-0123/../../x";
+
+async fn ec2_emulator() -> Result<ContractSubject, String> {
+    let emulator = Emulator::builder()
+        .ec2_page_cap(2)
+        .start()
+        .await
+        .map_err(|e| format!("cannot start the emulator: {e}"))?;
+    let ec2 = Ec2Provisioner::from_client(
+        emulator_client(&emulator.endpoint()),
+        Ec2LaunchConfig::default(),
+    );
+    Ok(ContractSubject::new(
+        Arc::new(ec2),
+        InstanceConfig::new("ami-0abcdef1234567890", "t3.micro").with_disk_size_gb(16),
+        EC2_UNKNOWN,
+        EC2_MALFORMED,
+    )
+    .with_small_pages()
+    .holding(emulator))
+}
+
+fn ec2_moto() -> Result<ContractSubject, String> {
+    let server = moto::start()?;
+    // moto accepts MaxResults of 5 and up, like EC2.
+    let ec2 = Ec2Provisioner::from_client(
+        emulator_client(&server.endpoint),
+        Ec2LaunchConfig::default(),
+    )
+    .with_page_size(5);
+    Ok(ContractSubject::new(
+        Arc::new(ec2),
+        // An image moto ships (its root device is /dev/sda1).
+        InstanceConfig::new("ami-12c6146b", "t3.micro").with_disk_size_gb(16),
+        EC2_UNKNOWN,
+        EC2_MALFORMED,
+    )
+    .with_capabilities(Capabilities {
+        idempotent_launch: Support::No(
+            "moto ignores ClientToken: every RunInstances creates an instance".into(),
+        ),
+        refuses_terminated_changes: Support::No(
+            "moto accepts StopInstances and StartInstances on terminated instances".into(),
+        ),
+    })
+    .with_timing(Timing {
+        deadline: Duration::from_secs(60),
+        ..Timing::emulator()
+    })
+    .holding(server))
+}
+
+/// The variables a live EC2 run reads, besides the standard AWS ones.
+const LIVE_VARS: &str =
+    "PROVISIONER_EC2_IMAGE (an AMI id), PROVISIONER_EC2_INSTANCE_TYPE (default t3.micro), \
+PROVISIONER_EC2_SUBNET (optional)";
+
+async fn ec2_live() -> Result<ContractSubject, String> {
+    use aws_sdk_ec2::config::ProvideCredentials;
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let missing = |why: String| {
+        format!("{why}; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), AWS_REGION, and {LIVE_VARS}")
+    };
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| missing("no AWS credentials provider is configured".to_owned()))?;
+    if let Err(e) = provider.provide_credentials().await {
+        return Err(missing(format!("no AWS credentials found ({e})")));
+    }
+    if config.region().is_none() {
+        return Err(missing("no AWS region".to_owned()));
+    }
+    let image = std::env::var("PROVISIONER_EC2_IMAGE")
+        .map_err(|_| missing("PROVISIONER_EC2_IMAGE is not set".to_owned()))?;
+    let instance_type =
+        std::env::var("PROVISIONER_EC2_INSTANCE_TYPE").unwrap_or_else(|_| "t3.micro".to_owned());
+    let mut launch = Ec2LaunchConfig::default();
+    if let Ok(subnet) = std::env::var("PROVISIONER_EC2_SUBNET") {
+        launch = launch.with_subnet(subnet);
+    }
+    let ec2 = Ec2Provisioner::from_sdk_config(&config, launch).with_page_size(5);
+    Ok(ContractSubject::new(
+        Arc::new(ec2),
+        InstanceConfig::new(image, instance_type),
+        EC2_UNKNOWN,
+        EC2_MALFORMED,
+    )
+    .with_timing(Timing::cloud()))
+}
