@@ -85,6 +85,24 @@ impl RecentLaunches {
         }
     }
 
+    /// Runs a terminate call `op` for `id` the way the contract wants it:
+    /// waits out "not found" while `id` is a recent launch (so that an
+    /// instance that still runs is never reported terminated), then treats
+    /// "not found" as done, and forgets `id`.
+    pub async fn terminate<T, F, Fut>(&self, id: &str, op: F) -> Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        match self.retry_while_unseen(id, op).await {
+            Ok(_) | Err(crate::Error::NotFound { .. }) => {
+                self.forget(id);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
         // The map holds plain data that a panic cannot leave half-written.
         self.launched.lock().unwrap_or_else(|p| p.into_inner())
@@ -139,5 +157,40 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.is_not_found());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn terminate_treats_not_found_as_done_once_seen_or_old() {
+        let recent = RecentLaunches::new(Duration::from_secs(10));
+        recent.record("i-1");
+        let calls = AtomicU32::new(0);
+        let not_found_twice = || async {
+            if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                Err(Error::NotFound {
+                    instance_id: "i-1".into(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        recent.terminate("i-1", not_found_twice).await.unwrap();
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            3,
+            "waited for the launch to appear"
+        );
+        assert!(!recent.contains("i-1"), "forgotten once terminated");
+        let gone = || async {
+            Err::<(), _>(Error::NotFound {
+                instance_id: "i-2".into(),
+            })
+        };
+        recent.terminate("i-2", gone).await.unwrap();
+        let denied = || async {
+            Err::<(), _>(Error::PermissionDenied {
+                message: "no".into(),
+            })
+        };
+        assert!(recent.terminate("i-3", denied).await.is_err());
     }
 }

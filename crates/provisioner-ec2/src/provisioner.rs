@@ -307,9 +307,8 @@ impl InstanceProvisioner for Ec2Provisioner {
 
     async fn terminate_instance(&self, instance_id: &str) -> Result<()> {
         check_instance_id(instance_id)?;
-        let result = self
-            .recent
-            .retry_while_unseen(instance_id, || async {
+        self.recent
+            .terminate(instance_id, || async {
                 self.client
                     .terminate_instances()
                     .instance_ids(instance_id)
@@ -317,14 +316,7 @@ impl InstanceProvisioner for Ec2Provisioner {
                     .await
                     .map_err(|e| from_sdk(e, Some(instance_id)))
             })
-            .await;
-        match result {
-            Ok(_) | Err(Error::NotFound { .. }) => {
-                self.recent.forget(instance_id);
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+            .await
     }
 
     async fn stop_instance(&self, instance_id: &str) -> Result<()> {

@@ -31,27 +31,23 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/_emulator/calls", get(calls))
 }
 
+/// An operation named in a control request, parsed with the model's own
+/// names (`launch`, `terminate`, `stop`, `start`, `describe`, `list`).
 #[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Op {
-    Launch,
-    Terminate,
-    Stop,
-    Start,
-    Describe,
-    List,
+#[serde(try_from = "String")]
+struct Op(Operation);
+
+impl TryFrom<String> for Op {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        name.parse().map(Op)
+    }
 }
 
 impl From<Op> for Operation {
     fn from(op: Op) -> Self {
-        match op {
-            Op::Launch => Operation::Launch,
-            Op::Terminate => Operation::Terminate,
-            Op::Stop => Operation::Stop,
-            Op::Start => Operation::Start,
-            Op::Describe => Operation::Describe,
-            Op::List => Operation::List,
-        }
+        op.0
     }
 }
 

@@ -102,19 +102,11 @@ impl InstanceProvisioner for FakeProvisioner {
 
     async fn terminate_instance(&self, instance_id: &str) -> Result<()> {
         self.check_id(instance_id)?;
-        let result = self
-            .recent
-            .retry_while_unseen(instance_id, || async {
+        self.recent
+            .terminate(instance_id, || async {
                 Ok(self.cloud.terminate(instance_id).await?)
             })
-            .await;
-        match result {
-            Ok(_) | Err(Error::NotFound { .. }) => {
-                self.recent.forget(instance_id);
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+            .await
     }
 
     async fn stop_instance(&self, instance_id: &str) -> Result<()> {

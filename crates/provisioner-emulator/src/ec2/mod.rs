@@ -111,38 +111,33 @@ fn error_response(e: &WireError, request_id: &str) -> Response {
         .into_response()
 }
 
-fn check_instance_id(id: &str) -> Result<(), WireError> {
-    let ok = id.strip_prefix("i-").is_some_and(|hex| {
-        matches!(hex.len(), 8 | 17)
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+/// Checks an EC2 resource id: `prefix`, then lowercase hex digits of one of
+/// the lengths EC2 issues; else `code` (such as `InvalidInstanceID.Malformed`).
+fn check_hex_id(
+    id: &str,
+    prefix: &str,
+    lengths: &[usize],
+    code: &'static str,
+) -> Result<(), WireError> {
+    let ok = id.strip_prefix(prefix).is_some_and(|hex| {
+        lengths.contains(&hex.len()) && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     });
     if ok {
         Ok(())
     } else {
         Err(WireError::bad_request(
-            "InvalidInstanceID.Malformed",
+            code,
             format!("Invalid id: \"{id}\""),
         ))
     }
 }
 
+fn check_instance_id(id: &str) -> Result<(), WireError> {
+    check_hex_id(id, "i-", &[8, 17], "InvalidInstanceID.Malformed")
+}
+
 fn check_image_id(id: &str) -> Result<(), WireError> {
-    let ok = id.strip_prefix("ami-").is_some_and(|hex| {
-        (8..=17).contains(&hex.len())
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(WireError::bad_request(
-            "InvalidAMIID.Malformed",
-            format!("Invalid id: \"{id}\""),
-        ))
-    }
+    check_hex_id(id, "ami-", &[8, 17], "InvalidAMIID.Malformed")
 }
 
 fn required<'p>(params: &'p Params, name: &str) -> Result<&'p str, WireError> {
