@@ -9,6 +9,10 @@
 //!   MaxResults and NextToken), TerminateInstances, StopInstances,
 //!   StartInstances and DescribeImages, with EC2's XML shapes, error envelope
 //!   and status codes, and ClientToken idempotency.
+//! - **Compute Engine** (`/compute/v1/...`, REST JSON): instances insert,
+//!   get, list, aggregatedList, delete, start, stop; zone operations get and
+//!   wait; `filter` on labels, status and name; `maxResults`/`pageToken`;
+//!   its error envelope; operations that go PENDING, RUNNING, DONE.
 //! - **Control** (`/_emulator/...`, JSON): fault injection over HTTP.
 //!
 //! Faults come from two places: the model's ([`FakeCloud::fail_next`],
@@ -34,6 +38,7 @@
 
 mod admin;
 mod ec2;
+mod gce;
 mod server;
 mod wire;
 
@@ -52,6 +57,7 @@ pub(crate) struct AppState {
     pub(crate) cloud: FakeCloud,
     pub(crate) wire: Arc<WireFaults>,
     pub(crate) settings: Arc<Settings>,
+    pub(crate) gce_operations: Arc<gce::Operations>,
 }
 
 /// Per-face settings.
@@ -60,6 +66,9 @@ pub(crate) struct Settings {
     /// The most instances one DescribeInstances page holds, whatever
     /// MaxResults asks (EC2 may return fewer than asked).
     pub(crate) ec2_page_cap: usize,
+    /// The most instances one Compute Engine list page holds, whatever
+    /// maxResults asks.
+    pub(crate) gce_page_cap: usize,
 }
 
 /// The emulator: see [`Emulator::builder`].
@@ -74,6 +83,7 @@ impl Emulator {
             cloud: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             ec2_page_cap: 1000,
+            gce_page_cap: 500,
         }
     }
 }
@@ -84,6 +94,7 @@ pub struct EmulatorBuilder {
     cloud: Option<FakeCloud>,
     listen: SocketAddr,
     ec2_page_cap: usize,
+    gce_page_cap: usize,
 }
 
 impl EmulatorBuilder {
@@ -91,6 +102,13 @@ impl EmulatorBuilder {
     /// test also drives directly).
     pub fn cloud(mut self, cloud: FakeCloud) -> Self {
         self.cloud = Some(cloud);
+        self
+    }
+
+    /// Serves a fresh cloud with this personality (EC2's by default; use
+    /// [`Personality::gce`] for the Compute Engine face).
+    pub fn personality(mut self, personality: Personality) -> Self {
+        self.cloud = Some(FakeCloud::builder().personality(personality).build());
         self
     }
 
@@ -107,6 +125,12 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Caps Compute Engine list pages at `cap` instances (at least 1).
+    pub fn gce_page_cap(mut self, cap: usize) -> Self {
+        self.gce_page_cap = cap.max(1);
+        self
+    }
+
     /// Binds and starts serving in the background.
     pub async fn start(self) -> std::io::Result<EmulatorHandle> {
         let listener = TcpListener::bind(self.listen).await?;
@@ -119,9 +143,12 @@ impl EmulatorBuilder {
             wire: Arc::new(WireFaults::default()),
             settings: Arc::new(Settings {
                 ec2_page_cap: self.ec2_page_cap,
+                gce_page_cap: self.gce_page_cap,
             }),
+            gce_operations: Arc::default(),
         };
         let app = ec2::router()
+            .merge(gce::router())
             .merge(admin::router())
             .with_state(state.clone());
         let (stop, stopped) = oneshot::channel();

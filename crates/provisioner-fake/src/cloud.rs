@@ -32,6 +32,9 @@ pub struct InstanceRecord {
     /// The config it was launched with (user data included: faces that echo
     /// it must take care never to log it).
     pub config: Arc<InstanceConfig>,
+    /// Wire attributes a face stored at launch and echoes back (Compute
+    /// Engine metadata items, for example); the model does not read them.
+    pub attributes: Arc<Attributes>,
     /// The state now.
     pub state: CloudInstanceState,
     /// The state before the call that returned this record (the same as
@@ -73,6 +76,9 @@ impl InstanceRecord {
         }
     }
 }
+
+/// Wire attributes of an instance that only its face interprets.
+pub type Attributes = BTreeMap<String, String>;
 
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +210,7 @@ struct Instance {
     /// Creation order: the paging cursor.
     seq: u64,
     config: Arc<InstanceConfig>,
+    attributes: Arc<Attributes>,
     state: CloudInstanceState,
     /// The one scheduled transition: the state it reaches, and when.
     next: Option<(CloudInstanceState, Instant)>,
@@ -252,6 +259,7 @@ impl Instance {
         InstanceRecord {
             id: Arc::clone(&self.id),
             config: Arc::clone(&self.config),
+            attributes: Arc::clone(&self.attributes),
             state,
             previous_state: state,
             state_reason: self.reason,
@@ -262,9 +270,10 @@ impl Instance {
         }
     }
 
-    fn same_launch(&self, config: &InstanceConfig) -> bool {
+    fn same_launch(&self, config: &InstanceConfig, attributes: &Attributes) -> bool {
         let mine = &*self.config;
-        mine.image == config.image
+        *self.attributes == *attributes
+            && mine.image == config.image
             && mine.instance_type == config.instance_type
             && mine.tags == config.tags
             && mine.disk_size_gb == config.disk_size_gb
@@ -419,24 +428,26 @@ impl FakeCloud {
     /// already used, returns that instance instead (or
     /// [`CloudError::IdempotencyMismatch`] if the parameters differ).
     pub async fn launch(&self, config: &InstanceConfig) -> Result<InstanceRecord, CloudError> {
-        self.launch_as(None, config).await
+        self.launch_as(None, config, Attributes::new()).await
     }
 
     /// Launches one instance whose id is `name` (clouds where the caller
-    /// names instances). A visible instance with that name is
-    /// [`CloudError::AlreadyExists`].
+    /// names instances), with wire `attributes` its face echoes back. An
+    /// instance with that name is [`CloudError::AlreadyExists`].
     pub async fn launch_named(
         &self,
         name: &str,
         config: &InstanceConfig,
+        attributes: Attributes,
     ) -> Result<InstanceRecord, CloudError> {
-        self.launch_as(Some(name), config).await
+        self.launch_as(Some(name), config, attributes).await
     }
 
     async fn launch_as(
         &self,
         name: Option<&str>,
         config: &InstanceConfig,
+        attributes: Attributes,
     ) -> Result<InstanceRecord, CloudError> {
         let inner = &*self.inner;
         self.call(Operation::Launch, name, |model, now| {
@@ -444,7 +455,7 @@ impl FakeCloud {
             if let Some(key) = &config.idempotency_key {
                 let known = model.tokens.get(key).and_then(|id| model.instances.get(id));
                 if let Some(existing) = known {
-                    if !existing.same_launch(config) {
+                    if !existing.same_launch(config, &attributes) {
                         return Err(CloudError::IdempotencyMismatch);
                     }
                     return Ok(existing.record(now));
@@ -472,6 +483,7 @@ impl FakeCloud {
                 id: Arc::clone(&id),
                 seq,
                 config: Arc::new(config.clone()),
+                attributes: Arc::new(attributes),
                 state: Pending,
                 next: None,
                 reason: None,
@@ -720,6 +732,14 @@ impl FakeCloud {
     /// Forgets the call log.
     pub fn clear_calls(&self) {
         self.lock().log.clear();
+    }
+
+    /// The state of a visible instance, read without a call: not logged,
+    /// never faulted, no latency. For a face's own bookkeeping (such as the
+    /// status of an operation record), never for answering a cloud call.
+    pub fn peek_state(&self, id: &str) -> Option<CloudInstanceState> {
+        let now = Instant::now();
+        self.lock().visible(id, now).ok().map(|i| i.state_at(now))
     }
 
     /// How many instances are live (launched and not terminated).

@@ -51,7 +51,7 @@ mod personality;
 mod provisioner;
 
 pub use call_log::CallRecord;
-pub use cloud::{FakeCloud, FakeCloudBuilder, InstanceRecord, Page};
+pub use cloud::{Attributes, FakeCloud, FakeCloudBuilder, InstanceRecord, Page};
 pub use error::{retry_after, CloudError};
 pub use faults::{Fault, Operation};
 pub use personality::{Personality, Transitions};

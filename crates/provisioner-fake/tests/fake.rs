@@ -304,10 +304,16 @@ async fn idempotency_key_reuse_with_other_parameters_is_rejected() {
 #[tokio::test]
 async fn named_launches_and_paging_serve_the_wire_faces() {
     let cloud = FakeCloud::new();
-    let a = cloud.launch_named("web-1", &config()).await.unwrap();
+    let attributes: provisioner_fake::Attributes =
+        [("user-data".to_owned(), "x".to_owned())].into();
+    let a = cloud
+        .launch_named("web-1", &config(), attributes.clone())
+        .await
+        .unwrap();
     assert_eq!(&*a.id, "web-1");
+    assert_eq!(*a.attributes, attributes, "attributes are echoed");
     assert!(matches!(
-        cloud.launch_named("web-1", &config()).await,
+        cloud.launch_named("web-1", &config(), attributes).await,
         Err(provisioner_fake::CloudError::AlreadyExists { .. })
     ));
     for _ in 0..4 {

@@ -1,0 +1,297 @@
+//! Compute Engine list filters, the subset this face understands:
+//! comparisons `FIELD = VALUE` and `FIELD != VALUE` on `name`, `status` and
+//! `labels.KEY`, with values quoted (`"…"`, backslash escapes) or bare,
+//! combined with `AND`, `OR` and parentheses.
+
+use std::collections::BTreeMap;
+
+/// A parsed filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Expr {
+    Cmp {
+        field: Field,
+        equal: bool,
+        value: String,
+    },
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Field {
+    Name,
+    Status,
+    Label(String),
+}
+
+/// What a filter is evaluated on.
+pub(crate) struct Subject<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) status: &'a str,
+    pub(crate) labels: &'a BTreeMap<String, String>,
+}
+
+impl Expr {
+    pub(crate) fn matches(&self, s: &Subject<'_>) -> bool {
+        match self {
+            Expr::Cmp {
+                field,
+                equal,
+                value,
+            } => {
+                let actual = match field {
+                    Field::Name => Some(s.name),
+                    Field::Status => Some(s.status),
+                    Field::Label(key) => s.labels.get(key).map(String::as_str),
+                };
+                (actual == Some(value.as_str())) == *equal
+            }
+            Expr::And(all) => all.iter().all(|e| e.matches(s)),
+            Expr::Or(any) => any.iter().any(|e| e.matches(s)),
+        }
+    }
+
+    /// The `labels.KEY = VALUE` comparisons every match must satisfy (the
+    /// top-level conjuncts), which the model's tag index can answer.
+    pub(crate) fn required_labels(&self) -> Vec<(String, String)> {
+        match self {
+            Expr::Cmp {
+                field: Field::Label(key),
+                equal: true,
+                value,
+            } => vec![(key.clone(), value.clone())],
+            Expr::And(all) => all.iter().flat_map(Expr::required_labels).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Open,
+    Close,
+    Eq,
+    Ne,
+    Word(String),
+    Quoted(String),
+}
+
+fn tokenize(text: &str) -> Result<Vec<Token>, String> {
+    let mut tokens = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        match c {
+            c if c.is_whitespace() => {
+                chars.next();
+            }
+            '(' => {
+                chars.next();
+                tokens.push(Token::Open);
+            }
+            ')' => {
+                chars.next();
+                tokens.push(Token::Close);
+            }
+            '=' => {
+                chars.next();
+                tokens.push(Token::Eq);
+            }
+            '!' => {
+                chars.next();
+                if chars.next() != Some('=') {
+                    return Err("expected != ".to_owned());
+                }
+                tokens.push(Token::Ne);
+            }
+            '"' => {
+                chars.next();
+                let mut value = String::new();
+                loop {
+                    match chars.next() {
+                        Some('\\') => value.push(chars.next().ok_or("dangling escape")?),
+                        Some('"') => break,
+                        Some(c) => value.push(c),
+                        None => return Err("unterminated string".to_owned()),
+                    }
+                }
+                tokens.push(Token::Quoted(value));
+            }
+            _ => {
+                let mut word = String::new();
+                while let Some(&c) = chars.peek() {
+                    if c.is_whitespace() || matches!(c, '(' | ')' | '=' | '!' | '"') {
+                        break;
+                    }
+                    word.push(c);
+                    chars.next();
+                }
+                tokens.push(Token::Word(word));
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    at: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.at)
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let t = self.tokens.get(self.at).cloned();
+        self.at += 1;
+        t
+    }
+
+    fn keyword(&self, word: &str) -> bool {
+        matches!(self.peek(), Some(Token::Word(w)) if w == word)
+    }
+
+    /// conjunction := disjunction ( [AND] disjunction )*
+    fn conjunction(&mut self) -> Result<Expr, String> {
+        let mut all = vec![self.disjunction()?];
+        while self.peek().is_some() && self.peek() != Some(&Token::Close) {
+            if self.keyword("AND") {
+                self.next();
+            }
+            all.push(self.disjunction()?);
+        }
+        Ok(if all.len() == 1 {
+            all.remove(0)
+        } else {
+            Expr::And(all)
+        })
+    }
+
+    /// disjunction := primary ( OR primary )*
+    fn disjunction(&mut self) -> Result<Expr, String> {
+        let mut any = vec![self.primary()?];
+        while self.keyword("OR") {
+            self.next();
+            any.push(self.primary()?);
+        }
+        Ok(if any.len() == 1 {
+            any.remove(0)
+        } else {
+            Expr::Or(any)
+        })
+    }
+
+    /// primary := ( conjunction ) | FIELD (=|!=) VALUE
+    fn primary(&mut self) -> Result<Expr, String> {
+        match self.next() {
+            Some(Token::Open) => {
+                let inner = self.conjunction()?;
+                match self.next() {
+                    Some(Token::Close) => Ok(inner),
+                    _ => Err("missing )".to_owned()),
+                }
+            }
+            Some(Token::Word(name)) => {
+                let field = match name.as_str() {
+                    "name" => Field::Name,
+                    "status" => Field::Status,
+                    other => match other.strip_prefix("labels.") {
+                        Some(key) if !key.is_empty() => Field::Label(key.to_owned()),
+                        _ => return Err(format!("unsupported field {other:?}")),
+                    },
+                };
+                let equal = match self.next() {
+                    Some(Token::Eq) => true,
+                    Some(Token::Ne) => false,
+                    _ => return Err(format!("expected = or != after {name}")),
+                };
+                let value = match self.next() {
+                    Some(Token::Quoted(v) | Token::Word(v)) => v,
+                    _ => return Err(format!("expected a value for {name}")),
+                };
+                Ok(Expr::Cmp {
+                    field,
+                    equal,
+                    value,
+                })
+            }
+            other => Err(format!("unexpected {other:?}")),
+        }
+    }
+}
+
+/// Parses a filter; an empty one is `None` (everything matches).
+pub(crate) fn parse(text: &str) -> Result<Option<Expr>, String> {
+    let tokens = tokenize(text)?;
+    if tokens.is_empty() {
+        return Ok(None);
+    }
+    let mut parser = Parser { tokens, at: 0 };
+    let expr = parser.conjunction()?;
+    match parser.peek() {
+        None => Ok(Some(expr)),
+        Some(t) => Err(format!("unexpected {t:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn labels_and_statuses() {
+        let f =
+            parse(r#"(labels.fleet-id = "blue") AND (status = "RUNNING" OR status = "STAGING")"#)
+                .unwrap()
+                .unwrap();
+        let blue = labels(&[("fleet-id", "blue")]);
+        let yes = Subject {
+            name: "a",
+            status: "STAGING",
+            labels: &blue,
+        };
+        let no = Subject {
+            name: "a",
+            status: "TERMINATED",
+            labels: &blue,
+        };
+        assert!(f.matches(&yes) && !f.matches(&no));
+        assert_eq!(
+            f.required_labels(),
+            [("fleet-id".to_owned(), "blue".to_owned())]
+        );
+    }
+
+    #[test]
+    fn quoted_values_cannot_escape_their_comparison() {
+        // A value that tries to close the quote and add a clause stays a value.
+        let f = parse(r#"labels.k = "x\" OR name != \"y""#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            f,
+            Expr::Cmp {
+                field: Field::Label("k".into()),
+                equal: true,
+                value: r#"x" OR name != "y"#.into()
+            }
+        );
+        for bad in [
+            "labels.k =",
+            "(status = RUNNING",
+            "zone = x",
+            r#"labels.k = "open"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse("  ").unwrap(), None);
+    }
+}
