@@ -7,7 +7,8 @@ use provisioner_core::contract::{Capabilities, ContractSubject, Support, Timing}
 use provisioner_core::InstanceConfig;
 use provisioner_ec2::{emulator_client, Ec2LaunchConfig, Ec2Provisioner};
 use provisioner_emulator::Emulator;
-use provisioner_fake::{FakeCloud, FakeProvisioner};
+use provisioner_fake::{FakeCloud, FakeProvisioner, Personality};
+use provisioner_gcp::{GcpLaunchConfig, GcpProvisioner};
 
 use crate::contract::Against;
 use crate::moto;
@@ -27,6 +28,8 @@ pub(crate) async fn subject(provider: &str, against: Against) -> Result<Subject,
         ("ec2", Against::Emulator) => Subject::Ready(Box::new(ec2_emulator().await?)),
         ("ec2", Against::Moto) => Subject::Ready(Box::new(ec2_moto()?)),
         ("ec2", Against::Live) => Subject::Ready(Box::new(ec2_live().await?)),
+        ("gcp", Against::Emulator) => Subject::Ready(Box::new(gcp_emulator().await?)),
+        ("gcp", Against::Live) => Subject::Ready(Box::new(gcp_live().await?)),
         (_, Against::Moto) => Subject::NotRun("moto serves only EC2 here".to_owned()),
         (name, _) => Subject::NotRun(format!(
             "not built: crate provisioner-{name} does not exist yet"
@@ -104,12 +107,31 @@ const LIVE_VARS: &str =
     "PROVISIONER_EC2_IMAGE (an AMI id), PROVISIONER_EC2_INSTANCE_TYPE (default t3.micro), \
 PROVISIONER_EC2_SUBNET (optional)";
 
+/// True when one of `vars` is set or one of `files` (under the home
+/// directory) exists: a local source of credentials. Checked before any
+/// credential chain runs, so that a machine without credentials fails at
+/// once instead of probing instance metadata endpoints.
+fn has_local_credentials(vars: &[&str], files: &[&str]) -> bool {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    vars.iter().any(|v| std::env::var_os(v).is_some())
+        || home.is_some_and(|home| files.iter().any(|f| home.join(f).exists()))
+}
+
 async fn ec2_live() -> Result<ContractSubject, String> {
     use aws_sdk_ec2::config::ProvideCredentials;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let missing = |why: String| {
         format!("{why}; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), AWS_REGION, and {LIVE_VARS}")
     };
+    let sources = [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ];
+    if !has_local_credentials(&sources, &[".aws/credentials", ".aws/config"]) {
+        return Err(missing("no AWS credentials found".to_owned()));
+    }
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let provider = config
         .credentials_provider()
         .ok_or_else(|| missing("no AWS credentials provider is configured".to_owned()))?;
@@ -133,6 +155,66 @@ async fn ec2_live() -> Result<ContractSubject, String> {
         InstanceConfig::new(image, instance_type),
         EC2_UNKNOWN,
         EC2_MALFORMED,
+    )
+    .with_timing(Timing::cloud()))
+}
+
+const GCP_IMAGE: &str = "projects/debian-cloud/global/images/family/debian-12";
+const GCP_MALFORMED: &str = "us-central1-a/../x";
+
+async fn gcp_emulator() -> Result<ContractSubject, String> {
+    let emulator = Emulator::builder()
+        .personality(Personality::gce())
+        .gce_page_cap(2)
+        .start()
+        .await
+        .map_err(|e| format!("cannot start the emulator: {e}"))?;
+    let zones = vec!["us-central1-a".to_owned(), "us-central1-b".to_owned()];
+    let gcp = GcpProvisioner::for_endpoint(
+        &emulator.endpoint(),
+        "contract-project",
+        zones,
+        GcpLaunchConfig::default(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(ContractSubject::new(
+        Arc::new(gcp),
+        InstanceConfig::new(GCP_IMAGE, "e2-small").with_disk_size_gb(20),
+        "us-central1-a/p-00000000000000000dead",
+        GCP_MALFORMED,
+    )
+    .with_small_pages()
+    .holding(emulator))
+}
+
+/// The variables a live Compute Engine run reads, besides Application
+/// Default Credentials.
+const GCP_LIVE_VARS: &str = "PROVISIONER_GCP_PROJECT, PROVISIONER_GCP_ZONE (default us-central1-a), \
+PROVISIONER_GCP_IMAGE (default the debian-12 family), PROVISIONER_GCP_MACHINE_TYPE (default e2-small)";
+
+async fn gcp_live() -> Result<ContractSubject, String> {
+    let missing = |why: &str| {
+        format!("{why}; set up Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS or gcloud auth application-default login) and {GCP_LIVE_VARS}")
+    };
+    let project = std::env::var("PROVISIONER_GCP_PROJECT")
+        .map_err(|_| missing("PROVISIONER_GCP_PROJECT is not set"))?;
+    let adc_file = ".config/gcloud/application_default_credentials.json";
+    if !has_local_credentials(&["GOOGLE_APPLICATION_CREDENTIALS"], &[adc_file]) {
+        return Err(missing("no Application Default Credentials file found"));
+    }
+    let zone = std::env::var("PROVISIONER_GCP_ZONE").unwrap_or_else(|_| "us-central1-a".to_owned());
+    let image = std::env::var("PROVISIONER_GCP_IMAGE").unwrap_or_else(|_| GCP_IMAGE.to_owned());
+    let machine_type =
+        std::env::var("PROVISIONER_GCP_MACHINE_TYPE").unwrap_or_else(|_| "e2-small".to_owned());
+    let gcp = GcpProvisioner::new(project, vec![zone.clone()], GcpLaunchConfig::default())
+        .await
+        .map_err(|e| missing(&format!("no usable credentials ({e})")))?;
+    Ok(ContractSubject::new(
+        Arc::new(gcp),
+        InstanceConfig::new(image, machine_type),
+        format!("{zone}/p-00000000000000000dead"),
+        GCP_MALFORMED,
     )
     .with_timing(Timing::cloud()))
 }

@@ -1,38 +1,12 @@
 //! The EC2 face on the wire: envelopes, status codes, idempotency, paging and
 //! the fault controls, spoken as raw HTTP like any client would.
 
+mod common;
+
+use common::{control, http};
 use provisioner_emulator::{Emulator, EmulatorHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-const SIGNED: &str = "AWS4-HMAC-SHA256 Credential=AKIDEMULATOR/20261125/us-east-1/ec2/aws4_request";
-
-/// One HTTP/1.1 request; `None` when the server closed without answering.
-async fn http(
-    emulator: &EmulatorHandle,
-    method: &str,
-    path: &str,
-    content_type: &str,
-    body: &str,
-) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(emulator.addr()).await.unwrap();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: {SIGNED}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response).await;
-    if response.is_empty() {
-        return None;
-    }
-    let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Some((status, body))
-}
 
 async fn ec2(emulator: &EmulatorHandle, form: &str) -> (u16, String) {
     http(
@@ -44,13 +18,6 @@ async fn ec2(emulator: &EmulatorHandle, form: &str) -> (u16, String) {
     )
     .await
     .expect("an answer")
-}
-
-async fn control(emulator: &EmulatorHandle, path: &str, json: &str) {
-    let (status, _) = http(emulator, "POST", path, "application/json", json)
-        .await
-        .unwrap();
-    assert_eq!(status, 204, "{path}");
 }
 
 fn between<'a>(xml: &'a str, open: &str, close: &str) -> &'a str {

@@ -1,0 +1,386 @@
+//! The Compute Engine face on the wire: shapes checked against the official
+//! discovery document, operations, requestId, filters, paging, errors.
+
+mod common;
+
+use std::time::Duration;
+
+use common::http;
+use provisioner_emulator::{Emulator, EmulatorHandle};
+use provisioner_fake::{FakeCloud, Personality, Transitions};
+use serde_json::{json, Value};
+
+const ZONE_PATH: &str = "/compute/v1/projects/p/zones/us-central1-a";
+
+fn discovery() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/gce/compute.v1.instances.json"
+    );
+    let text = std::fs::read_to_string(path).expect("shared/fixtures beside the repository");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Every field of `value` is a property of `schema` (recursively through
+/// `$ref`s and arrays), and every enum field holds a documented value.
+fn check_shape(value: &Value, schema: &str, doc: &Value, at: &str, problems: &mut Vec<String>) {
+    let Some(def) = doc.pointer(&format!("/schemas/{schema}")) else {
+        problems.push(format!("{at}: no schema {schema}"));
+        return;
+    };
+    let Some(object) = value.as_object() else {
+        return;
+    };
+    for (key, field) in object {
+        let here = format!("{at}.{key}");
+        let Some(prop) = def.pointer(&format!("/properties/{key}")) else {
+            problems.push(format!("{here}: not a field of {schema}"));
+            continue;
+        };
+        check_property(field, prop, doc, &here, problems);
+    }
+}
+
+fn check_property(field: &Value, prop: &Value, doc: &Value, at: &str, problems: &mut Vec<String>) {
+    if let Some(name) = prop.get("$ref").and_then(Value::as_str) {
+        return check_shape(field, name, doc, at, problems);
+    }
+    if let Some(allowed) = prop.get("enum").and_then(Value::as_array) {
+        if !allowed.contains(field) {
+            problems.push(format!("{at}: {field} is not one of the documented values"));
+        }
+    }
+    match prop.get("type").and_then(Value::as_str) {
+        Some("array") => {
+            for (i, item) in field.as_array().into_iter().flatten().enumerate() {
+                check_property(item, &prop["items"], doc, &format!("{at}[{i}]"), problems);
+            }
+        }
+        Some("object") => {
+            if let Some(values) = prop.get("additionalProperties") {
+                for (k, v) in field.as_object().into_iter().flatten() {
+                    check_property(v, values, doc, &format!("{at}[{k}]"), problems);
+                }
+            } else if let Some(props) = prop.get("properties") {
+                for (k, v) in field.as_object().into_iter().flatten() {
+                    match props.get(k) {
+                        Some(p) => check_property(v, p, doc, &format!("{at}.{k}"), problems),
+                        None => problems.push(format!("{at}.{k}: not a documented field")),
+                    }
+                }
+            }
+        }
+        Some("string") if !field.is_string() => {
+            problems.push(format!("{at}: {field} should be a string"))
+        }
+        Some("integer") if !field.is_number() => {
+            problems.push(format!("{at}: {field} should be a number"))
+        }
+        Some("boolean") if !field.is_boolean() => {
+            problems.push(format!("{at}: {field} should be a boolean"))
+        }
+        _ => {}
+    }
+}
+
+fn assert_shape(value: &Value, schema: &str) {
+    let mut problems = Vec::new();
+    check_shape(value, schema, &discovery(), schema, &mut problems);
+    assert!(problems.is_empty(), "{problems:#?}\nin {value:#}");
+}
+
+async fn call(emulator: &EmulatorHandle, method: &str, path: &str, body: &Value) -> (u16, Value) {
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    let (status, text) = http(emulator, method, path, "application/json", &body)
+        .await
+        .expect("an answer");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn insert_body(name: &str) -> Value {
+    json!({
+        "name": name,
+        "machineType": "zones/us-central1-a/machineTypes/e2-small",
+        "disks": [{"boot": true, "autoDelete": true, "initializeParams": {
+            "sourceImage": "projects/debian-cloud/global/images/family/debian-12", "diskSizeGb": "20"}}],
+        "networkInterfaces": [{"accessConfigs": [{"name": "External NAT", "type": "ONE_TO_ONE_NAT"}]}],
+        "metadata": {"items": [{"key": "user-data", "value": "#cloud-config"}]},
+        "labels": {"fleet-id": "blue"},
+        "serviceAccounts": [{"email": "sa@p.iam.gserviceaccount.com", "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}],
+    })
+}
+
+async fn gce() -> EmulatorHandle {
+    Emulator::builder()
+        .personality(Personality::gce())
+        .start()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn responses_follow_the_discovery_document() {
+    let emulator = gce().await;
+    let (status, op) = call(
+        &emulator,
+        "POST",
+        &format!("{ZONE_PATH}/instances"),
+        &insert_body("web-1"),
+    )
+    .await;
+    assert_eq!(status, 200, "{op}");
+    assert_shape(&op, "Operation");
+    let (_, instance) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/instances/web-1"),
+        &Value::Null,
+    )
+    .await;
+    assert_shape(&instance, "Instance");
+    assert_eq!(instance["status"], "RUNNING");
+    assert_eq!(instance["labels"]["fleet-id"], "blue");
+    assert_eq!(instance["metadata"]["items"][0]["key"], "user-data");
+    assert!(instance["networkInterfaces"][0]["accessConfigs"][0]["natIP"].is_string());
+    let (_, list) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/instances"),
+        &Value::Null,
+    )
+    .await;
+    assert_shape(&list, "InstanceList");
+    let (_, aggregated) = call(
+        &emulator,
+        "GET",
+        "/compute/v1/projects/p/aggregated/instances",
+        &Value::Null,
+    )
+    .await;
+    assert_shape(&aggregated, "InstanceAggregatedList");
+    assert_eq!(
+        aggregated["items"]["zones/us-central1-a"]["instances"][0]["name"],
+        "web-1"
+    );
+    let (_, stop) = call(
+        &emulator,
+        "POST",
+        &format!("{ZONE_PATH}/instances/web-1/stop"),
+        &Value::Null,
+    )
+    .await;
+    assert_shape(&stop, "Operation");
+    let (_, stopped) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/instances/web-1"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(
+        stopped["status"], "TERMINATED",
+        "Compute Engine calls a stopped instance TERMINATED"
+    );
+}
+
+#[tokio::test]
+async fn operations_go_pending_running_done() {
+    let cloud = FakeCloud::builder()
+        .personality(Personality::gce())
+        .transitions(Transitions::uniform(Duration::from_millis(300)))
+        .build();
+    let emulator = Emulator::builder().cloud(cloud).start().await.unwrap();
+    let (_, op) = call(
+        &emulator,
+        "POST",
+        &format!("{ZONE_PATH}/instances"),
+        &insert_body("web-1"),
+    )
+    .await;
+    assert_eq!(
+        (op["status"].as_str(), op["operationType"].as_str()),
+        (Some("PENDING"), Some("insert"))
+    );
+    let name = op["name"].as_str().unwrap();
+    let (_, now) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/operations/{name}"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(now["status"], "RUNNING");
+    let (_, instance) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/instances/web-1"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(instance["status"], "STAGING");
+    let (_, done) = call(
+        &emulator,
+        "POST",
+        &format!("{ZONE_PATH}/operations/{name}/wait"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (done["status"].as_str(), done["progress"].as_i64()),
+        (Some("DONE"), Some(100))
+    );
+
+    // Deleting shows STOPPING until the instance is gone.
+    let (_, delete) = call(
+        &emulator,
+        "DELETE",
+        &format!("{ZONE_PATH}/instances/web-1"),
+        &Value::Null,
+    )
+    .await;
+    let (_, deleting) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/instances/web-1"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(deleting["status"], "STOPPING");
+    let name = delete["name"].as_str().unwrap();
+    let (_, done) = call(
+        &emulator,
+        "POST",
+        &format!("{ZONE_PATH}/operations/{name}/wait"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(done["status"], "DONE");
+    let (status, gone) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/instances/web-1"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (status, gone["error"]["errors"][0]["reason"].as_str()),
+        (404, Some("notFound"))
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_request_id_replays_its_operation() {
+    let emulator = gce().await;
+    let path = format!("{ZONE_PATH}/instances?requestId=0b0c8e36-8f0a-4b7a-9c51-000000000001");
+    let (_, first) = call(&emulator, "POST", &path, &insert_body("web-1")).await;
+    let (status, second) = call(&emulator, "POST", &path, &insert_body("web-1")).await;
+    assert_eq!((status, &second["name"]), (200, &first["name"]));
+    assert_eq!(emulator.cloud().live_instances(), 1);
+    let (status, conflict) = call(
+        &emulator,
+        "POST",
+        &format!("{ZONE_PATH}/instances"),
+        &insert_body("web-1"),
+    )
+    .await;
+    assert_eq!(
+        (status, conflict["error"]["errors"][0]["reason"].as_str()),
+        (409, Some("alreadyExists"))
+    );
+}
+
+#[tokio::test]
+async fn filters_and_pages() {
+    let emulator = Emulator::builder()
+        .personality(Personality::gce())
+        .gce_page_cap(2)
+        .start()
+        .await
+        .unwrap();
+    for (i, fleet) in ["blue", "blue", "blue", "green"].iter().enumerate() {
+        let mut body = insert_body(&format!("web-{i}"));
+        body["labels"] = json!({"fleet-id": fleet});
+        assert_eq!(
+            call(&emulator, "POST", &format!("{ZONE_PATH}/instances"), &body)
+                .await
+                .0,
+            200
+        );
+    }
+    call(
+        &emulator,
+        "POST",
+        &format!("{ZONE_PATH}/instances/web-0/stop"),
+        &Value::Null,
+    )
+    .await;
+    let filter =
+        "filter=(labels.fleet-id%20%3D%20%22blue%22)%20AND%20(status%20%3D%20%22RUNNING%22)";
+    let mut names = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (_, page) = call(
+            &emulator,
+            "GET",
+            &format!("{ZONE_PATH}/instances?{filter}&maxResults=500{token}"),
+            &Value::Null,
+        )
+        .await;
+        names.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["name"].as_str().unwrap().to_owned()),
+        );
+        match page["nextPageToken"].as_str() {
+            Some(next) => token = format!("&pageToken={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["web-1", "web-2"]);
+    let (status, bad) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/instances?filter=zone%20%3D%20x"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (status, bad["error"]["errors"][0]["reason"].as_str()),
+        (400, Some("invalid"))
+    );
+    let (status, _) = call(
+        &emulator,
+        "GET",
+        "/compute/v1/projects/p/zones/us-central1-b/instances/web-1",
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(status, 404, "instances live in one zone");
+}
+
+#[tokio::test]
+async fn bad_bodies_are_refused_like_compute_engine_refuses_them() {
+    let emulator = gce().await;
+    let mut upper = insert_body("Web-1");
+    let (status, _) = call(&emulator, "POST", &format!("{ZONE_PATH}/instances"), &upper).await;
+    assert_eq!(status, 400);
+    upper = insert_body("web-1");
+    upper["labels"] = json!({"ManagedBy": "x"});
+    let (status, e) = call(&emulator, "POST", &format!("{ZONE_PATH}/instances"), &upper).await;
+    assert_eq!((status, e["error"]["code"].as_i64()), (400, Some(400)));
+    let (status, _) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/instances/web%2F1"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(emulator.cloud().live_instances(), 0);
+}

@@ -1,0 +1,293 @@
+//! What the suite cannot see on Compute Engine: the tag encoding, deletes
+//! that show STOPPING, inserts retried after a lost answer, throttling and
+//! capacity errors reported in operations.
+
+use std::time::Duration;
+
+use provisioner_core::{
+    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceProvisioner,
+};
+use provisioner_emulator::{Emulator, EmulatorHandle};
+use provisioner_fake::{FakeCloud, Fault, Operation, Personality, Transitions};
+use provisioner_gcp::{GcpLaunchConfig, GcpProvisioner, TAGS_METADATA_KEY};
+
+const ZONE: &str = "europe-west1-b";
+
+async fn provisioner(emulator: &EmulatorHandle) -> GcpProvisioner {
+    GcpProvisioner::for_endpoint(
+        &emulator.endpoint(),
+        "p",
+        vec![ZONE.into()],
+        GcpLaunchConfig::default(),
+    )
+    .await
+    .unwrap()
+}
+
+async fn setup() -> (EmulatorHandle, GcpProvisioner) {
+    let emulator = Emulator::builder()
+        .personality(Personality::gce())
+        .start()
+        .await
+        .unwrap();
+    let gcp = provisioner(&emulator).await;
+    (emulator, gcp)
+}
+
+fn config() -> InstanceConfig {
+    InstanceConfig::new(
+        "projects/debian-cloud/global/images/family/debian-12",
+        "e2-small",
+    )
+}
+
+#[tokio::test]
+async fn tags_round_trip_exactly_through_labels_and_metadata() {
+    let (emulator, gcp) = setup().await;
+    let odd = config()
+        .with_tag("ManagedBy", "Fleet A/1")
+        .with_tag("fleet.id", "Blue Team");
+    let similar = config()
+        .with_tag("ManagedBy", "fleet_a_1")
+        .with_tag("fleet.id", "blue_team");
+    let a = gcp.launch_instance(&odd).await.unwrap();
+    let b = gcp.launch_instance(&similar).await.unwrap();
+    assert_eq!(a.tags, odd.tags);
+
+    // Both carry the same derived labels; the exact tags tell them apart.
+    let listed = gcp
+        .list_instances(&InstanceFilter {
+            tags: odd.tags.clone(),
+            states: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].instance_id.as_str(), &listed[0].tags),
+        (a.instance_id.as_str(), &odd.tags)
+    );
+    let listed = gcp
+        .list_instances(&InstanceFilter {
+            tags: similar.tags.clone(),
+            states: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].instance_id, b.instance_id);
+
+    // On the wire: lowercase labels, the exact tags in metadata.
+    let name = a.instance_id.split('/').nth(1).unwrap();
+    let record = emulator.cloud().describe(name).await.unwrap();
+    assert_eq!(
+        record.config.tags.get("managedby").map(String::as_str),
+        Some("fleet_a_1")
+    );
+    let metadata = &record.attributes[&format!("metadata.{TAGS_METADATA_KEY}")];
+    assert_eq!(
+        serde_json::from_str::<provisioner_core::Tags>(metadata).unwrap(),
+        odd.tags
+    );
+}
+
+#[tokio::test]
+async fn a_value_cannot_break_the_filter() {
+    let (_emulator, gcp) = setup().await;
+    let sly = r#"x" OR name != "y"#;
+    gcp.launch_instance(&config().with_tag("pool", "other"))
+        .await
+        .unwrap();
+    let listed = gcp
+        .list_instances(&InstanceFilter::tagged([("pool", sly)]))
+        .await
+        .unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+    let tagged = gcp
+        .launch_instance(&config().with_tag("pool", sly))
+        .await
+        .unwrap();
+    let listed = gcp
+        .list_instances(&InstanceFilter::tagged([("pool", sly)]))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].instance_id, tagged.instance_id);
+}
+
+#[tokio::test]
+async fn tags_labels_cannot_express_are_rejected_before_any_call() {
+    let (emulator, gcp) = setup().await;
+    for bad in [
+        config()
+            .with_tag("ManagedBy", "a")
+            .with_tag("managedby", "b"),
+        config().with_tag("k", "v".repeat(64)),
+        config().with_disk_size_gb(5),
+        config().with_user_data(vec![0xff, 0xfe]),
+    ] {
+        assert!(
+            matches!(
+                gcp.launch_instance(&bad).await,
+                Err(Error::InvalidArgument { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+    for id in [
+        "europe-west1-b/../x",
+        "europe-west1-b",
+        "Europe/x",
+        "europe-west1-b/x/stop",
+    ] {
+        assert_eq!(
+            gcp.describe_instance(id).await.unwrap_err().invalid_field(),
+            Some("instance_id"),
+            "{id}"
+        );
+    }
+    assert!(emulator.cloud().calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_deleting_instance_is_terminating_although_it_shows_stopping() {
+    let cloud = FakeCloud::builder()
+        .personality(Personality::gce())
+        .transitions(Transitions {
+            terminate: Duration::from_millis(600),
+            ..Transitions::default()
+        })
+        .build();
+    let emulator = Emulator::builder().cloud(cloud).start().await.unwrap();
+    let gcp = provisioner(&emulator).await;
+    let id = gcp.launch_instance(&config()).await.unwrap().instance_id;
+    gcp.terminate_instance(&id).await.unwrap();
+
+    let status = gcp.describe_instance(&id).await.unwrap();
+    assert_eq!(status.state, CloudInstanceState::Terminating, "{status:?}");
+    // A provisioner that did not start the delete sees what Compute Engine shows.
+    let stranger = provisioner(&emulator).await;
+    assert_eq!(
+        stranger.describe_instance(&id).await.unwrap().state,
+        CloudInstanceState::Stopping
+    );
+    let listed = gcp
+        .list_instances(&InstanceFilter::default().in_states([CloudInstanceState::Terminating]))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        gcp.describe_instance(&id).await.unwrap().state,
+        CloudInstanceState::Terminated
+    );
+    assert!(gcp
+        .list_instances(&InstanceFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn an_insert_whose_answer_is_lost_is_retried_into_the_same_instance() {
+    let (emulator, gcp) = setup().await;
+    emulator
+        .wire()
+        .drop_after_commit("compute.instances.insert", 1);
+    let keyed = config()
+        .with_tag("fleet-id", "blue")
+        .with_idempotency_key("blue-slot-0");
+    let first = gcp.launch_instance(&keyed).await;
+    let info = match first {
+        Ok(info) => info,
+        // The answer was lost: the caller retries with the same key.
+        Err(e) => {
+            assert!(e.is_retryable(), "{e}");
+            gcp.launch_instance(&keyed).await.unwrap()
+        }
+    };
+    assert_eq!(emulator.cloud().live_instances(), 1);
+    let again = gcp.launch_instance(&keyed).await.unwrap();
+    assert_eq!(again.instance_id, info.instance_id);
+    assert_eq!(again.tags, keyed.tags);
+    assert_eq!(emulator.cloud().live_instances(), 1);
+}
+
+#[tokio::test]
+async fn throttling_and_capacity_keep_their_class() {
+    let (emulator, gcp) = setup().await;
+    let id = gcp.launch_instance(&config()).await.unwrap().instance_id;
+
+    emulator.cloud().fail_next(
+        Operation::Describe,
+        20,
+        Fault::Throttled {
+            retry_after: Some(Duration::from_secs(2)),
+        },
+    );
+    let err = gcp.describe_instance(&id).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(2)),
+        "{err}"
+    );
+    emulator.cloud().clear_faults();
+
+    // Compute Engine reports a capacity shortage in the insert's operation.
+    emulator
+        .cloud()
+        .fail_next(Operation::Launch, 1, Fault::InsufficientCapacity);
+    let err = gcp.launch_instance(&config()).await.unwrap_err();
+    assert!(matches!(err, Error::InsufficientCapacity { .. }), "{err}");
+    emulator
+        .cloud()
+        .fail_next(Operation::Launch, 1, Fault::PermissionDenied);
+    let err = gcp.launch_instance(&config()).await.unwrap_err();
+    assert!(matches!(err, Error::PermissionDenied { .. }), "{err}");
+    assert_eq!(emulator.cloud().live_instances(), 1);
+}
+
+#[tokio::test]
+async fn launch_sends_the_body_compute_engine_needs() {
+    let (emulator, _) = setup().await;
+    let gcp = GcpProvisioner::for_endpoint(
+        &emulator.endpoint(),
+        "p",
+        vec![ZONE.into()],
+        GcpLaunchConfig::default()
+            .with_user_data_key("startup-script")
+            .with_external_ip(false)
+            .with_service_account(
+                "fleet@p.iam.gserviceaccount.com",
+                vec!["https://www.googleapis.com/auth/cloud-platform".into()],
+            ),
+    )
+    .await
+    .unwrap();
+    let info = gcp
+        .launch_instance(
+            &config()
+                .with_disk_size_gb(30)
+                .with_user_data("#!/bin/sh\necho hi\n"),
+        )
+        .await
+        .unwrap();
+    let name = info.instance_id.split('/').nth(1).unwrap();
+    let record = emulator.cloud().describe(name).await.unwrap();
+    assert_eq!(record.config.instance_type, "e2-small");
+    assert_eq!(record.config.disk_size_gb, Some(30));
+    assert_eq!(
+        record.attributes["metadata.startup-script"],
+        "#!/bin/sh\necho hi\n"
+    );
+    assert_eq!(
+        record.attributes["serviceAccount.email"],
+        "fleet@p.iam.gserviceaccount.com"
+    );
+    assert!(!record.attributes.contains_key("accessConfig"));
+    let status = gcp.describe_instance(&info.instance_id).await.unwrap();
+    assert!(
+        status.private_ip.is_some() && status.public_ip.is_none(),
+        "{status:?}"
+    );
+}
