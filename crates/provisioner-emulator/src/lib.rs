@@ -13,6 +13,12 @@
 //!   get, list, aggregatedList, delete, start, stop; zone operations get and
 //!   wait; `filter` on labels, status and name; `maxResults`/`pageToken`;
 //!   its error envelope; operations that go PENDING, RUNNING, DONE.
+//! - **Azure Resource Manager** (`/subscriptions/...`, JSON): virtual
+//!   machines PUT, GET (`$expand=instanceView`), DELETE, deallocate, start,
+//!   powerOff, instanceView and paged list; the network interfaces, public
+//!   addresses and OS disks created with them; long-running operations with
+//!   `Azure-AsyncOperation`, `Location` and `Retry-After`; `api-version`
+//!   checked; ARM's error envelope.
 //! - **Control** (`/_emulator/...`, JSON): fault injection over HTTP.
 //!
 //! Faults come from two places: the model's ([`FakeCloud::fail_next`],
@@ -37,6 +43,7 @@
 //! ```
 
 mod admin;
+mod arm;
 mod ec2;
 mod gce;
 mod server;
@@ -58,6 +65,7 @@ pub(crate) struct AppState {
     pub(crate) wire: Arc<WireFaults>,
     pub(crate) settings: Arc<Settings>,
     pub(crate) gce_operations: Arc<gce::Operations>,
+    pub(crate) arm_state: Arc<arm::ArmState>,
 }
 
 /// Per-face settings.
@@ -69,6 +77,8 @@ pub(crate) struct Settings {
     /// The most instances one Compute Engine list page holds, whatever
     /// maxResults asks.
     pub(crate) gce_page_cap: usize,
+    /// The most VMs one ARM list page holds.
+    pub(crate) arm_page_cap: usize,
 }
 
 /// The emulator: see [`Emulator::builder`].
@@ -84,6 +94,7 @@ impl Emulator {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             ec2_page_cap: 1000,
             gce_page_cap: 500,
+            arm_page_cap: 1000,
         }
     }
 }
@@ -95,6 +106,7 @@ pub struct EmulatorBuilder {
     listen: SocketAddr,
     ec2_page_cap: usize,
     gce_page_cap: usize,
+    arm_page_cap: usize,
 }
 
 impl EmulatorBuilder {
@@ -131,6 +143,12 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Caps ARM VM list pages at `cap` VMs (at least 1).
+    pub fn arm_page_cap(mut self, cap: usize) -> Self {
+        self.arm_page_cap = cap.max(1);
+        self
+    }
+
     /// Binds and starts serving in the background.
     pub async fn start(self) -> std::io::Result<EmulatorHandle> {
         let listener = TcpListener::bind(self.listen).await?;
@@ -144,11 +162,14 @@ impl EmulatorBuilder {
             settings: Arc::new(Settings {
                 ec2_page_cap: self.ec2_page_cap,
                 gce_page_cap: self.gce_page_cap,
+                arm_page_cap: self.arm_page_cap,
             }),
             gce_operations: Arc::default(),
+            arm_state: Arc::default(),
         };
         let app = ec2::router()
             .merge(gce::router())
+            .merge(arm::router())
             .merge(admin::router())
             .with_state(state.clone());
         let (stop, stopped) = oneshot::channel();
