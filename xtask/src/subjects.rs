@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use provisioner_azure::{AzureLaunchConfig, AzureProvisioner, AzureScope};
 use provisioner_core::contract::{Capabilities, ContractSubject, Support, Timing};
 use provisioner_core::InstanceConfig;
 use provisioner_ec2::{emulator_client, Ec2LaunchConfig, Ec2Provisioner};
@@ -30,6 +31,8 @@ pub(crate) async fn subject(provider: &str, against: Against) -> Result<Subject,
         ("ec2", Against::Live) => Subject::Ready(Box::new(ec2_live().await?)),
         ("gcp", Against::Emulator) => Subject::Ready(Box::new(gcp_emulator().await?)),
         ("gcp", Against::Live) => Subject::Ready(Box::new(gcp_live().await?)),
+        ("azure", Against::Emulator) => Subject::Ready(Box::new(azure_emulator().await?)),
+        ("azure", Against::Live) => Subject::Ready(Box::new(azure_live()?)),
         (_, Against::Moto) => Subject::NotRun("moto serves only EC2 here".to_owned()),
         (name, _) => Subject::NotRun(format!(
             "not built: crate provisioner-{name} does not exist yet"
@@ -215,6 +218,78 @@ async fn gcp_live() -> Result<ContractSubject, String> {
         InstanceConfig::new(image, machine_type),
         format!("{zone}/p-00000000000000000dead"),
         GCP_MALFORMED,
+    )
+    .with_timing(Timing::cloud()))
+}
+
+const AZURE_IMAGE: &str = "Canonical:ubuntu-24_04-lts:server:latest";
+
+async fn azure_emulator() -> Result<ContractSubject, String> {
+    let emulator = Emulator::builder()
+        .personality(Personality::azure())
+        .arm_page_cap(2)
+        .start()
+        .await
+        .map_err(|e| format!("cannot start the emulator: {e}"))?;
+    let subnet = "/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default";
+    let azure = AzureProvisioner::for_endpoint(
+        &emulator.endpoint(),
+        AzureScope::new("sub-1", "fleet", "westeurope"),
+        AzureLaunchConfig::new(
+            subnet,
+            "fleet",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEmulatorKey fleet",
+        )
+        .with_public_ip(true),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(ContractSubject::new(
+        Arc::new(azure),
+        InstanceConfig::new(AZURE_IMAGE, "Standard_B2s").with_disk_size_gb(64),
+        "p-00000000000000000dead",
+        "p-1/../../x",
+    )
+    .with_small_pages()
+    .holding(emulator))
+}
+
+/// The variables a live Azure run reads, besides azure_identity's own.
+const AZURE_LIVE_VARS: &str = "PROVISIONER_AZURE_SUBSCRIPTION, PROVISIONER_AZURE_GROUP, PROVISIONER_AZURE_LOCATION, \
+PROVISIONER_AZURE_SUBNET, PROVISIONER_AZURE_SSH_KEY, PROVISIONER_AZURE_IMAGE (default Ubuntu 24.04), \
+PROVISIONER_AZURE_SIZE (default Standard_B2s)";
+
+fn azure_live() -> Result<ContractSubject, String> {
+    let missing = |why: &str| {
+        format!("{why}; set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET (or log in with az) and {AZURE_LIVE_VARS}")
+    };
+    let sources = [
+        "AZURE_CLIENT_ID",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "IDENTITY_ENDPOINT",
+    ];
+    if !has_local_credentials(&sources, &[".azure/azureProfile.json"]) {
+        return Err(missing("no Azure credentials found"));
+    }
+    let var = |name: &str| std::env::var(name).map_err(|_| missing(&format!("{name} is not set")));
+    let scope = AzureScope::new(
+        var("PROVISIONER_AZURE_SUBSCRIPTION")?,
+        var("PROVISIONER_AZURE_GROUP")?,
+        var("PROVISIONER_AZURE_LOCATION")?,
+    );
+    let launch = AzureLaunchConfig::new(
+        var("PROVISIONER_AZURE_SUBNET")?,
+        "fleet",
+        var("PROVISIONER_AZURE_SSH_KEY")?,
+    );
+    let image = std::env::var("PROVISIONER_AZURE_IMAGE").unwrap_or_else(|_| AZURE_IMAGE.to_owned());
+    let size =
+        std::env::var("PROVISIONER_AZURE_SIZE").unwrap_or_else(|_| "Standard_B2s".to_owned());
+    let azure = AzureProvisioner::new(scope, launch).map_err(|e| missing(&e.to_string()))?;
+    Ok(ContractSubject::new(
+        Arc::new(azure),
+        InstanceConfig::new(image, size),
+        "p-00000000000000000dead",
+        "p-1/../../x",
     )
     .with_timing(Timing::cloud()))
 }

@@ -1,0 +1,324 @@
+//! What the suite cannot see on Azure: what terminate leaves behind, what a
+//! list costs, a PUT whose answer is lost, throttling with Retry-After.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use azure_core::auth::{AccessToken, TokenCredential};
+use azure_mgmt_network::package_2024_03 as network;
+use provisioner_azure::{AzureLaunchConfig, AzureProvisioner, AzureScope};
+use provisioner_core::{
+    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceProvisioner,
+};
+use provisioner_emulator::{Emulator, EmulatorHandle};
+use provisioner_fake::{Fault, Operation, Personality};
+
+const SUBNET: &str = "/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default";
+
+#[derive(Debug)]
+struct Token;
+
+#[async_trait::async_trait]
+impl TokenCredential for Token {
+    async fn get_token(&self, _: &[&str]) -> azure_core::Result<AccessToken> {
+        Ok(AccessToken::new(
+            "test-token",
+            time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        ))
+    }
+    async fn clear_cache(&self) -> azure_core::Result<()> {
+        Ok(())
+    }
+}
+
+async fn emulator(page_cap: usize) -> EmulatorHandle {
+    Emulator::builder()
+        .personality(Personality::azure())
+        .arm_page_cap(page_cap)
+        .start()
+        .await
+        .unwrap()
+}
+
+fn provisioner(emulator: &EmulatorHandle) -> AzureProvisioner {
+    AzureProvisioner::for_endpoint(
+        &emulator.endpoint(),
+        AzureScope::new("sub-1", "fleet", "westeurope"),
+        AzureLaunchConfig::new(
+            SUBNET,
+            "fleet",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey fleet",
+        )
+        .with_public_ip(true),
+    )
+    .unwrap()
+}
+
+fn network_client(emulator: &EmulatorHandle) -> network::Client {
+    network::Client::builder(Arc::new(Token))
+        .endpoint(azure_core::Url::parse(&emulator.endpoint()).unwrap())
+        .build()
+        .unwrap()
+}
+
+fn config() -> InstanceConfig {
+    InstanceConfig::new("Canonical:ubuntu-24_04-lts:server:latest", "Standard_B2s")
+        .with_tag("ManagedBy", "Fleet A")
+}
+
+#[tokio::test]
+async fn terminate_deletes_the_nic_disk_and_public_address_too() {
+    let emulator = emulator(1000).await;
+    let azure = provisioner(&emulator);
+    let net = network_client(&emulator);
+    let name = azure.launch_instance(&config()).await.unwrap().instance_id;
+    let nic = net
+        .network_interfaces_client()
+        .get("fleet", format!("{name}-nic"), "sub-1")
+        .await
+        .unwrap();
+    let private = nic.properties.unwrap().ip_configurations[0]
+        .properties
+        .as_ref()
+        .unwrap()
+        .private_ip_address
+        .clone();
+    assert!(private.is_some());
+    assert!(net
+        .public_ip_addresses_client()
+        .get("fleet", format!("{name}-pip"), "sub-1")
+        .await
+        .is_ok());
+
+    azure.terminate_instance(&name).await.unwrap();
+    assert_eq!(
+        azure.describe_instance(&name).await.unwrap().state,
+        CloudInstanceState::Terminated
+    );
+    for result in [
+        net.network_interfaces_client()
+            .get("fleet", format!("{name}-nic"), "sub-1")
+            .await
+            .map(drop),
+        net.public_ip_addresses_client()
+            .get("fleet", format!("{name}-pip"), "sub-1")
+            .await
+            .map(drop),
+    ] {
+        let err = result.unwrap_err();
+        assert!(
+            err.to_string().contains("404") || format!("{:?}", err.kind()).contains("NotFound"),
+            "{err}"
+        );
+    }
+    // The disk too (through the same ARM face).
+    let disk = format!("{}/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Compute/disks/{name}-osdisk?api-version=2024-07-01", emulator.endpoint());
+    let status = raw_get_status(&emulator, &disk).await;
+    assert_eq!(status, 404);
+}
+
+/// GET a URL on the emulator with a bearer token; the HTTP status.
+async fn raw_get_status(emulator: &EmulatorHandle, url: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let path = url.trim_start_matches(&emulator.endpoint());
+    let mut stream = tokio::net::TcpStream::connect(emulator.addr())
+        .await
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer t\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response[9..12].parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_list_costs_one_request_per_page_whatever_the_number_of_vms() {
+    let emulator = emulator(2).await;
+    let azure = provisioner(&emulator);
+    let fleet = InstanceFilter::tagged([("ManagedBy", "Fleet A")]);
+    for (vms, pages) in [(4, 2), (9, 5)] {
+        while emulator.cloud().live_instances() < vms {
+            azure.launch_instance(&config()).await.unwrap();
+        }
+        let (lists, describes) = (
+            emulator.cloud().call_count(Operation::List),
+            emulator.cloud().call_count(Operation::Describe),
+        );
+        let listed = azure.list_instances(&fleet).await.unwrap();
+        assert_eq!(listed.len(), vms);
+        assert!(
+            listed
+                .iter()
+                .all(|i| i.private_ip.is_some() && i.public_ip.is_some()),
+            "{listed:?}"
+        );
+        // VM pages, plus one page of interfaces and one of public addresses.
+        assert_eq!(
+            emulator.cloud().call_count(Operation::List) - lists,
+            pages + 2,
+            "{vms} VMs"
+        );
+        assert_eq!(
+            emulator.cloud().call_count(Operation::Describe),
+            describes,
+            "no call per VM"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_put_whose_answer_is_lost_leaves_one_vm() {
+    let emulator = emulator(1000).await;
+    let azure = provisioner(&emulator);
+    emulator
+        .wire()
+        .drop_after_commit("Microsoft.Compute/virtualMachines/write", 1);
+    let keyed = config().with_idempotency_key("fleet-a-slot-0");
+    let first = azure.launch_instance(&keyed).await;
+    let info = match first {
+        Ok(info) => info,
+        Err(e) => {
+            assert!(e.is_retryable(), "{e}");
+            azure.launch_instance(&keyed).await.unwrap()
+        }
+    };
+    assert_eq!(emulator.cloud().live_instances(), 1);
+    assert_eq!(
+        azure.launch_instance(&keyed).await.unwrap().instance_id,
+        info.instance_id
+    );
+    assert_eq!(emulator.cloud().live_instances(), 1);
+    assert_eq!(info.tags, keyed.tags);
+}
+
+#[tokio::test]
+async fn throttling_waits_as_long_as_retry_after_asks() {
+    let emulator = emulator(1000).await;
+    let azure = provisioner(&emulator);
+    let name = azure.launch_instance(&config()).await.unwrap().instance_id;
+    emulator.cloud().fail_next(
+        Operation::Describe,
+        1,
+        Fault::Throttled {
+            retry_after: Some(Duration::from_secs(1)),
+        },
+    );
+    let started = Instant::now();
+    let status = azure.describe_instance(&name).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(status.state, CloudInstanceState::Running);
+
+    // Throttling that outlasts the retries reaches the caller as Throttled.
+    emulator.cloud().fail_next(
+        Operation::Describe,
+        10,
+        Fault::Throttled { retry_after: None },
+    );
+    let err = azure.describe_instance(&name).await.unwrap_err();
+    assert!(matches!(err, Error::Throttled { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn capacity_quota_and_authorization_keep_their_class() {
+    let emulator = emulator(1000).await;
+    let azure = provisioner(&emulator);
+    emulator
+        .cloud()
+        .fail_next(Operation::Launch, 1, Fault::InsufficientCapacity);
+    assert!(matches!(
+        azure.launch_instance(&config()).await,
+        Err(Error::InsufficientCapacity { .. })
+    ));
+    emulator
+        .cloud()
+        .fail_next(Operation::Launch, 1, Fault::QuotaExceeded);
+    assert!(matches!(
+        azure.launch_instance(&config()).await,
+        Err(Error::QuotaExceeded { .. })
+    ));
+    emulator
+        .cloud()
+        .fail_next(Operation::Launch, 1, Fault::PermissionDenied);
+    assert!(matches!(
+        azure.launch_instance(&config()).await,
+        Err(Error::PermissionDenied { .. })
+    ));
+    emulator
+        .cloud()
+        .fail_next(Operation::Launch, 1, Fault::Unauthenticated);
+    assert!(matches!(
+        azure.launch_instance(&config()).await,
+        Err(Error::Unauthenticated { .. })
+    ));
+    assert_eq!(emulator.cloud().live_instances(), 0);
+}
+
+#[tokio::test]
+async fn stop_deallocates_and_start_reports_the_new_addresses() {
+    let emulator = emulator(1000).await;
+    let azure = provisioner(&emulator);
+    let name = azure
+        .launch_instance(
+            &config()
+                .with_disk_size_gb(64)
+                .with_user_data("#cloud-config\n"),
+        )
+        .await
+        .unwrap()
+        .instance_id;
+    let before = azure.describe_instance(&name).await.unwrap();
+    azure.stop_instance(&name).await.unwrap();
+    let stopped = azure.describe_instance(&name).await.unwrap();
+    assert_eq!(stopped.state, CloudInstanceState::Stopped);
+    let started = azure.start_instance(&name).await.unwrap();
+    assert_ne!(
+        started.private_ip, before.private_ip,
+        "deallocation gave up the private address"
+    );
+    assert_ne!(started.public_ip, before.public_ip);
+    let record = emulator.cloud().describe(&name).await.unwrap();
+    assert_eq!(record.config.disk_size_gb, Some(64));
+    assert_eq!(
+        record.config.user_data.as_ref().unwrap().as_bytes(),
+        b"#cloud-config\n"
+    );
+    assert!(
+        !format!("{azure:?}").contains("AAAAITestKey"),
+        "Debug shortens the key"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_never_reaches_azure() {
+    let emulator = emulator(1000).await;
+    let azure = provisioner(&emulator);
+    for bad in [
+        config().with_tag("a/b", "x"),
+        config().with_tag("k", "v".repeat(257)),
+        InstanceConfig::new("ubuntu-latest", "Standard_B2s"),
+        config().with_disk_size_gb(5000),
+    ] {
+        assert!(
+            matches!(
+                azure.launch_instance(&bad).await,
+                Err(Error::InvalidArgument { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+    for id in ["p-1/../../x", "../x", "a/b", ""] {
+        assert_eq!(
+            azure
+                .describe_instance(id)
+                .await
+                .unwrap_err()
+                .invalid_field(),
+            Some("instance_id")
+        );
+    }
+    assert!(emulator.cloud().calls().is_empty());
+}
