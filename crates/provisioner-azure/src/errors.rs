@@ -5,27 +5,12 @@
 //! errors; what reaches this table has exhausted those retries.
 
 use azure_core::error::ErrorKind;
-use provisioner_core::Error;
-
-/// The class of an ARM error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Class {
-    NotFound,
-    Throttled,
-    InsufficientCapacity,
-    QuotaExceeded,
-    InvalidArgument,
-    InvalidState,
-    Unauthenticated,
-    PermissionDenied,
-    Unavailable,
-    Other,
-}
+use provisioner_core::{Error, ErrorClass, ProviderFailure};
 
 /// The table: the envelope's code first, the HTTP status for codes it does
 /// not know.
-pub(crate) fn classify(status: u16, code: &str) -> Class {
-    use Class::*;
+pub(crate) fn classify(status: u16, code: &str) -> ErrorClass {
+    use ErrorClass::*;
     match code {
         "ResourceNotFound" | "NotFound" | "ResourceGroupNotFound" => NotFound,
         "TooManyRequests" | "RetryableError" => Throttled,
@@ -50,11 +35,11 @@ pub(crate) fn classify(status: u16, code: &str) -> Class {
         | "MissingApiVersionParameter"
         | "InvalidTagNameCharacters"
         | "InvalidTagValueLength"
-        | "BadRequest" => InvalidArgument,
+        | "BadRequest" => InvalidArgument("launch settings"),
         _ => match status {
             404 => NotFound,
             429 => Throttled,
-            400 => InvalidArgument,
+            400 => InvalidArgument("launch settings"),
             401 => Unauthenticated,
             403 => PermissionDenied,
             409 => InvalidState,
@@ -66,62 +51,38 @@ pub(crate) fn classify(status: u16, code: &str) -> Class {
 
 /// An azure_core error as a core error, for the VM `name`.
 pub(crate) fn from_azure(err: azure_core::Error, name: &str) -> Error {
-    let (status, code) = match err.kind() {
+    let (class, status, code) = match err.kind() {
         ErrorKind::HttpResponse { status, error_code } => {
-            (u16::from(*status), error_code.clone().unwrap_or_default())
+            let code = error_code.clone().unwrap_or_default();
+            (
+                classify(u16::from(*status), &code),
+                u16::from(*status),
+                code,
+            )
         }
-        ErrorKind::Io => {
-            return Error::Unavailable {
-                message: "Azure could not be reached".to_owned(),
-                source: Some(Box::new(err)),
-            }
-        }
-        ErrorKind::Credential => {
-            return Error::Unauthenticated {
-                message: format!("no Azure credential: {err}"),
-            }
-        }
-        _ => (0, String::new()),
+        ErrorKind::Io => (ErrorClass::Unavailable, 0, String::new()),
+        ErrorKind::Credential => (ErrorClass::Unauthenticated, 0, String::new()),
+        _ => (ErrorClass::Other, 0, String::new()),
     };
-    let message = if code.is_empty() {
-        format!("HTTP {status}")
-    } else {
-        code.clone()
+    let message = match status {
+        0 => err.to_string(),
+        status if code.is_empty() => format!("HTTP {status}"),
+        _ => code.clone(),
     };
-    match classify(status, &code) {
-        Class::NotFound => Error::NotFound {
-            instance_id: name.to_owned(),
-        },
-        Class::Throttled => Error::Throttled {
-            retry_after: None,
-            message,
-        },
-        Class::InsufficientCapacity => Error::InsufficientCapacity { message },
-        Class::QuotaExceeded => Error::QuotaExceeded { message },
-        Class::InvalidArgument => Error::invalid_argument("launch settings", message),
-        Class::InvalidState => Error::InvalidState {
-            instance_id: name.to_owned(),
-            message,
-        },
-        Class::Unauthenticated => Error::Unauthenticated { message },
-        Class::PermissionDenied => Error::PermissionDenied { message },
-        Class::Unavailable => Error::Unavailable {
-            message,
-            source: Some(Box::new(err)),
-        },
-        Class::Other => Error::Provider {
-            provider: "azure",
-            code: (!code.is_empty()).then_some(code),
-            message: err.to_string(),
-            source: Some(Box::new(err)),
-        },
-    }
+    class.into_error(ProviderFailure {
+        provider: "azure",
+        code,
+        message,
+        instance_id: name.to_owned(),
+        retry_after: None,
+        source: Some(Box::new(err)),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Class::*;
+    use ErrorClass::*;
 
     #[test]
     fn the_table() {
@@ -137,7 +98,7 @@ mod tests {
             (401, "InvalidAuthenticationToken", Unauthenticated),
             (409, "OperationNotAllowed", InvalidState),
             (409, "Conflict", InvalidState),
-            (400, "InvalidParameter", InvalidArgument),
+            (400, "InvalidParameter", InvalidArgument("launch settings")),
             (500, "InternalServerError", Unavailable),
             (503, "ServiceUnavailable", Unavailable),
             (418, "Teapot", Other),

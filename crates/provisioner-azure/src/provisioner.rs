@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use base64::Engine as _;
 use compute::models::VirtualMachine;
 use futures::StreamExt;
 use provisioner_core::consistency::RecentLaunches;
+use provisioner_core::naming;
 use provisioner_core::validate;
 use provisioner_core::{
     CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
@@ -435,40 +435,12 @@ fn name_of(vm: &VirtualMachine) -> String {
     vm.resource.name.clone().unwrap_or_default()
 }
 
-/// The VM name for a launch: derived from the idempotency key, so that a
-/// repeated PUT is the same VM; else fresh.
-fn vm_name(key: Option<&str>) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let seed = match key {
-        Some(key) => format!("key:{key}"),
-        None => {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos());
-            format!(
-                "{nanos}:{}:{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            )
-        }
-    };
-    let hash = |s: &str| {
-        s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
-    };
-    format!(
-        "p-{:016x}{:08x}",
-        hash(&seed),
-        hash(&format!("2{seed}")) as u32
-    )
-}
-
 #[async_trait]
 impl InstanceProvisioner for AzureProvisioner {
     async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
         validate::check_config(config, &AZURE_RULES)?;
-        let name = vm_name(config.idempotency_key.as_deref());
+        // Derived from the key, so that a repeated PUT is the same VM.
+        let name = naming::launch_name("p", config.idempotency_key.as_deref());
         let body = self.body(&name, config)?;
         // One PUT, answered once Azure accepts it; the crate's awaited form
         // would poll the PUT until provisioning ends.
@@ -627,11 +599,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_from_keys_are_stable_and_valid() {
-        let a = vm_name(Some("blue-slot-0"));
-        assert_eq!(a, vm_name(Some("blue-slot-0")));
-        assert_ne!(a, vm_name(Some("blue-slot-1")));
-        assert!(check_vm_name(&a).is_ok());
-        assert_ne!(vm_name(None), vm_name(None));
+    fn launch_names_are_valid_vm_names() {
+        for key in [Some("blue-slot-0"), None] {
+            assert!(check_vm_name(&naming::launch_name("p", key)).is_ok());
+        }
     }
 }

@@ -154,9 +154,125 @@ impl Error {
     }
 }
 
+/// The class a provider's error table gives one of its error codes. Each
+/// provider crate keeps one table from its codes to these classes; turning
+/// a class into an [`Error`] is this one function for all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// The instance does not exist.
+    NotFound,
+    /// Rate limited.
+    Throttled,
+    /// No capacity for the request.
+    InsufficientCapacity,
+    /// A quota or limit is reached.
+    QuotaExceeded,
+    /// The request was invalid; the field it names.
+    InvalidArgument(&'static str),
+    /// Not allowed in the instance's current state.
+    InvalidState,
+    /// Credentials missing, invalid or expired.
+    Unauthenticated,
+    /// Credentials not allowed to do this.
+    PermissionDenied,
+    /// A server-side or transport failure.
+    Unavailable,
+    /// Anything else.
+    Other,
+}
+
+/// What a provider knows about one failed call.
+#[derive(Debug)]
+pub struct ProviderFailure {
+    /// The provider (`"ec2"`, `"gcp"`, `"azure"`).
+    pub provider: &'static str,
+    /// The provider's error code or reason; empty when it gave none.
+    pub code: String,
+    /// The provider's message.
+    pub message: String,
+    /// The instance the call was about; empty when none.
+    pub instance_id: String,
+    /// The wait the provider asked for.
+    pub retry_after: Option<Duration>,
+    /// The underlying error, kept for `Unavailable` and `Other`.
+    pub source: Option<BoxError>,
+}
+
+impl ErrorClass {
+    /// The core error of a failure in this class.
+    pub fn into_error(self, failure: ProviderFailure) -> Error {
+        let ProviderFailure {
+            provider,
+            code,
+            message,
+            instance_id,
+            retry_after,
+            source,
+        } = failure;
+        let coded = if code.is_empty() {
+            message.clone()
+        } else {
+            format!("{code}: {message}")
+        };
+        match self {
+            Self::NotFound => Error::NotFound { instance_id },
+            Self::Throttled => Error::Throttled {
+                retry_after,
+                message,
+            },
+            Self::InsufficientCapacity => Error::InsufficientCapacity { message },
+            Self::QuotaExceeded => Error::QuotaExceeded { message },
+            Self::InvalidArgument(field) => Error::invalid_argument(field, coded),
+            Self::InvalidState => Error::InvalidState {
+                instance_id,
+                message,
+            },
+            Self::Unauthenticated => Error::Unauthenticated { message },
+            Self::PermissionDenied => Error::PermissionDenied { message },
+            Self::Unavailable => Error::Unavailable {
+                message: coded,
+                source,
+            },
+            Self::Other => Error::Provider {
+                provider,
+                code: (!code.is_empty()).then_some(code),
+                message,
+                source,
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn classes_become_errors_keeping_the_providers_detail() {
+        let failure = |code: &str| ProviderFailure {
+            provider: "ec2",
+            code: code.to_owned(),
+            message: "it failed".to_owned(),
+            instance_id: "i-1".to_owned(),
+            retry_after: Some(Duration::from_secs(3)),
+            source: None,
+        };
+        let e = ErrorClass::Throttled.into_error(failure("Throttling"));
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
+        let e = ErrorClass::InvalidArgument("image").into_error(failure("InvalidAMIID.NotFound"));
+        assert_eq!(
+            e.to_string(),
+            "invalid image: InvalidAMIID.NotFound: it failed"
+        );
+        assert!(
+            matches!(ErrorClass::NotFound.into_error(failure("")), Error::NotFound { instance_id } if instance_id == "i-1")
+        );
+        assert_eq!(
+            ErrorClass::Other.into_error(failure("Odd")).to_string(),
+            "ec2 error Odd: it failed"
+        );
+    }
 
     #[test]
     fn only_throttled_and_unavailable_are_retryable() {

@@ -38,13 +38,14 @@ mod state;
 mod types;
 
 pub mod consistency;
+pub mod naming;
 pub mod validate;
 
 #[cfg(feature = "contract")]
 pub mod contract;
 
 pub use async_trait::async_trait;
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Error, ErrorClass, ProviderFailure, Result};
 pub use state::{CloudInstanceState, ParseStateError};
 pub use types::{InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus, Tags, UserData};
 

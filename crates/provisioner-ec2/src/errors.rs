@@ -9,27 +9,12 @@
 use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use provisioner_core::validate::field;
-use provisioner_core::Error;
-
-/// The class of an EC2 error code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Class {
-    Throttled,
-    InsufficientCapacity,
-    QuotaExceeded,
-    NotFound,
-    InvalidArgument(&'static str),
-    InvalidState,
-    Unauthenticated,
-    PermissionDenied,
-    Unavailable,
-    Other,
-}
+use provisioner_core::{Error, ErrorClass, ProviderFailure};
 
 /// The table: EC2 error code (and HTTP status, for codes it does not know)
 /// to class.
-pub(crate) fn classify(code: &str, status: u16) -> Class {
-    use Class::*;
+pub(crate) fn classify(code: &str, status: u16) -> ErrorClass {
+    use ErrorClass::*;
     match code {
         "RequestLimitExceeded"
         | "Throttling"
@@ -107,46 +92,20 @@ where
         }
         _ => (String::new(), err.to_string(), 0),
     };
-    let id = || instance_id.unwrap_or_default().to_owned();
-    let message = if message.is_empty() {
-        code.clone()
-    } else {
-        message
-    };
-    match classify(&code, status) {
-        Class::Throttled => Error::Throttled {
-            retry_after: None,
-            message,
-        },
-        Class::InsufficientCapacity => Error::InsufficientCapacity { message },
-        Class::QuotaExceeded => Error::QuotaExceeded { message },
-        Class::NotFound => Error::NotFound { instance_id: id() },
-        Class::InvalidArgument(field) => {
-            Error::invalid_argument(field, format!("{code}: {message}"))
-        }
-        Class::InvalidState => Error::InvalidState {
-            instance_id: id(),
-            message,
-        },
-        Class::Unauthenticated => Error::Unauthenticated { message },
-        Class::PermissionDenied => Error::PermissionDenied { message },
-        Class::Unavailable => Error::Unavailable {
-            message: format!("{code}: {message}"),
-            source: Some(Box::new(err)),
-        },
-        Class::Other => Error::Provider {
-            provider: "ec2",
-            code: (!code.is_empty()).then_some(code),
-            message,
-            source: Some(Box::new(err)),
-        },
-    }
+    classify(&code, status).into_error(ProviderFailure {
+        provider: "ec2",
+        code,
+        message,
+        instance_id: instance_id.unwrap_or_default().to_owned(),
+        retry_after: None,
+        source: Some(Box::new(err)),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Class::*;
+    use ErrorClass::*;
 
     #[test]
     fn the_table() {

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ use aws_sdk_ec2::types::{
 use aws_sdk_ec2::Client;
 use base64::Engine as _;
 use provisioner_core::consistency::RecentLaunches;
+use provisioner_core::naming;
 use provisioner_core::validate::{self, field};
 use provisioner_core::{
     CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
@@ -136,20 +136,6 @@ impl Ec2Provisioner {
     }
 }
 
-/// A client token unique to this launch call. The SDK retries a call with
-/// the same token, so its own retries can never create a second instance.
-fn fresh_client_token() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "prov-{nanos:x}-{:x}-{:x}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 fn tags_of(instance: &Instance) -> Tags {
     instance
         .tags()
@@ -229,11 +215,13 @@ impl InstanceProvisioner for Ec2Provisioner {
             .instance_type(config.instance_type.as_str().into())
             .min_count(1)
             .max_count(1)
+            // A token per call: the SDK retries with it, so its own retries
+            // can never create a second instance.
             .client_token(
                 config
                     .idempotency_key
                     .clone()
-                    .unwrap_or_else(fresh_client_token),
+                    .unwrap_or_else(|| naming::fresh_token("prov")),
             )
             .set_key_name(self.launch.key_name.clone());
         if !config.tags.is_empty() {

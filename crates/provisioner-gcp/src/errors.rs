@@ -7,27 +7,11 @@
 
 use std::time::Duration;
 
-use provisioner_core::Error;
-
-/// The class of a Compute Engine error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Class {
-    NotFound,
-    AlreadyExists,
-    Throttled,
-    QuotaExceeded,
-    InsufficientCapacity,
-    InvalidArgument,
-    InvalidState,
-    Unauthenticated,
-    PermissionDenied,
-    Unavailable,
-    Other,
-}
+use provisioner_core::{Error, ErrorClass, ProviderFailure};
 
 /// The table: HTTP status (0 for an operation error) and reason or code.
-pub(crate) fn classify(status: u16, reason: &str) -> Class {
-    use Class::*;
+pub(crate) fn classify(status: u16, reason: &str) -> ErrorClass {
+    use ErrorClass::*;
     match reason {
         "rateLimitExceeded" | "userRateLimitExceeded" | "RATE_LIMIT_EXCEEDED" => return Throttled,
         "quotaExceeded" | "QUOTA_EXCEEDED" => return QuotaExceeded,
@@ -35,16 +19,14 @@ pub(crate) fn classify(status: u16, reason: &str) -> Class {
         | "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS"
         | "REGION_RESOURCE_POOL_EXHAUSTED"
         | "resourceExhausted" => return InsufficientCapacity,
-        "alreadyExists" | "RESOURCE_ALREADY_EXISTS" => return AlreadyExists,
         "notFound" | "RESOURCE_NOT_FOUND" => return NotFound,
         "resourceNotReady" | "RESOURCE_NOT_READY" | "conditionNotMet" => return InvalidState,
         _ => {}
     }
     match status {
         404 => NotFound,
-        409 => AlreadyExists,
         429 => Throttled,
-        400 => InvalidArgument,
+        400 => InvalidArgument("launch settings"),
         401 => Unauthenticated,
         403 => PermissionDenied,
         500..=599 => Unavailable,
@@ -52,109 +34,87 @@ pub(crate) fn classify(status: u16, reason: &str) -> Class {
     }
 }
 
-/// A class as a core error. `NotFound` and `AlreadyExists` are usually
-/// handled by the caller before this (per the contract).
-pub(crate) fn to_error(
-    class: Class,
-    code: &str,
-    message: String,
-    id: &str,
-    retry_after: Option<Duration>,
-) -> Error {
-    match class {
-        Class::NotFound => Error::NotFound {
-            instance_id: id.to_owned(),
-        },
-        Class::Throttled => Error::Throttled {
-            retry_after,
-            message,
-        },
-        Class::QuotaExceeded => Error::QuotaExceeded { message },
-        Class::InsufficientCapacity => Error::InsufficientCapacity { message },
-        Class::InvalidArgument => {
-            Error::invalid_argument("launch settings", format!("{code}: {message}"))
-        }
-        Class::InvalidState => Error::InvalidState {
-            instance_id: id.to_owned(),
-            message,
-        },
-        Class::Unauthenticated => Error::Unauthenticated { message },
-        Class::PermissionDenied => Error::PermissionDenied { message },
-        Class::Unavailable => Error::Unavailable {
-            message,
-            source: None,
-        },
-        Class::AlreadyExists | Class::Other => Error::Provider {
-            provider: "gcp",
-            code: (!code.is_empty()).then(|| code.to_owned()),
-            message,
-            source: None,
-        },
-    }
+/// True for `alreadyExists` (409): on a launch with a key, the instance
+/// that key names exists already.
+pub(crate) fn is_already_exists(err: &google_cloud_gax::error::Error) -> bool {
+    let (status, reason, _) = describe(err);
+    status == Some(409) || reason == "alreadyExists" || reason == "RESOURCE_ALREADY_EXISTS"
 }
 
-/// The class, reason and message of a client error.
-pub(crate) fn describe(err: &google_cloud_gax::error::Error) -> (Class, String, String) {
+/// The HTTP status, reason and message of a client error.
+fn describe(err: &google_cloud_gax::error::Error) -> (Option<u16>, String, String) {
     let Some(status) = err.http_status_code() else {
-        let class = if err.is_authentication() {
-            Class::Unauthenticated
-        } else if err.is_timeout()
-            || err.is_io()
-            || err.is_connect()
-            || err.is_transport()
-            || err.is_exhausted()
-        {
-            Class::Unavailable
-        } else {
-            Class::Other
-        };
-        return (class, String::new(), err.to_string());
+        return (None, String::new(), err.to_string());
     };
     let body: Option<serde_json::Value> = err
         .http_payload()
         .and_then(|b| serde_json::from_slice(b).ok());
-    let reason = body
-        .as_ref()
-        .and_then(|b| b.pointer("/error/errors/0/reason"))
-        .and_then(|r| r.as_str())
-        .unwrap_or_default()
-        .to_owned();
-    let message = body
-        .as_ref()
-        .and_then(|b| b.pointer("/error/message"))
-        .and_then(|m| m.as_str())
-        .map(str::to_owned)
+    let text = |pointer: &str| {
+        body.as_ref()
+            .and_then(|b| b.pointer(pointer))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let reason = text("/error/errors/0/reason").unwrap_or_default();
+    let message = text("/error/message")
         .or_else(|| err.status().map(|s| s.message.clone()))
         .unwrap_or_else(|| format!("HTTP {status}"));
-    (classify(status, &reason), reason, message)
+    (Some(status), reason, message)
 }
 
 /// A client error as a core error, for the instance `id`.
 pub(crate) fn from_gax(err: google_cloud_gax::error::Error, id: &str) -> Error {
-    let (class, reason, message) = describe(&err);
+    let (status, code, message) = describe(&err);
+    let class = match status {
+        Some(status) => classify(status, &code),
+        None if err.is_authentication() => ErrorClass::Unauthenticated,
+        None if err.is_timeout()
+            || err.is_io()
+            || err.is_connect()
+            || err.is_transport()
+            || err.is_exhausted() =>
+        {
+            ErrorClass::Unavailable
+        }
+        None => ErrorClass::Other,
+    };
     let retry_after = err
         .http_headers()
         .and_then(|h| h.get("retry-after"))
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .map(Duration::from_secs);
-    let mut e = to_error(class, &reason, message, id, retry_after);
-    if let Error::Unavailable { source, .. } | Error::Provider { source, .. } = &mut e {
-        *source = Some(Box::new(err));
-    }
-    e
+    class.into_error(ProviderFailure {
+        provider: "gcp",
+        code,
+        message,
+        instance_id: id.to_owned(),
+        retry_after,
+        source: Some(Box::new(err)),
+    })
+}
+
+/// An operation's error code and message as a core error.
+pub(crate) fn from_operation(code: &str, message: String, id: &str) -> Error {
+    classify(0, code).into_error(ProviderFailure {
+        provider: "gcp",
+        code: code.to_owned(),
+        message,
+        instance_id: id.to_owned(),
+        retry_after: None,
+        source: None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Class::*;
+    use ErrorClass::*;
 
     #[test]
     fn the_table() {
         let table = [
             (404, "notFound", NotFound),
-            (409, "alreadyExists", AlreadyExists),
             (429, "rateLimitExceeded", Throttled),
             (403, "rateLimitExceeded", Throttled),
             (403, "userRateLimitExceeded", Throttled),
@@ -168,7 +128,7 @@ mod tests {
             ),
             (503, "ZONE_RESOURCE_POOL_EXHAUSTED", InsufficientCapacity),
             (400, "resourceNotReady", InvalidState),
-            (400, "invalid", InvalidArgument),
+            (400, "invalid", InvalidArgument("launch settings")),
             (401, "authError", Unauthenticated),
             (403, "forbidden", PermissionDenied),
             (500, "backendError", Unavailable),

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use google_cloud_compute_v1::model::{
     Operation, ServiceAccount,
 };
 use provisioner_core::consistency::RecentLaunches;
+use provisioner_core::naming;
 use provisioner_core::validate::{self, field};
 use provisioner_core::{
     CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
@@ -24,7 +24,7 @@ use provisioner_core::{
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::errors::{self, from_gax, Class};
+use crate::errors::{self, from_gax};
 use crate::ids::{self, InstanceId};
 use crate::launch::GcpLaunchConfig;
 use crate::states;
@@ -134,7 +134,7 @@ impl GcpProvisioner {
     }
 
     fn zone_for(&self, name: &str) -> &str {
-        &self.zones[(fnv1a(name.as_bytes()) % self.zones.len() as u64) as usize]
+        &self.zones[(naming::stable_hash(name.as_bytes()) % self.zones.len() as u64) as usize]
     }
 
     fn lock_deleting(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
@@ -295,41 +295,11 @@ fn builder_error(e: google_cloud_gax::client_builder::Error) -> Error {
     }
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
-/// The instance name for a launch: derived from the idempotency key, so that
-/// a retry meets `alreadyExists`; else fresh.
-fn instance_name(key: Option<&str>) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let seed = match key {
-        Some(key) => format!("key:{key}"),
-        None => {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos());
-            format!(
-                "{nanos}:{}:{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            )
-        }
-    };
-    format!(
-        "p-{:016x}{:08x}",
-        fnv1a(seed.as_bytes()),
-        fnv1a(format!("2{seed}").as_bytes()) as u32
-    )
-}
-
 /// A UUID-shaped request id, stable for a name (Compute Engine drops a
 /// repeated requestId within an hour instead of running it twice).
 fn request_id(name: &str) -> String {
-    let a = fnv1a(name.as_bytes());
-    let b = fnv1a(format!("request:{name}").as_bytes());
+    let a = naming::stable_hash(name.as_bytes());
+    let b = naming::stable_hash(format!("request:{name}").as_bytes());
     format!(
         "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
         a >> 32,
@@ -424,20 +394,14 @@ fn operation_result(op: &Operation, id: &str) -> Result<()> {
     let message = first
         .and_then(|e| e.message.clone())
         .unwrap_or_else(|| "operation failed".to_owned());
-    Err(errors::to_error(
-        errors::classify(0, code),
-        code,
-        message,
-        id,
-        None,
-    ))
+    Err(errors::from_operation(code, message, id))
 }
 
 #[async_trait]
 impl InstanceProvisioner for GcpProvisioner {
     async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
         validate::check_config(config, &GCP_RULES)?;
-        let name = instance_name(config.idempotency_key.as_deref());
+        let name = naming::launch_name("p", config.idempotency_key.as_deref());
         let zone = self.zone_for(&name).to_owned();
         let id = ids::format(&zone, &name);
         let body = self.body(&name, &zone, config)?;
@@ -453,8 +417,7 @@ impl InstanceProvisioner for GcpProvisioner {
         match result {
             Ok(op) => operation_result(&op, &id)?,
             Err(e) => {
-                let (class, _, _) = errors::describe(&e);
-                if class != Class::AlreadyExists || config.idempotency_key.is_none() {
+                if config.idempotency_key.is_none() || !errors::is_already_exists(&e) {
                     return Err(from_gax(e, &id));
                 }
                 // A retry with the same key: the instance exists already.
@@ -493,7 +456,7 @@ impl InstanceProvisioner for GcpProvisioner {
     async fn terminate_instance(&self, instance_id: &str) -> Result<()> {
         let id = ids::parse(instance_id)?;
         // One request id for this terminate, kept across its retries.
-        let request = request_id(&instance_name(None));
+        let request = request_id(&naming::fresh_token("delete"));
         let started: Mutex<Option<String>> = Mutex::new(None);
         self.recent
             .terminate(instance_id, || async {
@@ -648,14 +611,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_from_keys_are_stable_rfc1035_and_distinct() {
-        let a = instance_name(Some("blue-slot-0"));
-        assert_eq!(a, instance_name(Some("blue-slot-0")));
-        assert_ne!(a, instance_name(Some("blue-slot-1")));
-        assert!(ids::is_rfc1035(&a), "{a}");
-        let fresh = instance_name(None);
-        assert_ne!(fresh, instance_name(None));
-        assert!(ids::is_rfc1035(&fresh));
+    fn launch_names_are_rfc1035() {
+        for key in [Some("blue-slot-0"), None] {
+            let name = naming::launch_name("p", key);
+            assert!(ids::is_rfc1035(&name), "{name}");
+        }
     }
 
     #[test]

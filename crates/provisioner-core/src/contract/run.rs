@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -75,17 +74,9 @@ pub(super) struct Run {
 
 impl Run {
     pub(super) fn new(subject: ContractSubject, case: Case) -> Self {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let millis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        // Lowercase hex and dashes only: valid in every provider's tags and
-        // labels, and unique across processes by time, within one by counter.
-        let run_id = format!(
-            "{millis:x}-{:x}-{}",
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            case.clause()
-        );
+        // A letter, then lowercase hex and dashes: valid in every provider's
+        // tags and labels, and unique across processes and runs.
+        let run_id = crate::naming::fresh_token(case.clause());
         Self {
             subject,
             run_id,

@@ -1,0 +1,63 @@
+//! Names and tokens the providers derive: stable for an idempotency key,
+//! fresh otherwise.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// FNV-1a: a small hash whose values never change between versions, so a
+/// name derived from a key today is the same name tomorrow.
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// A seed unique to this call: time, process and a counter.
+fn fresh_seed() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{nanos:x}-{:x}-{:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A token unique to this call, such as an EC2 client token: `PREFIX-…`.
+pub fn fresh_token(prefix: &str) -> String {
+    format!("{prefix}-{}", fresh_seed())
+}
+
+/// The name of a launched instance on clouds where the caller names it:
+/// `PREFIX-` and 24 lowercase hex digits, derived from the idempotency key
+/// (so a retried launch names the same instance) or fresh. With a prefix
+/// that starts with a lowercase letter, the name is a valid RFC 1035 label
+/// and a valid Azure VM name.
+pub fn launch_name(prefix: &str, idempotency_key: Option<&str>) -> String {
+    let seed = match idempotency_key {
+        Some(key) => format!("key:{key}"),
+        None => fresh_seed(),
+    };
+    let low = stable_hash(format!("2{seed}").as_bytes()) as u32;
+    format!("{prefix}-{:016x}{low:08x}", stable_hash(seed.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_keys_are_stable_and_fresh_ones_distinct() {
+        let a = launch_name("p", Some("blue-slot-0"));
+        assert_eq!(a, launch_name("p", Some("blue-slot-0")));
+        assert_ne!(a, launch_name("p", Some("blue-slot-1")));
+        assert_eq!(a.len(), 26);
+        assert!(a
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+        assert_ne!(launch_name("p", None), launch_name("p", None));
+        assert_ne!(fresh_token("t"), fresh_token("t"));
+        assert_eq!(stable_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
