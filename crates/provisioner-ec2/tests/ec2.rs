@@ -225,3 +225,15 @@ async fn terminated_instances_are_listed_only_when_asked_for() {
     assert_eq!(terminated.len(), 1);
     assert_eq!(terminated[0].state, CloudInstanceState::Terminated);
 }
+
+#[tokio::test]
+async fn debug_never_prints_the_secret_key_or_user_data() {
+    let (_emulator, ec2) = setup().await;
+    let printed = format!("{ec2:?}");
+    assert!(!printed.contains("emulator-secret"), "{printed}");
+    let config = config().with_user_data("TOKEN=hunter2");
+    assert!(!format!("{config:?}").contains("hunter2"));
+    // Errors carry EC2's message, never the request.
+    let err = ec2.launch_instance(&config.with_tag("aws:x", "y")).await.unwrap_err();
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}
