@@ -234,6 +234,9 @@ async fn debug_never_prints_the_secret_key_or_user_data() {
     let config = config().with_user_data("TOKEN=hunter2");
     assert!(!format!("{config:?}").contains("hunter2"));
     // Errors carry EC2's message, never the request.
-    let err = ec2.launch_instance(&config.with_tag("aws:x", "y")).await.unwrap_err();
+    let err = ec2
+        .launch_instance(&config.with_tag("aws:x", "y"))
+        .await
+        .unwrap_err();
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }

@@ -191,7 +191,9 @@ async fn responses_follow_the_discovery_document() {
 async fn operations_go_pending_running_done() {
     let cloud = FakeCloud::builder()
         .personality(Personality::gce())
-        .transitions(Transitions::uniform(Duration::from_millis(300)))
+        // Seconds, so that the checks run inside each transition even on a
+        // loaded machine; `wait` ends each one.
+        .transitions(Transitions::uniform(Duration::from_secs(3)))
         .build();
     let emulator = Emulator::builder().cloud(cloud).start().await.unwrap();
     let (_, op) = call(

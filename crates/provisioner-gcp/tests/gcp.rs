@@ -151,10 +151,12 @@ async fn tags_labels_cannot_express_are_rejected_before_any_call() {
 
 #[tokio::test]
 async fn a_deleting_instance_is_terminating_although_it_shows_stopping() {
+    // Deleting takes 5 s of real time: long enough for the checks below to
+    // run inside it even on a loaded machine.
     let cloud = FakeCloud::builder()
         .personality(Personality::gce())
         .transitions(Transitions {
-            terminate: Duration::from_millis(600),
+            terminate: Duration::from_secs(5),
             ..Transitions::default()
         })
         .build();
@@ -171,17 +173,17 @@ async fn a_deleting_instance_is_terminating_although_it_shows_stopping() {
         stranger.describe_instance(&id).await.unwrap().state,
         CloudInstanceState::Stopping
     );
-    let listed = gcp
-        .list_instances(&InstanceFilter::default().in_states([CloudInstanceState::Terminating]))
-        .await
-        .unwrap();
-    assert_eq!(listed.len(), 1);
+    let terminating = InstanceFilter::default().in_states([CloudInstanceState::Terminating]);
+    assert_eq!(gcp.list_instances(&terminating).await.unwrap().len(), 1);
 
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(
-        gcp.describe_instance(&id).await.unwrap().state,
-        CloudInstanceState::Terminated
-    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while gcp.describe_instance(&id).await.unwrap().state != CloudInstanceState::Terminated {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the delete never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert!(gcp
         .list_instances(&InstanceFilter::default())
         .await
