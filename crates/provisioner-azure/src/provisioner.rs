@@ -291,18 +291,8 @@ impl AzureProvisioner {
                 other => return Err(other),
             },
         };
-        let config = nic
-            .properties
-            .as_ref()
-            .and_then(|p| p.ip_configurations.first())
-            .and_then(|c| c.properties.as_ref());
-        let private = config
-            .and_then(|c| c.private_ip_address.as_deref())
-            .and_then(|a| a.parse().ok());
-        let pip_name = config
-            .and_then(|c| c.public_ip_address.as_ref())
-            .and_then(|p| p.resource.id.as_deref())
-            .and_then(|id| id.rsplit('/').next());
+        let (private, pip_id) = nic_addresses(&nic);
+        let pip_name = pip_id.as_deref().and_then(|id| id.rsplit('/').next());
         let public = match pip_name {
             None => None,
             Some(pip) => match self
@@ -343,18 +333,7 @@ impl AzureProvisioner {
                 let Some(id) = nic.resource.id.clone() else {
                     continue;
                 };
-                let config = nic
-                    .properties
-                    .as_ref()
-                    .and_then(|p| p.ip_configurations.first())
-                    .and_then(|c| c.properties.as_ref());
-                let private = config
-                    .and_then(|c| c.private_ip_address.as_deref())
-                    .and_then(|a| a.parse().ok());
-                let pip = config
-                    .and_then(|c| c.public_ip_address.as_ref())
-                    .and_then(|p| p.resource.id.clone());
-                nics.insert(id.to_ascii_lowercase(), (private, pip));
+                nics.insert(id.to_ascii_lowercase(), nic_addresses(&nic));
             }
         }
         let mut pips = HashMap::new();
@@ -377,6 +356,23 @@ impl AzureProvisioner {
         }
         Ok((nics, pips))
     }
+}
+
+/// The private address of an interface's primary IP configuration, and the
+/// resource id of its public address, if any.
+fn nic_addresses(nic: &network::models::NetworkInterface) -> (Option<IpAddr>, Option<String>) {
+    let config = nic
+        .properties
+        .as_ref()
+        .and_then(|p| p.ip_configurations.first())
+        .and_then(|c| c.properties.as_ref());
+    let private = config
+        .and_then(|c| c.private_ip_address.as_deref())
+        .and_then(|a| a.parse().ok());
+    let public = config
+        .and_then(|c| c.public_ip_address.as_ref())
+        .and_then(|p| p.resource.id.clone());
+    (private, public)
 }
 
 fn nic_id(vm: &VirtualMachine) -> Option<&str> {
