@@ -46,6 +46,7 @@ mod admin;
 mod arm;
 mod ec2;
 mod gce;
+mod lro;
 mod server;
 mod wire;
 

@@ -30,6 +30,7 @@ use provisioner_fake::{Attributes, InstanceRecord};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 
+use crate::lro::Change as OpKind;
 use crate::wire::DropConnection;
 use crate::AppState;
 use mapping::{ArmError, StopMode};
@@ -126,26 +127,6 @@ struct ArmOp {
     vm: String,
     kind: OpKind,
     started: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OpKind {
-    Create,
-    Delete,
-    Start,
-    Stop,
-}
-
-impl OpKind {
-    fn is_done(self, now: Option<CloudInstanceState>) -> bool {
-        use CloudInstanceState::*;
-        match (self, now) {
-            (Self::Delete, None | Some(Terminated)) | (_, None) => true,
-            (Self::Delete, _) => false,
-            (Self::Create | Self::Start, Some(s)) => s != Pending,
-            (Self::Stop, Some(s)) => s != Stopping,
-        }
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -33,6 +33,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 
+use crate::lro::Change as OpKind;
 use crate::wire::DropConnection;
 use crate::AppState;
 use mapping::GceError;
@@ -91,34 +92,13 @@ struct OpRecord {
     error: Option<(&'static str, String)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OpKind {
-    Insert,
-    Delete,
-    Start,
-    Stop,
-}
-
-impl OpKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Insert => "insert",
-            Self::Delete => "delete",
-            Self::Start => "start",
-            Self::Stop => "stop",
-        }
-    }
-
-    /// True once the instance is where this operation takes it.
-    fn is_done(self, now: Option<CloudInstanceState>) -> bool {
-        use CloudInstanceState::*;
-        match (self, now) {
-            (Self::Delete, None | Some(Terminated)) => true,
-            (Self::Delete, _) => false,
-            (_, None) => true,
-            (Self::Insert | Self::Start, Some(state)) => state != Pending,
-            (Self::Stop, Some(state)) => state != Stopping,
-        }
+/// Compute Engine's `operationType` of a change.
+fn operation_type(change: OpKind) -> &'static str {
+    match change {
+        OpKind::Create => "insert",
+        OpKind::Delete => "delete",
+        OpKind::Start => "start",
+        OpKind::Stop => "stop",
     }
 }
 
@@ -293,7 +273,7 @@ impl AppState {
             "id": op.id.to_string(),
             "name": op.name,
             "zone": format!("{BASE}/projects/{}/zones/{}", op.project, op.zone),
-            "operationType": op.kind.as_str(),
+            "operationType": operation_type(op.kind),
             "targetLink": format!("{BASE}/{}", resource(&op.project, &op.zone, &op.target)),
             "targetId": numeric_id(&op.target).to_string(),
             "status": status,
@@ -340,7 +320,7 @@ fn new_operation(
 /// Records and answers an operation; applies drop-after-commit.
 fn started(state: &AppState, op: OpRecord, request_id: Option<&str>) -> Response {
     let value = state.operation_json(&op, true);
-    let action = format!("compute.instances.{}", op.kind.as_str());
+    let action = format!("compute.instances.{}", operation_type(op.kind));
     if let Some(id) = request_id {
         lock(&state.gce().by_request_id).insert(id.to_owned(), op.name.clone());
     }
@@ -476,7 +456,7 @@ async fn insert(
             let body: Value = serde_json::from_slice(&body)
                 .map_err(|e| GceError::invalid(format!("Invalid JSON payload: {e}")))?;
             let (name, config, attributes) = parse_insert(&zone, &body)?;
-            let mut op = new_operation(&state, &project, &zone, OpKind::Insert, &name);
+            let mut op = new_operation(&state, &project, &zone, OpKind::Create, &name);
             match state.cloud.launch_named(&name, &config, attributes).await {
                 Ok(_) => {}
                 Err(e) => match mapping::operation_error(&e) {
@@ -546,7 +526,7 @@ async fn change(
                 OpKind::Delete => state.cloud.terminate(&record.id).await,
                 OpKind::Start => state.cloud.start(&record.id).await,
                 OpKind::Stop => state.cloud.stop(&record.id).await,
-                OpKind::Insert => unreachable!("insert has its own handler"),
+                OpKind::Create => unreachable!("insert has its own handler"),
             };
             result.map_err(|e| mapping::error(&e, &path))?;
             let op = new_operation(&state, &project, &zone, kind, &name);
