@@ -34,9 +34,7 @@ pub(crate) async fn subject(provider: &str, against: Against) -> Result<Subject,
         ("azure", Against::Emulator) => Subject::Ready(Box::new(azure_emulator().await?)),
         ("azure", Against::Live) => Subject::Ready(Box::new(azure_live()?)),
         (_, Against::Moto) => Subject::NotRun("moto serves only EC2 here".to_owned()),
-        (name, _) => Subject::NotRun(format!(
-            "not built: crate provisioner-{name} does not exist yet"
-        )),
+        (name, _) => Subject::NotRun(format!("no subject for {name} against {against:?}")),
     })
 }
 

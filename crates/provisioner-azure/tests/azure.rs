@@ -1,11 +1,14 @@
 //! What the suite cannot see on Azure: what terminate leaves behind, what a
 //! list costs, a PUT whose answer is lost, throttling with Retry-After.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use azure_core::auth::{AccessToken, TokenCredential};
 use azure_mgmt_network::package_2024_03 as network;
+use common::get_json;
 use provisioner_azure::{AzureLaunchConfig, AzureProvisioner, AzureScope};
 use provisioner_core::{
     CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceProvisioner,
@@ -112,23 +115,9 @@ async fn terminate_deletes_the_nic_disk_and_public_address_too() {
         );
     }
     // The disk too (through the same ARM face).
-    let disk = format!("{}/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Compute/disks/{name}-osdisk?api-version=2024-07-01", emulator.endpoint());
-    let status = raw_get_status(&emulator, &disk).await;
+    let disk = format!("/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Compute/disks/{name}-osdisk?api-version=2024-07-01");
+    let (status, _) = get_json(&emulator, &disk).await;
     assert_eq!(status, 404);
-}
-
-/// GET a URL on the emulator with a bearer token; the HTTP status.
-async fn raw_get_status(emulator: &EmulatorHandle, url: &str) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let path = url.trim_start_matches(&emulator.endpoint());
-    let mut stream = tokio::net::TcpStream::connect(emulator.addr())
-        .await
-        .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer t\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response[9..12].parse().unwrap()
 }
 
 #[tokio::test]

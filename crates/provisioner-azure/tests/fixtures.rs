@@ -4,11 +4,14 @@
 //! types without losing a field; and where an example and a face body have
 //! the same field, it has the same JSON shape.
 
+mod common;
+
 use azure_mgmt_compute::package_2024_07_01::models as compute;
 use azure_mgmt_network::package_2024_03::models as network;
+use common::get_json;
 use provisioner_azure::{AzureLaunchConfig, AzureProvisioner, AzureScope};
 use provisioner_core::{InstanceConfig, InstanceProvisioner};
-use provisioner_emulator::{Emulator, EmulatorHandle};
+use provisioner_emulator::Emulator;
 use provisioner_fake::Personality;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -154,30 +157,6 @@ fn every_example_body_parses_with_the_sdk_models() {
     }
 }
 
-/// A raw GET on the emulator, as any client sends it: status, JSON body, headers.
-async fn get_json(emulator: &EmulatorHandle, path: &str) -> (u16, Value, Vec<(String, String)>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(emulator.addr())
-        .await
-        .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer t\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let headers = head
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
-        .collect();
-    (
-        head[9..12].parse().unwrap(),
-        serde_json::from_str(body).unwrap_or(Value::Null),
-        headers,
-    )
-}
-
 #[tokio::test]
 async fn the_faces_bodies_match_the_examples() {
     let emulator = Emulator::builder()
@@ -217,7 +196,7 @@ async fn the_faces_bodies_match_the_examples() {
     })
     .collect();
 
-    let (status, vm, _) = get_json(
+    let (status, vm) = get_json(
         &emulator,
         &format!("{base}/Microsoft.Compute/virtualMachines/{name}?api-version=2024-07-01"),
     )
@@ -227,7 +206,7 @@ async fn the_faces_bodies_match_the_examples() {
 
     let view_example =
         fixture("VirtualMachine_Get_InstanceView.json")["responses"]["200"]["body"].clone();
-    let (_, view, _) = get_json(
+    let (_, view) = get_json(
         &emulator,
         &format!(
             "{base}/Microsoft.Compute/virtualMachines/{name}/instanceView?api-version=2024-07-01"
@@ -244,7 +223,7 @@ async fn the_faces_bodies_match_the_examples() {
     .iter()
     .map(|f| fixture(f)["responses"]["200"]["body"].clone())
     .collect();
-    let (_, list, _) = get_json(
+    let (_, list) = get_json(
         &emulator,
         &format!("{base}/Microsoft.Compute/virtualMachines?api-version=2024-07-01"),
     )
@@ -252,7 +231,7 @@ async fn the_faces_bodies_match_the_examples() {
     assert_faithful::<compute::VirtualMachineListResult>(&list, &list_examples, "list");
 
     let nic_example = fixture("NetworkInterfaceGet.json")["responses"]["200"]["body"].clone();
-    let (_, nic, _) = get_json(
+    let (_, nic) = get_json(
         &emulator,
         &format!("{base}/Microsoft.Network/networkInterfaces/{name}-nic?api-version=2024-03-01"),
     )
@@ -260,7 +239,7 @@ async fn the_faces_bodies_match_the_examples() {
     assert_faithful::<network::NetworkInterface>(&nic, &[nic_example], "NIC");
 
     let pip_example = fixture("PublicIpAddressGet.json")["responses"]["200"]["body"].clone();
-    let (_, pip, _) = get_json(
+    let (_, pip) = get_json(
         &emulator,
         &format!("{base}/Microsoft.Network/publicIPAddresses/{name}-pip?api-version=2024-03-01"),
     )
@@ -268,7 +247,7 @@ async fn the_faces_bodies_match_the_examples() {
     assert_faithful::<network::PublicIpAddress>(&pip, &[pip_example], "public IP");
 
     // Errors: ARM's envelope, and the api-version is checked.
-    let (status, error, _) = get_json(
+    let (status, error) = get_json(
         &emulator,
         &format!("{base}/Microsoft.Compute/virtualMachines/{name}"),
     )
@@ -277,7 +256,7 @@ async fn the_faces_bodies_match_the_examples() {
         (status, error["error"]["code"].as_str()),
         (400, Some("MissingApiVersionParameter"))
     );
-    let (status, error, _) = get_json(
+    let (status, error) = get_json(
         &emulator,
         &format!("{base}/Microsoft.Compute/virtualMachines/nope?api-version=2024-07-01"),
     )
