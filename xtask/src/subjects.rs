@@ -41,15 +41,18 @@ pub(crate) async fn subject(provider: &str, against: Against) -> Result<Subject,
 fn fake() -> ContractSubject {
     let cloud = FakeCloud::new();
     let prefix = cloud.personality().id_prefix;
+    let faults = Arc::new(cloud.clone());
     ContractSubject::new(
         Arc::new(FakeProvisioner::new(cloud).with_page_size(2)),
         InstanceConfig::new("img-contract", "small"),
         format!("{prefix}0000000000000dead"),
         format!("{prefix}../../x"),
     )
+    .with_faults(faults)
     .with_small_pages()
 }
 
+const EC2_NO_RETRY_AFTER: &str = "EC2 sends no Retry-After with RequestLimitExceeded";
 const EC2_UNKNOWN: &str = "i-0000000000000dead";
 const EC2_MALFORMED: &str = "i-0123/../../x";
 
@@ -69,7 +72,12 @@ async fn ec2_emulator() -> Result<ContractSubject, String> {
         EC2_UNKNOWN,
         EC2_MALFORMED,
     )
+    .with_capabilities(Capabilities {
+        sends_retry_after: Support::No(EC2_NO_RETRY_AFTER.into()),
+        ..Capabilities::default()
+    })
     .with_small_pages()
+    .with_faults(Arc::new(emulator.cloud().clone()))
     .holding(emulator))
 }
 
@@ -95,6 +103,7 @@ fn ec2_moto() -> Result<ContractSubject, String> {
         refuses_terminated_changes: Support::No(
             "moto accepts StopInstances and StartInstances on terminated instances".into(),
         ),
+        sends_retry_after: Support::No(EC2_NO_RETRY_AFTER.into()),
     })
     .with_timing(Timing {
         deadline: Duration::from_secs(60),
@@ -186,6 +195,7 @@ async fn gcp_emulator() -> Result<ContractSubject, String> {
         GCP_MALFORMED,
     )
     .with_small_pages()
+    .with_faults(Arc::new(emulator.cloud().clone()))
     .holding(emulator))
 }
 
@@ -248,6 +258,7 @@ async fn azure_emulator() -> Result<ContractSubject, String> {
         "p-1/../../x",
     )
     .with_small_pages()
+    .with_faults(Arc::new(emulator.cloud().clone()))
     .holding(emulator))
 }
 

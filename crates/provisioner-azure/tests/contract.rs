@@ -38,6 +38,7 @@ async fn subject() -> ContractSubject {
         "p-1/../../x",
     )
     .with_small_pages()
+    .with_faults(Arc::new(emulator.cloud().clone()))
     .holding(emulator)
 }
 

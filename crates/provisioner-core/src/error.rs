@@ -97,6 +97,14 @@ pub enum Error {
         source: Option<BoxError>,
     },
 
+    /// A wait (for example [`wait_until_running`](crate::InstanceProvisionerExt::wait_until_running))
+    /// or a call did not finish within its deadline.
+    #[error("deadline exceeded: {message}")]
+    DeadlineExceeded {
+        /// What did not finish, and the last thing seen.
+        message: String,
+    },
+
     /// Anything that fits no class above, with the provider's own detail.
     #[error("{provider} error{}: {message}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
     Provider {
@@ -217,19 +225,21 @@ impl ErrorClass {
         };
         match self {
             Self::NotFound => Error::NotFound { instance_id },
+            // The cloud's code leads every message, so that a fleet can
+            // tell apart, say, stop protection from a wrong state.
             Self::Throttled => Error::Throttled {
                 retry_after,
-                message,
+                message: coded,
             },
-            Self::InsufficientCapacity => Error::InsufficientCapacity { message },
-            Self::QuotaExceeded => Error::QuotaExceeded { message },
+            Self::InsufficientCapacity => Error::InsufficientCapacity { message: coded },
+            Self::QuotaExceeded => Error::QuotaExceeded { message: coded },
             Self::InvalidArgument(field) => Error::invalid_argument(field, coded),
             Self::InvalidState => Error::InvalidState {
                 instance_id,
-                message,
+                message: coded,
             },
-            Self::Unauthenticated => Error::Unauthenticated { message },
-            Self::PermissionDenied => Error::PermissionDenied { message },
+            Self::Unauthenticated => Error::Unauthenticated { message: coded },
+            Self::PermissionDenied => Error::PermissionDenied { message: coded },
             Self::Unavailable => Error::Unavailable {
                 message: coded,
                 source,

@@ -36,6 +36,7 @@
 mod error;
 mod state;
 mod types;
+mod wait;
 
 pub mod consistency;
 pub mod naming;
@@ -47,7 +48,11 @@ pub mod contract;
 pub use async_trait::async_trait;
 pub use error::{BoxError, Error, ErrorClass, ProviderFailure, Result};
 pub use state::{CloudInstanceState, ParseStateError};
-pub use types::{InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus, Tags, UserData};
+pub use types::{
+    InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus, LaunchFailure, LaunchFailureKind,
+    Tags, UserData,
+};
+pub use wait::InstanceProvisionerExt;
 
 /// The lifecycle of cloud instances, behind one provider-neutral API.
 ///
@@ -89,6 +94,26 @@ pub use types::{InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus, Ta
 ///   non-matching tags give an empty list; the states filter holds;
 ///   terminated instances only when asked for.
 /// - **i.** Concurrent launches return distinct ids, all of them listed.
+/// - **j.** A key reused after its instance was terminated never returns that
+///   instance as a launch. Where the key names the instance (Compute Engine,
+///   Azure) the launch creates a new instance under the same id once the old
+///   one is gone, and describe and list show the new one; where the cloud
+///   remembers the key itself (EC2 client tokens, the fake) the launch is
+///   [`Error::InvalidArgument`] naming `idempotency_key`. A key reused with
+///   other parameters (image, type, tags, user data, disk) is
+///   [`Error::InvalidArgument`] naming `idempotency_key`, and the first
+///   instance is unchanged. So a key names one launch intent: reuse it only
+///   to retry that launch.
+/// - **k.** A launch the cloud accepted and then failed (no capacity, a
+///   quota) is seen as such: describe says `Terminated` with
+///   [`InstanceStatus::launch_failure`] set and the cloud's code in the
+///   reason, [`InstanceProvisionerExt::wait_until_running`] returns
+///   [`Error::InsufficientCapacity`] or [`Error::QuotaExceeded`], and
+///   nothing of it stays billed (on Azure the provider deletes the failed VM
+///   and what was created with it).
+/// - **l.** [`Error::Throttled`] carries the cloud's Retry-After where the
+///   cloud sends one, and no call waits on a Retry-After longer than the
+///   provider's cap (60 s by default).
 ///
 /// Errors are classified the same way everywhere: see [`Error`] and
 /// [`Error::is_retryable`].

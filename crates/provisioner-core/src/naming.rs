@@ -43,6 +43,28 @@ pub fn launch_name(prefix: &str, idempotency_key: Option<&str>) -> String {
     format!("{prefix}-{:016x}{low:08x}", stable_hash(seed.as_bytes()))
 }
 
+/// A fingerprint of everything a launch asks for (image, type, tags, user
+/// data, disk size; not the key), as 16 lowercase hex digits. Clouds where
+/// the key names the instance store it on the instance, so that a key reused
+/// with other parameters is told apart from a retry.
+pub fn launch_fingerprint(config: &crate::InstanceConfig) -> String {
+    let mut bytes = Vec::new();
+    let mut push = |part: &[u8]| {
+        bytes.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(part);
+    };
+    push(config.image.as_bytes());
+    push(config.instance_type.as_bytes());
+    for (key, value) in &config.tags {
+        push(key.as_bytes());
+        push(value.as_bytes());
+    }
+    push(b"user-data");
+    push(config.user_data.as_ref().map_or(&[][..], |u| u.as_bytes()));
+    push(&config.disk_size_gb.map_or(0, u64::from).to_le_bytes());
+    format!("{:016x}", stable_hash(&bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,5 +81,22 @@ mod tests {
         assert_ne!(launch_name("p", None), launch_name("p", None));
         assert_ne!(fresh_token("t"), fresh_token("t"));
         assert_eq!(stable_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn fingerprints_see_every_launch_parameter_but_the_key() {
+        let base = crate::InstanceConfig::new("img", "small").with_tag("a", "b");
+        let print = launch_fingerprint(&base);
+        assert_eq!(print, launch_fingerprint(&base.clone().with_idempotency_key("k")));
+        for other in [
+            base.clone().with_tag("a", "c"),
+            base.clone().with_user_data("x"),
+            base.clone().with_disk_size_gb(20),
+            crate::InstanceConfig::new("img", "large").with_tag("a", "b"),
+            // Boundaries are part of the fingerprint: "ab"+"" differs from "a"+"b".
+            crate::InstanceConfig::new("img", "small").with_tag("ab", ""),
+        ] {
+            assert_ne!(print, launch_fingerprint(&other), "{other:?}");
+        }
     }
 }

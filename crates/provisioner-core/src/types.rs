@@ -235,6 +235,68 @@ pub struct InstanceStatus {
     pub private_ip: Option<IpAddr>,
     /// The public address, when one is assigned.
     pub public_ip: Option<IpAddr>,
+    /// Set when the cloud accepted the launch and then failed it (no
+    /// capacity, a quota reached after acceptance): the state is then
+    /// `Terminated` and the instance never ran.
+    pub launch_failure: Option<LaunchFailure>,
+}
+
+/// What kind of failure ended a launch after the cloud had accepted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum LaunchFailureKind {
+    /// No capacity for this type in this place (EC2
+    /// `Server.InsufficientInstanceCapacity`, Compute Engine
+    /// `ZONE_RESOURCE_POOL_EXHAUSTED`, Azure `AllocationFailed`).
+    InsufficientCapacity,
+    /// An account quota (Compute Engine `QUOTA_EXCEEDED`, EC2
+    /// `Client.VolumeLimitExceeded`).
+    QuotaExceeded,
+    /// Any other failure the cloud reported for the launch.
+    Other,
+}
+
+/// A launch the cloud accepted and then failed, with the cloud's own code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct LaunchFailure {
+    /// The class of the failure.
+    pub kind: LaunchFailureKind,
+    /// The cloud's code, such as `ZONE_RESOURCE_POOL_EXHAUSTED`.
+    pub code: String,
+    /// The cloud's message.
+    pub message: String,
+}
+
+impl LaunchFailure {
+    /// A failure of `kind` with the cloud's `code` and `message`.
+    pub fn new(kind: LaunchFailureKind, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The error a caller waiting for this instance gets:
+    /// [`InsufficientCapacity`](crate::Error::InsufficientCapacity),
+    /// [`QuotaExceeded`](crate::Error::QuotaExceeded), or
+    /// [`Provider`](crate::Error::Provider) for other failures.
+    pub fn to_error(&self, provider: &'static str) -> crate::Error {
+        let message = format!("{}: {}", self.code, self.message);
+        match self.kind {
+            LaunchFailureKind::InsufficientCapacity => crate::Error::InsufficientCapacity { message },
+            LaunchFailureKind::QuotaExceeded => crate::Error::QuotaExceeded { message },
+            LaunchFailureKind::Other => crate::Error::Provider {
+                provider,
+                code: Some(self.code.clone()),
+                message: self.message.clone(),
+                source: None,
+            },
+        }
+    }
 }
 
 impl InstanceStatus {
@@ -247,6 +309,17 @@ impl InstanceStatus {
             state_reason: Some("instance no longer exists".to_owned()),
             private_ip: None,
             public_ip: None,
+            launch_failure: None,
+        }
+    }
+
+    /// The status of a launch the cloud accepted and then failed: terminated,
+    /// with the cloud's code as the reason.
+    pub fn failed_launch(instance_id: impl Into<String>, failure: LaunchFailure) -> Self {
+        Self {
+            state_reason: Some(format!("launch failed: {}: {}", failure.code, failure.message)),
+            launch_failure: Some(failure),
+            ..Self::gone(instance_id)
         }
     }
 }

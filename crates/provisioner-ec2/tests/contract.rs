@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use provisioner_core::contract::ContractSubject;
+use provisioner_core::contract::{Capabilities, ContractSubject, Support};
 use provisioner_core::InstanceConfig;
 use provisioner_ec2::{emulator_client, Ec2LaunchConfig, Ec2Provisioner};
 use provisioner_emulator::Emulator;
@@ -25,7 +25,12 @@ async fn subject() -> ContractSubject {
         "i-0000000000000dead",
         "i-0123/../../x",
     )
+    .with_capabilities(Capabilities {
+        sends_retry_after: Support::No("EC2 sends no Retry-After".into()),
+        ..Capabilities::default()
+    })
     .with_small_pages()
+    .with_faults(Arc::new(emulator.cloud().clone()))
     .holding(emulator)
 }
 

@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use provisioner_core::CloudInstanceState::{self, *};
-use provisioner_core::{InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus};
+use provisioner_core::{
+    InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus, LaunchFailure, LaunchFailureKind,
+};
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
@@ -50,6 +52,12 @@ pub struct InstanceRecord {
     pub launch_time: OffsetDateTime,
     /// The order of creation: a cursor for paging.
     pub seq: u64,
+    /// Why the cloud failed this launch after accepting it; set once the
+    /// failure happened (the state is then `Terminated`).
+    pub failure: Option<LaunchFailureKind>,
+    /// When a launch planned to fail after acceptance fails (or failed): a
+    /// face's long-running operation reports the failure from then on.
+    pub fails_at: Option<Instant>,
 }
 
 impl InstanceRecord {
@@ -65,15 +73,36 @@ impl InstanceRecord {
         }
     }
 
-    /// As the core's [`InstanceStatus`].
+    /// As the core's [`InstanceStatus`]; a failed launch carries the model's
+    /// own failure codes (`InsufficientCapacity`, `QuotaExceeded`).
     pub fn to_status(&self) -> InstanceStatus {
+        if let Some(kind) = self.failure {
+            let (code, message) = failure_text(kind);
+            return InstanceStatus::failed_launch(
+                self.id.to_string(),
+                LaunchFailure::new(kind, code, message),
+            );
+        }
         InstanceStatus {
+            launch_failure: None,
             instance_id: self.id.to_string(),
             state: self.state,
             state_reason: self.state_reason.map(str::to_owned),
             private_ip: self.private_ip.map(IpAddr::V4),
             public_ip: self.public_ip.map(IpAddr::V4),
         }
+    }
+}
+
+/// The model's code and message of a launch failure.
+pub(crate) fn failure_text(kind: LaunchFailureKind) -> (&'static str, &'static str) {
+    match kind {
+        LaunchFailureKind::InsufficientCapacity => (
+            "InsufficientCapacity",
+            "no capacity for this instance type here",
+        ),
+        LaunchFailureKind::QuotaExceeded => ("QuotaExceeded", "an account quota is reached"),
+        _ => ("LaunchFailed", "the launch failed"),
     }
 }
 
@@ -161,6 +190,11 @@ impl FakeCloudBuilder {
             order: BTreeMap::new(),
             by_tag: HashMap::new(),
             tokens: HashMap::new(),
+            token_expiry: BTreeMap::new(),
+            key_retention: self.personality.key_retention_after_terminate,
+            doomed: Vec::new(),
+            failed: HashMap::new(),
+            failed_order: std::collections::VecDeque::new(),
             expiry: BTreeMap::new(),
             next_seq: 0,
             live: 0,
@@ -221,6 +255,12 @@ struct Instance {
     visible_from: Instant,
     /// When it vanishes from every view (terminated and past retention).
     gone_at: Option<Instant>,
+    /// Counted among the live instances (quota); a launch doomed to fail
+    /// never is.
+    live: bool,
+    /// The failure planned for (or met by) this launch after acceptance.
+    failure: Option<LaunchFailureKind>,
+    fails_at: Option<Instant>,
 }
 
 impl Instance {
@@ -256,13 +296,17 @@ impl Instance {
 
     fn record(&self, now: Instant) -> InstanceRecord {
         let state = self.state_at(now);
+        let failed = state == Terminated && self.failure.is_some();
         InstanceRecord {
+            failure: self.failure.filter(|_| failed),
+            fails_at: self.fails_at,
             id: Arc::clone(&self.id),
             config: Arc::clone(&self.config),
             attributes: Arc::clone(&self.attributes),
             state,
             previous_state: state,
-            state_reason: self.reason,
+            // A doomed launch says nothing of its fate before it happens.
+            state_reason: self.reason.filter(|_| self.failure.is_none() || failed),
             private_ip: self.private_ip,
             public_ip: self.public_ip,
             launch_time: self.launch_time,
@@ -281,6 +325,9 @@ impl Instance {
     }
 }
 
+/// How long the model remembers a failed launch after it vanished.
+const FAILED_LAUNCH_MEMORY: Duration = Duration::from_secs(3600);
+
 /// An index from creation order to id.
 type Ordered = BTreeMap<u64, Arc<str>>;
 
@@ -298,6 +345,18 @@ struct Model {
     /// the instances that carry the rarest of the filter's tags.
     by_tag: HashMap<String, HashMap<String, Ordered>>,
     tokens: HashMap<String, Arc<str>>,
+    /// (when it is forgotten, creation order) → key, for keys whose instance
+    /// was terminated.
+    token_expiry: BTreeMap<(Instant, u64), String>,
+    /// How long a key outlives the termination of its instance.
+    key_retention: Duration,
+    /// Launches planned to fail after acceptance: (count, why, after how long).
+    doomed: Vec<(u32, LaunchFailureKind, Duration)>,
+    /// Failed launches that vanished, kept an hour as a cloud keeps the
+    /// operation that reports them (Compute Engine's insert operation).
+    failed: HashMap<Arc<str>, LaunchFailureKind>,
+    /// (when it is forgotten, id), oldest first.
+    failed_order: std::collections::VecDeque<(Instant, Arc<str>)>,
     /// (when it vanishes, creation order) → id, for terminated instances.
     expiry: BTreeMap<(Instant, u64), Arc<str>>,
     next_seq: u64,
@@ -360,12 +419,63 @@ impl Model {
                     }
                 }
             }
+            if let Some(kind) = instance.failure {
+                self.failed.insert(Arc::clone(&id), kind);
+                self.failed_order
+                    .push_back((now + FAILED_LAUNCH_MEMORY, Arc::clone(&id)));
+            }
+            if let Some(ip) = instance.private_ip {
+                self.private.release(ip);
+            }
+            if let Some(ip) = instance.public_ip {
+                self.public.release(ip);
+            }
             if let Some(key) = &instance.config.idempotency_key {
-                if self.tokens.get(key) == Some(&id) {
+                if self.key_retention.is_zero() && self.tokens.get(key) == Some(&id) {
                     self.tokens.remove(key);
                 }
             }
         }
+        while self.failed_order.front().is_some_and(|(at, _)| *at <= now) {
+            if let Some((_, id)) = self.failed_order.pop_front() {
+                self.failed.remove(&id);
+            }
+        }
+        while let Some(entry) = self.token_expiry.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let key = entry.remove();
+            let still_terminated = self
+                .tokens
+                .get(&key)
+                .is_none_or(|id| self.instances.get(id).is_none_or(|i| i.state_at(now).is_terminal()));
+            if still_terminated {
+                self.tokens.remove(&key);
+            }
+        }
+    }
+
+    /// Remembers that the key of the instance `seq` must keep refusing
+    /// launches until `from` plus the key retention.
+    fn retire_key(&mut self, key: Option<&String>, seq: u64, from: Instant) {
+        if let Some(key) = key {
+            if !self.key_retention.is_zero() {
+                self.token_expiry
+                    .insert((from + self.key_retention, seq), key.clone());
+            }
+        }
+    }
+
+    /// Consumes one planned failure-after-acceptance, if any.
+    fn take_doom(&mut self) -> Option<(LaunchFailureKind, Duration)> {
+        let (remaining, kind, after) = self.doomed.first_mut()?;
+        let doom = (*kind, *after);
+        *remaining -= 1;
+        if *remaining == 0 {
+            self.doomed.remove(0);
+        }
+        Some(doom)
     }
 
     fn fresh_id(&mut self, prefix: &str) -> Arc<str> {
@@ -453,8 +563,14 @@ impl FakeCloud {
         self.call(Operation::Launch, name, |model, now| {
             model.purge(now);
             if let Some(key) = &config.idempotency_key {
-                let known = model.tokens.get(key).and_then(|id| model.instances.get(id));
-                if let Some(existing) = known {
+                if let Some(id) = model.tokens.get(key) {
+                    // A key whose instance is terminated (or already gone,
+                    // while the key is remembered) never launches again.
+                    let existing = model
+                        .instances
+                        .get(id)
+                        .filter(|i| !i.state_at(now).is_terminal())
+                        .ok_or(CloudError::IdempotentInstanceTerminated)?;
                     if !existing.same_launch(config, &attributes) {
                         return Err(CloudError::IdempotencyMismatch);
                     }
@@ -492,11 +608,35 @@ impl FakeCloud {
                 launch_time: inner.started_wall + (now - inner.started),
                 visible_from: now + model.visibility_delay,
                 gone_at: None,
+                live: false,
+                failure: None,
+                fails_at: None,
             };
-            if inner.personality.public_addresses {
-                instance.public_ip = model.public.allocate();
+            match model.take_doom() {
+                None => {
+                    if inner.personality.public_addresses {
+                        instance.public_ip = model.public.allocate();
+                    }
+                    instance.transition(now, Pending, Running, inner.transitions.boot);
+                    instance.live = true;
+                    model.live += 1;
+                }
+                Some((kind, after)) => {
+                    // Accepted now, failed `after` later: pending until
+                    // then, never running, never counted as live.
+                    let fails_at = now + after;
+                    instance.transition(now, Pending, Terminated, after);
+                    instance.failure = Some(kind);
+                    instance.fails_at = Some(fails_at);
+                    instance.reason = Some("launch failed after acceptance");
+                    if let Some(retention) = inner.personality.failed_launch_retention {
+                        let gone_at = fails_at + retention;
+                        instance.gone_at = Some(gone_at);
+                        model.expiry.insert((gone_at, seq), Arc::clone(&id));
+                    }
+                    model.retire_key(config.idempotency_key.as_ref(), seq, fails_at);
+                }
             }
-            instance.transition(now, Pending, Running, inner.transitions.boot);
             for (key, value) in &config.tags {
                 model
                     .by_tag
@@ -513,8 +653,9 @@ impl FakeCloud {
             let mut record = instance.record(now);
             (record.state, record.previous_state) = (Pending, Pending);
             model.order.insert(seq, Arc::clone(&id));
+            // A name used again is a new instance, whatever the last one met.
+            model.failed.remove(&id);
             model.instances.insert(id, instance);
-            model.live += 1;
             Ok(record)
         })
         .await
@@ -615,11 +756,23 @@ impl FakeCloud {
             let instance = visible_mut(&mut model.instances, id, now)?;
             let before = instance.state;
             if instance.state.is_terminal() {
+                // A failed launch kept until deleted (Azure) goes now.
+                if instance.gone_at.is_none() {
+                    instance.gone_at = Some(now);
+                    let (seq, id) = (instance.seq, Arc::clone(&instance.id));
+                    let record = instance.record(now);
+                    model.expiry.insert((now, seq), id);
+                    return Ok(record);
+                }
                 return Ok(instance.record(now));
             }
             let delay = inner.transitions.terminate;
             instance.transition(now, Terminating, Terminated, delay);
             instance.reason = Some("user initiated terminate");
+            // Terminated before it failed: it no longer will.
+            instance.failure = None;
+            instance.fails_at = None;
+            let was_live = std::mem::replace(&mut instance.live, false);
             let gone_at = now + delay + inner.personality.terminated_retention;
             instance.gone_at = Some(gone_at);
             if let Some(ip) = instance.private_ip.take() {
@@ -635,7 +788,10 @@ impl FakeCloud {
             model
                 .expiry
                 .insert((gone_at, record.seq), Arc::clone(&record.id));
-            model.live -= 1;
+            if was_live {
+                model.live -= 1;
+            }
+            model.retire_key(record.config.idempotency_key.as_ref(), record.seq, now);
             Ok(record)
         })
         .await
@@ -695,6 +851,63 @@ impl FakeCloud {
         self.lock().faults.fail_next(op, count, fault);
     }
 
+    /// The next `count` launches are accepted (pending, visible) and then fail
+    /// for `kind` after `after`: terminated, with the failure on the record,
+    /// never running. Each face reports it as its cloud does (a state
+    /// reason, an operation error, a failed provisioning).
+    pub fn fail_after_acceptance(&self, count: u32, kind: LaunchFailureKind, after: Duration) {
+        if count > 0 {
+            self.lock().doomed.push((count, kind, after));
+        }
+    }
+
+    /// Changes what a live instance was launched with, as a cloud applies an
+    /// update of an existing resource (Azure's PUT): tags (re-indexed), user
+    /// data, disk size and type; a new type on a running instance reboots it.
+    /// The key and the face's attributes are kept.
+    pub async fn update(
+        &self,
+        id: &str,
+        config: &InstanceConfig,
+    ) -> Result<InstanceRecord, CloudError> {
+        let inner = &*self.inner;
+        self.call(Operation::Launch, Some(id), |model, now| {
+            model.purge(now);
+            let instance = visible_mut(&mut model.instances, id, now)?;
+            if instance.state.is_terminal() {
+                return Err(CloudError::InvalidState {
+                    id: id.to_owned(),
+                    state: instance.state,
+                    op: Operation::Launch,
+                });
+            }
+            let old = Arc::clone(&instance.config);
+            let mut new = config.clone();
+            new.idempotency_key.clone_from(&old.idempotency_key);
+            if new.instance_type != old.instance_type && instance.state == Running {
+                instance.transition(now, Pending, Running, inner.transitions.boot);
+            }
+            instance.config = Arc::new(new);
+            let (seq, id, record) = (instance.seq, Arc::clone(&instance.id), instance.record(now));
+            for (key, value) in &old.tags {
+                if let Some(ids) = model.by_tag.get_mut(key).and_then(|v| v.get_mut(value)) {
+                    ids.remove(&seq);
+                }
+            }
+            for (key, value) in &config.tags {
+                model
+                    .by_tag
+                    .entry(key.clone())
+                    .or_default()
+                    .entry(value.clone())
+                    .or_default()
+                    .insert(seq, Arc::clone(&id));
+            }
+            Ok(record)
+        })
+        .await
+    }
+
     /// Each call of one of `ops` fails with `fault` with this probability,
     /// drawn from the cloud's seeded generator.
     pub fn fail_randomly(&self, ops: &[Operation], probability: f64, fault: Fault) {
@@ -712,9 +925,13 @@ impl FakeCloud {
         self.lock().visibility_delay = delay;
     }
 
-    /// Removes every planned fault, random fault and latency.
+    /// Removes every planned fault, random fault, latency and planned
+    /// failure after acceptance.
     pub fn clear_faults(&self) {
-        self.lock().faults.clear();
+        let mut model = self.lock();
+        model.faults.clear();
+        model.doomed.clear();
+        drop(model);
         self.inner.latency_armed.store(false, Ordering::Release);
     }
 
@@ -740,6 +957,16 @@ impl FakeCloud {
     pub fn peek_state(&self, id: &str) -> Option<CloudInstanceState> {
         let now = Instant::now();
         self.lock().visible(id, now).ok().map(|i| i.state_at(now))
+    }
+
+    /// Why the launch of `id` failed after acceptance, for a launch that
+    /// failed and vanished within the last hour, read without a call: the
+    /// record a cloud keeps of its operations (Compute Engine's insert
+    /// operation), not an instance read.
+    pub fn vanished_launch_failure(&self, id: &str) -> Option<LaunchFailureKind> {
+        let mut model = self.lock();
+        model.purge(Instant::now());
+        model.failed.get(id).copied()
     }
 
     /// How many instances are live (launched and not terminated).

@@ -36,6 +36,10 @@ pub enum CloudError {
     /// An idempotency key was reused with different launch parameters.
     #[error("idempotency key reused with different parameters")]
     IdempotencyMismatch,
+    /// An idempotency key named an instance that was terminated (EC2's
+    /// `IdempotentInstanceTerminated`): the key may not launch again.
+    #[error("the idempotency key was used for an instance that is terminated")]
+    IdempotentInstanceTerminated,
     /// The cloud's limit of live instances is reached.
     #[error("the limit of {limit} live instances is reached")]
     QuotaExceeded {
@@ -70,6 +74,10 @@ impl From<CloudError> for Error {
             CloudError::IdempotencyMismatch => Error::invalid_argument(
                 provisioner_core::validate::field::IDEMPOTENCY_KEY,
                 "already used for a launch with different parameters",
+            ),
+            CloudError::IdempotentInstanceTerminated => Error::invalid_argument(
+                provisioner_core::validate::field::IDEMPOTENCY_KEY,
+                "its instance was terminated: a new launch needs a new key",
             ),
             CloudError::QuotaExceeded { .. } => Error::QuotaExceeded { message },
             CloudError::Fault { fault, .. } => fault_error(fault, message),

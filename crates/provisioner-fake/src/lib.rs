@@ -45,12 +45,16 @@
 mod addresses;
 mod call_log;
 mod cloud;
+#[cfg(feature = "contract")]
+mod contract;
 mod error;
 mod faults;
 mod personality;
 mod provisioner;
 
 pub use call_log::CallRecord;
+#[cfg(feature = "contract")]
+pub use contract::FAILURE_AFTER_ACCEPTANCE;
 pub use cloud::{Attributes, FakeCloud, FakeCloudBuilder, InstanceRecord, Page};
 pub use error::{retry_after, CloudError};
 pub use faults::{Fault, Operation};

@@ -20,6 +20,23 @@ pub struct Personality {
     pub release_private_ip_on_stop: bool,
     /// Whether instances get a public address (a new one on every start).
     pub public_addresses: bool,
+    /// How long an idempotency key (EC2's client token) keeps naming its
+    /// instance after that instance was terminated: a launch with the key in
+    /// that time is refused ([`CloudError::IdempotentInstanceTerminated`](crate::CloudError::IdempotentInstanceTerminated)).
+    /// EC2 documents at least 24 hours. Zero: the key is forgotten with the
+    /// instance.
+    pub key_retention_after_terminate: Duration,
+    /// How long a launch that failed after acceptance stays visible
+    /// (terminated, with its failure). `None`: until it is deleted, as Azure
+    /// keeps a VM whose allocation failed, with its disk, NIC and address.
+    pub failed_launch_retention: Option<Duration>,
+    /// The cloud reports a capacity shortage after accepting the launch
+    /// (EC2's state reason, Compute Engine's operation, Azure's asynchronous
+    /// operation) rather than refusing it.
+    pub capacity_failures_after_acceptance: bool,
+    /// The same for quotas: Compute Engine reports `QUOTA_EXCEEDED` in the
+    /// insert operation; EC2 and Azure refuse the request at once.
+    pub quota_failures_after_acceptance: bool,
 }
 
 impl Personality {
@@ -32,6 +49,10 @@ impl Personality {
             terminated_retention: Duration::from_secs(3600),
             release_private_ip_on_stop: false,
             public_addresses: true,
+            key_retention_after_terminate: Duration::from_secs(24 * 3600),
+            failed_launch_retention: Some(Duration::from_secs(3600)),
+            capacity_failures_after_acceptance: true,
+            quota_failures_after_acceptance: true,
         }
     }
 
@@ -40,6 +61,7 @@ impl Personality {
         Self {
             name: "ec2",
             id_prefix: "i-",
+            quota_failures_after_acceptance: false,
             ..Self::generic()
         }
     }
@@ -51,6 +73,9 @@ impl Personality {
             name: "gce",
             id_prefix: "vm-",
             terminated_retention: Duration::ZERO,
+            // The key names the instance; the cloud keeps no token.
+            key_retention_after_terminate: Duration::ZERO,
+            failed_launch_retention: Some(Duration::ZERO),
             ..Self::generic()
         }
     }
@@ -64,6 +89,10 @@ impl Personality {
             terminated_retention: Duration::ZERO,
             release_private_ip_on_stop: true,
             public_addresses: true,
+            key_retention_after_terminate: Duration::ZERO,
+            failed_launch_retention: None,
+            capacity_failures_after_acceptance: true,
+            quota_failures_after_acceptance: false,
         }
     }
 

@@ -135,6 +135,15 @@ impl InstanceProvisioner for FakeProvisioner {
         match self.cloud.describe(instance_id).await {
             Ok(record) => Ok(record.to_status()),
             Err(CloudError::NotFound { .. }) if self.recent.contains(instance_id) => {
+                // A launch of ours that failed after acceptance and vanished
+                // (as on Compute Engine) is reported from the cloud's record.
+                if let Some(kind) = self.cloud.vanished_launch_failure(instance_id) {
+                    let (code, message) = crate::cloud::failure_text(kind);
+                    return Ok(InstanceStatus::failed_launch(
+                        instance_id,
+                        provisioner_core::LaunchFailure::new(kind, code, message),
+                    ));
+                }
                 Ok(InstanceStatus {
                     state_reason: Some("launched; not yet visible to the cloud's reads".to_owned()),
                     state: provisioner_core::CloudInstanceState::Pending,

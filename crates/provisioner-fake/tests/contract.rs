@@ -10,6 +10,7 @@ use provisioner_fake::{FakeCloud, FakeProvisioner, Personality, Transitions};
 
 fn subject(cloud: FakeCloud) -> ContractSubject {
     let prefix = cloud.personality().id_prefix;
+    let faults = Arc::new(cloud.clone());
     let provisioner = FakeProvisioner::new(cloud).with_page_size(2);
     ContractSubject::new(
         Arc::new(provisioner),
@@ -17,6 +18,7 @@ fn subject(cloud: FakeCloud) -> ContractSubject {
         format!("{prefix}0000000000000dead"),
         format!("{prefix}../../x"),
     )
+    .with_faults(faults)
     .with_small_pages()
 }
 

@@ -37,6 +37,7 @@ async fn subject() -> ContractSubject {
         "us-central1-a/../x",
     )
     .with_small_pages()
+    .with_faults(Arc::new(emulator.cloud().clone()))
     .holding(emulator)
 }
 

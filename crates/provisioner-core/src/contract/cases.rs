@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use super::run::{ensure, fail, Check, Doing, Seen, SharedRun};
 use crate::validate::field;
 use crate::CloudInstanceState::{self, *};
-use crate::{Error, InstanceConfig, InstanceFilter, InstanceInfo};
+use crate::{
+    Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisionerExt, LaunchFailureKind,
+};
 
 const BOOTING: &[CloudInstanceState] = &[Pending, Running];
 const GOING: &[CloudInstanceState] = &[Terminating, Terminated];
@@ -448,6 +450,216 @@ pub(super) async fn concurrent_launches_are_distinct(run: SharedRun) -> Check {
     let want: Vec<&str> = distinct.iter().map(String::as_str).collect();
     run.wait_for_listing(&run.filter(&[]), &want).await?;
     Ok(())
+}
+
+/// j. A key reused after its instance was terminated never returns that
+/// instance as a launch: either a new instance (which describe and list show
+/// as booting, never the old one's terminating state) or InvalidArgument
+/// naming `idempotency_key`.
+pub(super) async fn key_reused_after_terminate_never_returns_the_old_instance(
+    run: SharedRun,
+) -> Check {
+    let config = run
+        .config()
+        .with_idempotency_key(format!("contract-{}", run.run_id));
+    let first = run.launch(&config).await?;
+    let p = run.provisioner();
+    p.terminate_instance(&first.instance_id)
+        .await
+        .doing("terminate")?;
+    run.wait_for(&first.instance_id, &[Terminated]).await?;
+    match p.launch_instance(&config).await {
+        Err(Error::InvalidArgument { field, .. }) if field == field::IDEMPOTENCY_KEY => Ok(()),
+        Err(e) => fail!("relaunch with a key whose instance was terminated: unexpected error {e}"),
+        Ok(again) => {
+            run.remember(&again.instance_id);
+            ensure!(
+                BOOTING.contains(&again.state),
+                "relaunch with a used key returned {} in state {}",
+                again.instance_id,
+                again.state
+            );
+            let status = p
+                .describe_instance(&again.instance_id)
+                .await
+                .doing("describe of the relaunched instance")?;
+            ensure!(
+                BOOTING.contains(&status.state),
+                "relaunched {} reads {} (the old instance's state?), want pending or running",
+                again.instance_id,
+                status.state
+            );
+            run.wait_for(&again.instance_id, &[Running]).await?;
+            run.wait_for_listing(&run.filter(&[]), &[&again.instance_id])
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+/// j. A key reused with other parameters is InvalidArgument naming
+/// `idempotency_key`, and the first instance is unchanged.
+pub(super) async fn key_reused_with_other_parameters_is_rejected(run: SharedRun) -> Check {
+    let config = run
+        .config()
+        .with_tag("pool", "a")
+        .with_idempotency_key(format!("contract-{}", run.run_id));
+    let first = run.launch(&config).await?;
+    let p = run.provisioner();
+    let variants = [
+        ("other tags", config.clone().with_tag("pool", "b")),
+        ("other user data", config.clone().with_user_data("#!/bin/sh\necho other\n")),
+    ];
+    for (what, other) in variants {
+        let result = p.launch_instance(&other).await;
+        if let Ok(info) = &result {
+            run.remember(&info.instance_id);
+        }
+        match field_of(result) {
+            Ok(got) if got == field::IDEMPOTENCY_KEY => {}
+            Ok(got) => fail!("key reused with {what}: InvalidArgument named {got:?}"),
+            Err(got) => fail!("key reused with {what}: got {got}, want InvalidArgument naming idempotency_key"),
+        }
+    }
+    let listed = run
+        .wait_for_listing(&run.filter(&[]), &[&first.instance_id])
+        .await?;
+    ensure!(
+        listed[0].tags == config.tags,
+        "the first instance's tags changed to {:?}",
+        listed[0].tags
+    );
+    let status = p
+        .describe_instance(&first.instance_id)
+        .await
+        .doing("describe")?;
+    ensure!(
+        BOOTING.contains(&status.state),
+        "the first instance is {} after the refused launches",
+        status.state
+    );
+    Ok(())
+}
+
+/// Waits until this run has nothing that is not terminated (nothing billed).
+async fn nothing_left(run: &SharedRun) -> Check {
+    let live = run.filter(&[]).in_states([Pending, Running, Stopping, Stopped, Terminating]);
+    run.wait_for_listing(&live, &[]).await?;
+    Ok(())
+}
+
+/// k. A launch that the cloud accepted and then failed for capacity:
+/// `wait_until_running` returns InsufficientCapacity, describe says
+/// terminated with a reason naming the cloud's code, and nothing stays.
+pub(super) async fn accepted_launch_failure_is_seen(run: SharedRun) -> Check {
+    let faults = run.faults();
+    faults
+        .fail_next_launch(LaunchFailureKind::InsufficientCapacity)
+        .await;
+    let launched = run.provisioner().launch_instance(&run.config()).await;
+    faults.clear().await;
+    let info = match launched {
+        Ok(info) => info,
+        Err(Error::InsufficientCapacity { .. }) => {
+            fail!("the cloud accepts this launch and fails it later; launch must return at once")
+        }
+        Err(e) => fail!("launch: unexpected error {e}"),
+    };
+    run.remember(&info.instance_id);
+    ensure!(
+        BOOTING.contains(&info.state),
+        "launch returned state {}",
+        info.state
+    );
+    let deadline = run.subject.timing.deadline;
+    match run
+        .provisioner()
+        .wait_until_running(&info.instance_id, deadline)
+        .await
+    {
+        Err(Error::InsufficientCapacity { .. }) => {}
+        other => fail!("wait_until_running gave {other:?}, want InsufficientCapacity"),
+    }
+    let status = run
+        .provisioner()
+        .describe_instance(&info.instance_id)
+        .await
+        .doing("describe of the failed launch")?;
+    ensure!(
+        status.state == Terminated,
+        "a failed launch reads {}",
+        status.state
+    );
+    let failure = status.launch_failure.as_ref();
+    ensure!(
+        failure.is_some_and(|f| f.kind == LaunchFailureKind::InsufficientCapacity && !f.code.is_empty()),
+        "describe of a failed launch has launch_failure {failure:?}"
+    );
+    let code = &failure.map(|f| f.code.clone()).unwrap_or_default();
+    ensure!(
+        status.state_reason.as_deref().is_some_and(|r| r.contains(code.as_str())),
+        "the reason {:?} does not name the cloud's code {code}",
+        status.state_reason
+    );
+    nothing_left(&run).await
+}
+
+/// k. A launch failed for quota is QuotaExceeded, from launch (clouds that
+/// refuse at once) or from `wait_until_running`, and nothing stays.
+pub(super) async fn quota_failure_is_seen(run: SharedRun) -> Check {
+    let faults = run.faults();
+    faults.fail_next_launch(LaunchFailureKind::QuotaExceeded).await;
+    let launched = run.provisioner().launch_instance(&run.config()).await;
+    faults.clear().await;
+    match launched {
+        Err(Error::QuotaExceeded { .. }) => {}
+        Err(e) => fail!("launch: unexpected error {e}, want QuotaExceeded"),
+        Ok(info) => {
+            run.remember(&info.instance_id);
+            let deadline = run.subject.timing.deadline;
+            match run
+                .provisioner()
+                .wait_until_running(&info.instance_id, deadline)
+                .await
+            {
+                Err(Error::QuotaExceeded { .. }) => {}
+                other => fail!("wait_until_running gave {other:?}, want QuotaExceeded"),
+            }
+        }
+    }
+    nothing_left(&run).await
+}
+
+/// l. Throttling reaches the caller as Throttled carrying the cloud's
+/// Retry-After (where the cloud sends one), and no call waits a long
+/// Retry-After out.
+pub(super) async fn throttling_carries_retry_after_unwaited(run: SharedRun) -> Check {
+    let info = run.launch(&run.config()).await?;
+    // An hour: far beyond any cap, so waiting it out would hang the case.
+    let asked = std::time::Duration::from_secs(3600);
+    let faults = run.faults();
+    faults.throttle_describes(10, asked).await;
+    let result = tokio::time::timeout(
+        run.subject.timing.deadline,
+        run.provisioner().describe_instance(&info.instance_id),
+    )
+    .await;
+    faults.clear().await;
+    let Ok(result) = result else {
+        fail!("describe under throttling did not return within {:?}", run.subject.timing.deadline);
+    };
+    match result {
+        Err(Error::Throttled { retry_after, .. }) => {
+            if run.subject.capabilities.sends_retry_after == super::Support::Yes {
+                ensure!(
+                    retry_after == Some(asked),
+                    "Throttled carries retry_after {retry_after:?}, want the cloud's {asked:?}"
+                );
+            }
+            Ok(())
+        }
+        other => fail!("describe under throttling gave {other:?}, want Throttled"),
+    }
 }
 
 fn ids(listed: &[InstanceInfo]) -> Vec<&str> {

@@ -37,8 +37,25 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 
-use crate::{InstanceConfig, InstanceProvisioner};
+use crate::{InstanceConfig, InstanceProvisioner, LaunchFailureKind};
 use run::Run;
+
+/// Failures the suite injects into the cloud a subject runs against (an
+/// emulator or an in-memory fake; never a real cloud). Each implementation
+/// makes the failure the way its cloud has it: Compute Engine reports a
+/// stock-out in the insert operation after accepting it, Azure a quota at
+/// once, and so on.
+#[async_trait::async_trait]
+pub trait FaultInjector: Send + Sync {
+    /// The next launch fails for `kind`: accepted and failed afterwards where
+    /// the cloud does it that way, refused at once where it does not.
+    async fn fail_next_launch(&self, kind: LaunchFailureKind);
+    /// The next `count` describe calls are throttled, the cloud asking to
+    /// wait `retry_after` where it sends a Retry-After.
+    async fn throttle_describes(&self, count: u32, retry_after: Duration);
+    /// Forgets every planned failure.
+    async fn clear(&self);
+}
 
 /// The tag key every case puts on the instances it launches.
 pub const RUN_TAG: &str = "contract-run";
@@ -62,6 +79,9 @@ pub struct Capabilities {
     /// Stop and start of a terminated instance are refused (clause g). Real
     /// clouds refuse them; some emulators (moto) accept them silently.
     pub refuses_terminated_changes: Support,
+    /// The cloud sends Retry-After with throttling errors (clause l). EC2
+    /// does not: there `Throttled::retry_after` stays `None`.
+    pub sends_retry_after: Support,
 }
 
 /// How long cases wait for eventual states, and how often they look.
@@ -119,6 +139,9 @@ pub struct ContractSubject {
     pub capabilities: Capabilities,
     /// Polling deadline and backoff.
     pub timing: Timing,
+    /// How to inject failures; `None` (a real cloud) skips the cases that
+    /// need them.
+    pub faults: Option<Arc<dyn FaultInjector>>,
     /// A page size of at most 2 on the provisioner makes the listing cases
     /// cross pages; set this true to say the factory did so (informational).
     pub small_pages: bool,
@@ -140,6 +163,7 @@ impl ContractSubject {
             malformed_id: malformed_id.into(),
             capabilities: Capabilities::default(),
             timing: Timing::default(),
+            faults: None,
             small_pages: false,
             keep_alive: None,
         }
@@ -154,6 +178,12 @@ impl ContractSubject {
     /// Sets the timing.
     pub fn with_timing(mut self, timing: Timing) -> Self {
         self.timing = timing;
+        self
+    }
+
+    /// Lets the cases that need failures inject them with `faults`.
+    pub fn with_faults(mut self, faults: Arc<dyn FaultInjector>) -> Self {
+        self.faults = Some(faults);
         self
     }
 
@@ -174,6 +204,18 @@ impl ContractSubject {
         let needs = match case {
             Case::LaunchIsIdempotent => &self.capabilities.idempotent_launch,
             Case::TerminatedCannotStopOrStart => &self.capabilities.refuses_terminated_changes,
+            Case::KeyReusedWithOtherParametersIsRejected
+            | Case::KeyReusedAfterTerminateNeverReturnsTheOldInstance => {
+                &self.capabilities.idempotent_launch
+            }
+            Case::AcceptedLaunchFailureIsSeen
+            | Case::QuotaFailureIsSeen
+            | Case::ThrottlingCarriesRetryAfterUnwaited => {
+                if self.faults.is_none() {
+                    return Some("needs fault injection (an emulator or the fake, not a real cloud)");
+                }
+                return None;
+            }
             _ => return None,
         };
         match needs {
@@ -191,6 +233,7 @@ impl fmt::Debug for ContractSubject {
             .field("malformed_id", &self.malformed_id)
             .field("capabilities", &self.capabilities)
             .field("timing", &self.timing)
+            .field("faults", &self.faults.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -330,7 +373,7 @@ macro_rules! define_cases {
                 match self { $(Case::$variant => stringify!($func),)* }
             }
 
-            /// The contract clause(s) it tests (`a` … `i`, see the trait docs).
+            /// The contract clause(s) it tests (`a` … `l`, see the trait docs).
             pub const fn clause(self) -> &'static str {
                 match self { $(Case::$variant => $clause,)* }
             }
@@ -407,4 +450,14 @@ define_cases! {
     ListFiltersStates => list_filters_states, clause "h";
     /// Concurrent launches return distinct ids, all of them listed.
     ConcurrentLaunchesAreDistinct => concurrent_launches_are_distinct, clause "i";
+    /// A key reused after its instance was terminated never returns that instance.
+    KeyReusedAfterTerminateNeverReturnsTheOldInstance => key_reused_after_terminate_never_returns_the_old_instance, clause "j";
+    /// A key reused with other tags or user data is InvalidArgument naming idempotency_key; the first instance is unchanged.
+    KeyReusedWithOtherParametersIsRejected => key_reused_with_other_parameters_is_rejected, clause "j";
+    /// A launch accepted and then failed for capacity: wait_until_running says InsufficientCapacity, describe says terminated with the cloud's code, nothing stays.
+    AcceptedLaunchFailureIsSeen => accepted_launch_failure_is_seen, clause "k";
+    /// A launch failed for quota (at once or after acceptance) is QuotaExceeded, and nothing stays.
+    QuotaFailureIsSeen => quota_failure_is_seen, clause "k";
+    /// Throttling reaches the caller as Throttled with the cloud's Retry-After, without waiting it out.
+    ThrottlingCarriesRetryAfterUnwaited => throttling_carries_retry_after_unwaited, clause "l";
 }

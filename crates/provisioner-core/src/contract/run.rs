@@ -84,6 +84,17 @@ impl Run {
         }
     }
 
+    /// The subject's fault injector; the cases that call this are skipped
+    /// when it has none.
+    pub(super) fn faults(&self) -> Arc<dyn super::FaultInjector> {
+        Arc::clone(
+            self.subject
+                .faults
+                .as_ref()
+                .expect("cases that inject faults are skipped without an injector"),
+        )
+    }
+
     pub(super) fn provisioner(&self) -> &dyn InstanceProvisioner {
         &*self.subject.provisioner
     }

@@ -1,0 +1,86 @@
+//! [`InstanceProvisionerExt`]: waiting for states, over any provisioner.
+//!
+//! A launch returns as soon as the cloud accepted it; whether the instance
+//! then runs is only known later. Clouds report a launch that failed after
+//! acceptance (no capacity, a quota) on the instance itself, so a fleet that
+//! waits with these helpers gets a typed error instead of a state that never
+//! comes.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+
+use crate::CloudInstanceState::{self, *};
+use crate::{Error, InstanceProvisioner, InstanceStatus, Result};
+
+/// The first pause between two polls; it doubles up to [`MAX_POLL`].
+const FIRST_POLL: Duration = Duration::from_millis(50);
+/// The longest pause between two polls.
+const MAX_POLL: Duration = Duration::from_secs(5);
+
+/// Helpers every [`InstanceProvisioner`] has (a blanket implementation).
+#[async_trait]
+pub trait InstanceProvisionerExt: InstanceProvisioner {
+    /// Polls describe with backoff until the instance is in one of `states`,
+    /// and returns that status.
+    ///
+    /// Fails with the launch's own error ([`Error::InsufficientCapacity`],
+    /// [`Error::QuotaExceeded`]) when the cloud failed the launch after
+    /// accepting it, with [`Error::InvalidState`] when the instance reaches
+    /// `Terminated` otherwise (and `Terminated` is not wanted), and with
+    /// [`Error::DeadlineExceeded`] after `deadline`. Retryable errors of
+    /// describe count as "not yet".
+    async fn wait_for_state(
+        &self,
+        instance_id: &str,
+        states: &[CloudInstanceState],
+        deadline: Duration,
+    ) -> Result<InstanceStatus> {
+        let give_up = Instant::now() + deadline;
+        let mut pause = FIRST_POLL;
+        loop {
+            let last = match self.describe_instance(instance_id).await {
+                Ok(status) if states.contains(&status.state) => return Ok(status),
+                Ok(status) if status.state == Terminated => {
+                    return Err(match &status.launch_failure {
+                        Some(failure) => failure.to_error("cloud"),
+                        None => Error::InvalidState {
+                            instance_id: instance_id.to_owned(),
+                            message: format!(
+                                "terminated while waiting for {states:?}: {}",
+                                status.state_reason.as_deref().unwrap_or("no reason given")
+                            ),
+                        },
+                    });
+                }
+                Ok(status) => format!("state {}", status.state),
+                Err(e) if e.is_retryable() => format!("retryable error: {e}"),
+                Err(e) => return Err(e),
+            };
+            let now = Instant::now();
+            if now >= give_up {
+                return Err(Error::DeadlineExceeded {
+                    message: format!(
+                        "{instance_id} did not reach {states:?} within {deadline:?}; last saw {last}"
+                    ),
+                });
+            }
+            tokio::time::sleep(pause.min(give_up - now)).await;
+            pause = (pause * 2).min(MAX_POLL);
+        }
+    }
+
+    /// [`wait_for_state`](Self::wait_for_state) for `Running`: the typed
+    /// failure of a launch the cloud accepted and then failed, or the running
+    /// instance's status (with its addresses).
+    async fn wait_until_running(
+        &self,
+        instance_id: &str,
+        deadline: Duration,
+    ) -> Result<InstanceStatus> {
+        self.wait_for_state(instance_id, &[Running], deadline).await
+    }
+}
+
+impl<T: InstanceProvisioner + ?Sized> InstanceProvisionerExt for T {}

@@ -1,0 +1,48 @@
+//! The contract suite's [`FaultInjector`] for a [`FakeCloud`]: failures
+//! made the way the cloud of its [`Personality`](crate::Personality) makes
+//! them, so the same injector serves the fake and every emulator face.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use provisioner_core::contract::FaultInjector;
+use provisioner_core::LaunchFailureKind;
+
+use crate::{FakeCloud, Fault, Operation};
+
+/// How long after acceptance an injected launch failure happens: long
+/// enough that a face's operation is seen running first.
+pub const FAILURE_AFTER_ACCEPTANCE: Duration = Duration::from_millis(300);
+
+#[async_trait]
+impl FaultInjector for FakeCloud {
+    async fn fail_next_launch(&self, kind: LaunchFailureKind) {
+        let personality = self.personality();
+        let (later, fault) = match kind {
+            LaunchFailureKind::QuotaExceeded => (
+                personality.quota_failures_after_acceptance,
+                Fault::QuotaExceeded,
+            ),
+            _ => (
+                personality.capacity_failures_after_acceptance,
+                Fault::InsufficientCapacity,
+            ),
+        };
+        if later {
+            self.fail_after_acceptance(1, kind, FAILURE_AFTER_ACCEPTANCE);
+        } else {
+            self.fail_next(Operation::Launch, 1, fault);
+        }
+    }
+
+    async fn throttle_describes(&self, count: u32, retry_after: Duration) {
+        let fault = Fault::Throttled {
+            retry_after: Some(retry_after),
+        };
+        self.fail_next(Operation::Describe, count, fault);
+    }
+
+    async fn clear(&self) {
+        self.clear_faults();
+    }
+}
