@@ -5,6 +5,12 @@ use std::time::Duration;
 /// A boxed error kept as the source of an [`Error`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// The longest a provider waits on a cloud's Retry-After inside one call
+/// before it gives the throttling to the caller instead (as
+/// [`Error::Throttled`] with the wait the cloud asked for). Each provider
+/// lets callers change it (`with_max_retry_after`).
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

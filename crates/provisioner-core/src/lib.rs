@@ -46,7 +46,7 @@ pub mod validate;
 pub mod contract;
 
 pub use async_trait::async_trait;
-pub use error::{BoxError, Error, ErrorClass, ProviderFailure, Result};
+pub use error::{BoxError, Error, ErrorClass, ProviderFailure, Result, DEFAULT_MAX_RETRY_AFTER};
 pub use state::{CloudInstanceState, ParseStateError};
 pub use types::{
     InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus, LaunchFailure, LaunchFailureKind,

@@ -87,7 +87,10 @@ mod tests {
     fn fingerprints_see_every_launch_parameter_but_the_key() {
         let base = crate::InstanceConfig::new("img", "small").with_tag("a", "b");
         let print = launch_fingerprint(&base);
-        assert_eq!(print, launch_fingerprint(&base.clone().with_idempotency_key("k")));
+        assert_eq!(
+            print,
+            launch_fingerprint(&base.clone().with_idempotency_key("k"))
+        );
         for other in [
             base.clone().with_tag("a", "c"),
             base.clone().with_user_data("x"),

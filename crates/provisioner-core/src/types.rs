@@ -272,7 +272,11 @@ pub struct LaunchFailure {
 
 impl LaunchFailure {
     /// A failure of `kind` with the cloud's `code` and `message`.
-    pub fn new(kind: LaunchFailureKind, code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        kind: LaunchFailureKind,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             kind,
             code: code.into(),
@@ -287,7 +291,9 @@ impl LaunchFailure {
     pub fn to_error(&self, provider: &'static str) -> crate::Error {
         let message = format!("{}: {}", self.code, self.message);
         match self.kind {
-            LaunchFailureKind::InsufficientCapacity => crate::Error::InsufficientCapacity { message },
+            LaunchFailureKind::InsufficientCapacity => {
+                crate::Error::InsufficientCapacity { message }
+            }
             LaunchFailureKind::QuotaExceeded => crate::Error::QuotaExceeded { message },
             LaunchFailureKind::Other => crate::Error::Provider {
                 provider,
@@ -317,7 +323,10 @@ impl InstanceStatus {
     /// with the cloud's code as the reason.
     pub fn failed_launch(instance_id: impl Into<String>, failure: LaunchFailure) -> Self {
         Self {
-            state_reason: Some(format!("launch failed: {}: {}", failure.code, failure.message)),
+            state_reason: Some(format!(
+                "launch failed: {}: {}",
+                failure.code, failure.message
+            )),
             launch_failure: Some(failure),
             ..Self::gone(instance_id)
         }

@@ -2,12 +2,20 @@
 //!
 //! Retries happen in the SDK (standard mode, 3 attempts, exponential backoff
 //! with jitter): it retries throttling codes (`RequestLimitExceeded`,
-//! `Throttling`, …), HTTP 500/502/503/504 (so also
-//! `InsufficientInstanceCapacity`, which EC2 sends as a server error) and
-//! transport errors. What reaches this table has exhausted those retries.
+//! `Throttling`, …), HTTP 500/502/503/504 and transport errors, but never a
+//! code this table calls capacity ([`CapacityIsNotRetriedInPlace`]): EC2
+//! sends `InsufficientInstanceCapacity` as a 500, and asking the same zone
+//! for the same type again at once only delays the caller's fallback. What
+//! reaches this table has exhausted those retries.
+
+use std::time::Duration;
 
 use aws_sdk_ec2::config::http::HttpResponse;
+use aws_sdk_ec2::config::interceptors::InterceptorContext;
+use aws_sdk_ec2::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::operation::run_instances::RunInstancesError;
+use aws_sdk_ec2::operation::start_instances::StartInstancesError;
 use provisioner_core::validate::field;
 use provisioner_core::{Error, ErrorClass, ProviderFailure};
 
@@ -27,7 +35,11 @@ pub(crate) fn classify(code: &str, status: u16) -> ErrorClass {
         | "InsufficientCapacity"
         | "InsufficientCapacityOnHost"
         | "InsufficientAddressCapacity"
-        | "InsufficientVolumeCapacity" => InsufficientCapacity,
+        | "InsufficientVolumeCapacity"
+        // The type is not offered in this zone, or the subnet has no free
+        // address: another type, zone or subnet may work, as for capacity.
+        | "Unsupported"
+        | "InsufficientFreeAddressesInSubnet" => InsufficientCapacity,
         "InstanceLimitExceeded"
         | "VcpuLimitExceeded"
         | "MaxSpotInstanceCountExceeded"
@@ -42,7 +54,11 @@ pub(crate) fn classify(code: &str, status: u16) -> ErrorClass {
         "InvalidInstanceType" => InvalidArgument(field::INSTANCE_TYPE),
         "InvalidUserData.Malformed" => InvalidArgument(field::USER_DATA),
         "TagLimitExceeded" | "InvalidTagKey.Malformed" => InvalidArgument(field::TAGS),
-        "IdempotentParameterMismatch" => InvalidArgument(field::IDEMPOTENCY_KEY),
+        // The key was used with other parameters, or its instance was
+        // terminated: either way it may not launch again.
+        "IdempotentParameterMismatch" | "IdempotentInstanceTerminated" => {
+            InvalidArgument(field::IDEMPOTENCY_KEY)
+        }
         "InvalidBlockDeviceMapping" => InvalidArgument(field::DISK_SIZE_GB),
         "InvalidParameterValue"
         | "InvalidParameter"
@@ -53,7 +69,14 @@ pub(crate) fn classify(code: &str, status: u16) -> ErrorClass {
         | "InvalidGroup.NotFound"
         | "InvalidKeyPair.NotFound"
         | "InvalidParameterValue.IamInstanceProfile" => InvalidArgument("launch settings"),
-        "IncorrectInstanceState" | "IncorrectState" | "InvalidInstanceState" => InvalidState,
+        // `UnsupportedOperation`: stop of an instance-store or one-time spot
+        // instance; `OperationNotPermitted`: stop or termination protection.
+        // The code leads the message, so a fleet can tell them apart.
+        "IncorrectInstanceState"
+        | "IncorrectState"
+        | "InvalidInstanceState"
+        | "UnsupportedOperation"
+        | "OperationNotPermitted" => InvalidState,
         "AuthFailure"
         | "InvalidClientTokenId"
         | "SignatureDoesNotMatch"
@@ -72,12 +95,16 @@ pub(crate) fn from_sdk<E>(err: SdkError<E, HttpResponse>, instance_id: Option<&s
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    let mut retry_after = None;
     let (code, message, status) = match &err {
-        SdkError::ServiceError(service) => (
-            service.err().code().unwrap_or_default().to_owned(),
-            service.err().message().unwrap_or_default().to_owned(),
-            service.raw().status().as_u16(),
-        ),
+        SdkError::ServiceError(service) => {
+            retry_after = retry_after_of(service.raw());
+            (
+                service.err().code().unwrap_or_default().to_owned(),
+                service.err().message().unwrap_or_default().to_owned(),
+                service.raw().status().as_u16(),
+            )
+        }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
             return Error::Unavailable {
                 message: "EC2 could not be reached".to_owned(),
@@ -97,9 +124,59 @@ where
         code,
         message,
         instance_id: instance_id.unwrap_or_default().to_owned(),
-        retry_after: None,
+        retry_after,
         source: Some(Box::new(err)),
     })
+}
+
+/// The wait EC2 asked for, where it said: `x-amz-retry-after` (milliseconds,
+/// what the AWS SDKs read) or a standard `Retry-After` (seconds). EC2's
+/// `RequestLimitExceeded` usually carries neither.
+fn retry_after_of(response: &HttpResponse) -> Option<Duration> {
+    let headers = response.headers();
+    if let Some(ms) = headers
+        .get("x-amz-retry-after")
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        return Some(Duration::from_millis(ms));
+    }
+    headers
+        .get("retry-after")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// A retry classifier that forbids retrying, in the same call, an error the
+/// table calls capacity. It runs after the SDK's own classifiers and
+/// overrides their "server error, retry" for these codes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CapacityIsNotRetriedInPlace;
+
+impl ClassifyRetry for CapacityIsNotRetriedInPlace {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let Some(Err(error)) = ctx.output_or_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        let Some(error) = error.as_operation_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        let code = error
+            .downcast_ref::<RunInstancesError>()
+            .and_then(|e| e.code())
+            .or_else(|| {
+                error
+                    .downcast_ref::<StartInstancesError>()
+                    .and_then(|e| e.code())
+            });
+        match code.map(|code| classify(code, 500)) {
+            Some(ErrorClass::InsufficientCapacity) => RetryAction::RetryForbidden,
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "capacity is not retried in place"
+    }
 }
 
 #[cfg(test)]
@@ -134,6 +211,19 @@ mod tests {
                 InvalidArgument("idempotency_key"),
             ),
             ("IncorrectInstanceState", 400, InvalidState),
+            (
+                "IdempotentInstanceTerminated",
+                400,
+                InvalidArgument("idempotency_key"),
+            ),
+            ("Unsupported", 400, InsufficientCapacity),
+            (
+                "InsufficientFreeAddressesInSubnet",
+                400,
+                InsufficientCapacity,
+            ),
+            ("UnsupportedOperation", 400, InvalidState),
+            ("OperationNotPermitted", 400, InvalidState),
             ("AuthFailure", 401, Unauthenticated),
             ("UnauthorizedOperation", 403, PermissionDenied),
             ("InternalError", 500, Unavailable),

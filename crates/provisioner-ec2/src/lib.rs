@@ -13,17 +13,32 @@
 //!   the instance to appear.
 //! - List filters on EC2's side (`tag:KEY`, `instance-state-name`), reads
 //!   every page, and leaves terminated instances out unless asked for.
-//! - The mapping tables, one module each: states in `states.rs`, errors in
-//!   `errors.rs`, input rules ([`EC2_RULES`]) in `rules.rs`.
+//! - A launch EC2 accepted and then terminated for capacity
+//!   (`Server.InsufficientInstanceCapacity`) or a storage quota
+//!   (`Client.VolumeLimitExceeded`) describes as terminated with
+//!   `launch_failure` set; `wait_until_running` returns the typed error.
+//! - An idempotency key is EC2's client token: a launch that repeats it
+//!   returns the same instance; once that instance is terminated, EC2 refuses
+//!   the token (`IdempotentInstanceTerminated`, for at least 24 hours) and the
+//!   launch is `InvalidArgument` naming `idempotency_key`.
+//! - The files: `builder.rs` (construction and client settings),
+//!   `convert.rs` (EC2 shapes to the core's), `provisioner.rs` (the six
+//!   calls), and the mapping tables, one module each: states and state
+//!   reasons in `states.rs`, errors in `errors.rs`, input rules
+//!   ([`EC2_RULES`]) in `rules.rs`.
 //!
 //! # Retries
 //!
 //! The SDK retries (standard mode: 3 attempts, exponential backoff with
-//! jitter) throttling (`RequestLimitExceeded`, `Throttling`), HTTP 5xx (so
-//! also `InsufficientInstanceCapacity`) and transport errors. What still
-//! fails arrives as the core error class; `Error::is_retryable` tells the
-//! caller whether trying later can help. Pass a client with another
-//! `RetryConfig` to [`Ec2Provisioner::from_client`] to change this.
+//! jitter, at most [`DEFAULT_MAX_RETRY_AFTER`](provisioner_core::DEFAULT_MAX_RETRY_AFTER)
+//! or the SDK's 20 s between two attempts) throttling
+//! (`RequestLimitExceeded`, `Throttling`), HTTP 5xx and transport errors.
+//! Capacity shortages (`InsufficientInstanceCapacity` and the other codes
+//! the error table calls capacity, which EC2 sends as 500) are not retried
+//! in place: they reach the caller at once, to try another type or zone.
+//! What still fails arrives as the core error class; `Error::is_retryable`
+//! tells the caller whether trying later can help. Pass a client with
+//! another `RetryConfig` to [`Ec2Provisioner::from_client`] to change this.
 //!
 //! # IAM permissions
 //!
@@ -56,6 +71,8 @@
 //! # }
 //! ```
 
+mod builder;
+mod convert;
 mod errors;
 mod launch;
 mod provisioner;
@@ -67,8 +84,8 @@ use std::time::Duration;
 use aws_sdk_ec2::config::retry::RetryConfig;
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 
+pub use builder::Ec2Provisioner;
 pub use launch::{Ec2LaunchConfig, IamInstanceProfile};
-pub use provisioner::Ec2Provisioner;
 pub use rules::EC2_RULES;
 
 /// An EC2 client for an emulator at `endpoint` (this project's, moto,

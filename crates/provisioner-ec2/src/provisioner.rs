@@ -1,92 +1,28 @@
-//! [`Ec2Provisioner`]: the contract on EC2's API.
+//! The contract on EC2's API: the six calls of [`Ec2Provisioner`].
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, Filter, IamInstanceProfileSpecification, Instance,
-    InstanceNetworkInterfaceSpecification, ResourceType, Tag, TagSpecification,
+    InstanceNetworkInterfaceSpecification, ResourceType, TagSpecification,
 };
-use aws_sdk_ec2::Client;
 use base64::Engine as _;
-use provisioner_core::consistency::RecentLaunches;
 use provisioner_core::naming;
 use provisioner_core::validate::{self, field};
 use provisioner_core::{
     CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
-    InstanceStatus, Result, Tags,
+    InstanceStatus, Result,
 };
-use time::OffsetDateTime;
 
+use crate::convert::{ec2_tags, info_of, status_of};
 use crate::errors::from_sdk;
-use crate::launch::{Ec2LaunchConfig, IamInstanceProfile};
+use crate::launch::IamInstanceProfile;
 use crate::rules::{check_instance_id, EC2_RULES};
 use crate::states;
-
-/// An [`InstanceProvisioner`] on EC2.
-///
-/// Built from the standard AWS configuration ([`from_env`](Self::from_env):
-/// environment, shared config and credential files, web identity, ECS and
-/// IMDS credentials, region) or from a given client
-/// ([`from_client`](Self::from_client)), with the EC2-specific launch
-/// settings ([`Ec2LaunchConfig`]).
-#[derive(Debug)]
-pub struct Ec2Provisioner {
-    client: Client,
-    launch: Ec2LaunchConfig,
-    recent: RecentLaunches,
-    /// Root device name per image: images do not change, so ask once.
-    root_devices: Mutex<HashMap<String, String>>,
-    page_size: i32,
-}
+use crate::Ec2Provisioner;
 
 impl Ec2Provisioner {
-    /// A provisioner on the standard AWS configuration (credentials chain
-    /// and region from the environment).
-    pub async fn from_env(launch: Ec2LaunchConfig) -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::from_sdk_config(&config, launch)
-    }
-
-    /// A provisioner on an already loaded AWS configuration.
-    pub fn from_sdk_config(config: &aws_config::SdkConfig, launch: Ec2LaunchConfig) -> Self {
-        Self::from_client(Client::new(config), launch)
-    }
-
-    /// A provisioner on a given client (own retry, timeout or endpoint
-    /// settings).
-    pub fn from_client(client: Client, launch: Ec2LaunchConfig) -> Self {
-        Self {
-            client,
-            launch,
-            recent: RecentLaunches::new(Duration::from_secs(60)),
-            root_devices: Mutex::new(HashMap::new()),
-            page_size: 1000,
-        }
-    }
-
-    /// Lists with `MaxResults` of `size` (EC2 accepts 5 to 1000; default 1000).
-    pub fn with_page_size(mut self, size: i32) -> Self {
-        self.page_size = size.clamp(5, 1000);
-        self
-    }
-
-    /// How long after launching an instance this provisioner treats EC2's
-    /// "not found" for it as eventual consistency (default 60 s): describe
-    /// says pending, stop/start/terminate wait for it to appear.
-    pub fn with_consistency_window(mut self, window: Duration) -> Self {
-        self.recent = RecentLaunches::new(window);
-        self
-    }
-
-    /// The SDK client.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// The root device name of `image`, from DescribeImages, cached.
     async fn root_device(&self, image: &str) -> Result<String> {
         if let Some(known) = self.lock_devices().get(image) {
@@ -134,74 +70,6 @@ impl Ec2Provisioner {
             Err(e) => Err(e),
         }
     }
-}
-
-fn tags_of(instance: &Instance) -> Tags {
-    instance
-        .tags()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect()
-}
-
-fn ip(text: Option<&str>) -> Option<IpAddr> {
-    text.and_then(|t| t.parse().ok())
-}
-
-fn state_of(instance: &Instance) -> (CloudInstanceState, Option<String>) {
-    match instance.state().and_then(|s| s.name()) {
-        Some(name) => states::from_ec2(name),
-        None => (
-            CloudInstanceState::Pending,
-            Some("EC2 sent no state".to_owned()),
-        ),
-    }
-}
-
-fn info_of(instance: &Instance) -> InstanceInfo {
-    InstanceInfo {
-        instance_id: instance.instance_id().unwrap_or_default().to_owned(),
-        private_ip: ip(instance.private_ip_address()),
-        public_ip: ip(instance.public_ip_address()),
-        state: state_of(instance).0,
-        launch_time: instance.launch_time().and_then(|t| {
-            let nanos = i128::from(t.secs()) * 1_000_000_000 + i128::from(t.subsec_nanos());
-            OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
-        }),
-        tags: tags_of(instance),
-    }
-}
-
-fn status_of(instance: &Instance) -> InstanceStatus {
-    let (state, unknown) = state_of(instance);
-    let reason = instance
-        .state_reason()
-        .and_then(|r| r.message().or(r.code()))
-        .map(str::to_owned)
-        .or_else(|| {
-            instance
-                .state_transition_reason()
-                .filter(|r| !r.is_empty())
-                .map(str::to_owned)
-        });
-    InstanceStatus {
-        instance_id: instance.instance_id().unwrap_or_default().to_owned(),
-        state,
-        state_reason: unknown.or(reason),
-        private_ip: ip(instance.private_ip_address()),
-        public_ip: ip(instance.public_ip_address()),
-    }
-}
-
-fn ec2_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
 }
 
 #[async_trait]

@@ -1,7 +1,7 @@
 //! EC2 instance states to the provider-neutral set: the one table.
 
 use aws_sdk_ec2::types::InstanceStateName;
-use provisioner_core::CloudInstanceState;
+use provisioner_core::{CloudInstanceState, LaunchFailure, LaunchFailureKind};
 
 /// The neutral state of an EC2 state, and the raw name when EC2 sent one
 /// this crate does not know (mapped to `Pending`, the state that never makes
@@ -38,6 +38,21 @@ pub(crate) fn to_ec2(state: CloudInstanceState) -> &'static str {
     }
 }
 
+/// The launch failure a terminated instance's state reason code names, if
+/// it names one: EC2 reports a launch it accepted and then could not place
+/// by terminating the instance with one of these codes.
+pub(crate) fn launch_failure(code: &str, message: &str) -> Option<LaunchFailure> {
+    let kind = match code {
+        "Server.InsufficientInstanceCapacity" => LaunchFailureKind::InsufficientCapacity,
+        "Client.VolumeLimitExceeded" => LaunchFailureKind::QuotaExceeded,
+        "Server.InternalError" | "Client.InternalError" | "Client.InvalidSnapshot.NotFound" => {
+            LaunchFailureKind::Other
+        }
+        _ => return None,
+    };
+    Some(LaunchFailure::new(kind, code, message))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,6 +75,26 @@ mod tests {
                 "{ec2}"
             );
             assert_eq!(to_ec2(neutral), ec2);
+        }
+    }
+
+    #[test]
+    fn state_reasons_of_failed_launches() {
+        let table = [
+            (
+                "Server.InsufficientInstanceCapacity",
+                Some(LaunchFailureKind::InsufficientCapacity),
+            ),
+            (
+                "Client.VolumeLimitExceeded",
+                Some(LaunchFailureKind::QuotaExceeded),
+            ),
+            ("Server.InternalError", Some(LaunchFailureKind::Other)),
+            ("Client.UserInitiatedShutdown", None),
+            ("Client.InstanceInitiatedShutdown", None),
+        ];
+        for (code, kind) in table {
+            assert_eq!(launch_failure(code, "m").map(|f| f.kind), kind, "{code}");
         }
     }
 

@@ -75,14 +75,35 @@ async fn a_launch_whose_response_is_dropped_leaves_one_instance() {
 }
 
 #[tokio::test]
-async fn insufficient_capacity_arrives_as_such() {
+async fn insufficient_capacity_arrives_at_once_not_after_retries_in_place() {
     let (emulator, ec2) = setup().await;
     emulator
         .cloud()
         .fail_next(Operation::Launch, 3, Fault::InsufficientCapacity);
     let err = ec2.launch_instance(&config()).await.unwrap_err();
     assert!(matches!(err, Error::InsufficientCapacity { .. }), "{err}");
+    assert!(
+        err.to_string().contains("InsufficientInstanceCapacity"),
+        "{err}"
+    );
     assert!(!err.is_retryable());
+    assert_eq!(emulator.cloud().live_instances(), 0);
+    // EC2 sends it as a 500; the SDK would retry that three times.
+    assert_eq!(emulator.cloud().call_count(Operation::Launch), 1);
+}
+
+#[tokio::test]
+async fn a_client_token_whose_instance_was_terminated_is_refused_for_a_day() {
+    let (emulator, ec2) = setup().await;
+    let keyed = config().with_idempotency_key("slot-0-intent-1");
+    let first = ec2.launch_instance(&keyed).await.unwrap();
+    ec2.terminate_instance(&first.instance_id).await.unwrap();
+    let err = ec2.launch_instance(&keyed).await.unwrap_err();
+    assert_eq!(err.invalid_field(), Some("idempotency_key"), "{err}");
+    assert!(
+        err.to_string().contains("IdempotentInstanceTerminated"),
+        "{err}"
+    );
     assert_eq!(emulator.cloud().live_instances(), 0);
 }
 

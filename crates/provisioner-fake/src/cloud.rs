@@ -446,10 +446,11 @@ impl Model {
                 break;
             }
             let key = entry.remove();
-            let still_terminated = self
-                .tokens
-                .get(&key)
-                .is_none_or(|id| self.instances.get(id).is_none_or(|i| i.state_at(now).is_terminal()));
+            let still_terminated = self.tokens.get(&key).is_none_or(|id| {
+                self.instances
+                    .get(id)
+                    .is_none_or(|i| i.state_at(now).is_terminal())
+            });
             if still_terminated {
                 self.tokens.remove(&key);
             }

@@ -53,9 +53,9 @@ mod personality;
 mod provisioner;
 
 pub use call_log::CallRecord;
+pub use cloud::{Attributes, FakeCloud, FakeCloudBuilder, InstanceRecord, Page};
 #[cfg(feature = "contract")]
 pub use contract::FAILURE_AFTER_ACCEPTANCE;
-pub use cloud::{Attributes, FakeCloud, FakeCloudBuilder, InstanceRecord, Page};
 pub use error::{retry_after, CloudError};
 pub use faults::{Fault, Operation};
 pub use personality::{Personality, Transitions};

@@ -508,7 +508,10 @@ pub(super) async fn key_reused_with_other_parameters_is_rejected(run: SharedRun)
     let p = run.provisioner();
     let variants = [
         ("other tags", config.clone().with_tag("pool", "b")),
-        ("other user data", config.clone().with_user_data("#!/bin/sh\necho other\n")),
+        (
+            "other user data",
+            config.clone().with_user_data("#!/bin/sh\necho other\n"),
+        ),
     ];
     for (what, other) in variants {
         let result = p.launch_instance(&other).await;
@@ -518,7 +521,9 @@ pub(super) async fn key_reused_with_other_parameters_is_rejected(run: SharedRun)
         match field_of(result) {
             Ok(got) if got == field::IDEMPOTENCY_KEY => {}
             Ok(got) => fail!("key reused with {what}: InvalidArgument named {got:?}"),
-            Err(got) => fail!("key reused with {what}: got {got}, want InvalidArgument naming idempotency_key"),
+            Err(got) => fail!(
+                "key reused with {what}: got {got}, want InvalidArgument naming idempotency_key"
+            ),
         }
     }
     let listed = run
@@ -543,7 +548,9 @@ pub(super) async fn key_reused_with_other_parameters_is_rejected(run: SharedRun)
 
 /// Waits until this run has nothing that is not terminated (nothing billed).
 async fn nothing_left(run: &SharedRun) -> Check {
-    let live = run.filter(&[]).in_states([Pending, Running, Stopping, Stopped, Terminating]);
+    let live = run
+        .filter(&[])
+        .in_states([Pending, Running, Stopping, Stopped, Terminating]);
     run.wait_for_listing(&live, &[]).await?;
     Ok(())
 }
@@ -592,12 +599,17 @@ pub(super) async fn accepted_launch_failure_is_seen(run: SharedRun) -> Check {
     );
     let failure = status.launch_failure.as_ref();
     ensure!(
-        failure.is_some_and(|f| f.kind == LaunchFailureKind::InsufficientCapacity && !f.code.is_empty()),
+        failure.is_some_and(
+            |f| f.kind == LaunchFailureKind::InsufficientCapacity && !f.code.is_empty()
+        ),
         "describe of a failed launch has launch_failure {failure:?}"
     );
     let code = &failure.map(|f| f.code.clone()).unwrap_or_default();
     ensure!(
-        status.state_reason.as_deref().is_some_and(|r| r.contains(code.as_str())),
+        status
+            .state_reason
+            .as_deref()
+            .is_some_and(|r| r.contains(code.as_str())),
         "the reason {:?} does not name the cloud's code {code}",
         status.state_reason
     );
@@ -608,7 +620,9 @@ pub(super) async fn accepted_launch_failure_is_seen(run: SharedRun) -> Check {
 /// refuse at once) or from `wait_until_running`, and nothing stays.
 pub(super) async fn quota_failure_is_seen(run: SharedRun) -> Check {
     let faults = run.faults();
-    faults.fail_next_launch(LaunchFailureKind::QuotaExceeded).await;
+    faults
+        .fail_next_launch(LaunchFailureKind::QuotaExceeded)
+        .await;
     let launched = run.provisioner().launch_instance(&run.config()).await;
     faults.clear().await;
     match launched {
@@ -646,7 +660,10 @@ pub(super) async fn throttling_carries_retry_after_unwaited(run: SharedRun) -> C
     .await;
     faults.clear().await;
     let Ok(result) = result else {
-        fail!("describe under throttling did not return within {:?}", run.subject.timing.deadline);
+        fail!(
+            "describe under throttling did not return within {:?}",
+            run.subject.timing.deadline
+        );
     };
     match result {
         Err(Error::Throttled { retry_after, .. }) => {

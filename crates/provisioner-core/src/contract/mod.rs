@@ -212,7 +212,9 @@ impl ContractSubject {
             | Case::QuotaFailureIsSeen
             | Case::ThrottlingCarriesRetryAfterUnwaited => {
                 if self.faults.is_none() {
-                    return Some("needs fault injection (an emulator or the fake, not a real cloud)");
+                    return Some(
+                        "needs fault injection (an emulator or the fake, not a real cloud)",
+                    );
                 }
                 return None;
             }

@@ -3,7 +3,8 @@
 
 use axum::http::StatusCode;
 use provisioner_core::CloudInstanceState::{self, *};
-use provisioner_fake::{CloudError, Fault};
+use provisioner_core::LaunchFailureKind;
+use provisioner_fake::{CloudError, Fault, InstanceRecord};
 
 /// EC2's name and code of a state.
 pub(crate) fn state(state: CloudInstanceState) -> (&'static str, u16) {
@@ -24,9 +25,25 @@ pub(crate) fn state_from_name(name: &str) -> Option<CloudInstanceState> {
         .find(|s| state(*s).0 == name)
 }
 
-/// EC2's state reason for a model reason.
-pub(crate) fn state_reason(reason: &str) -> (&'static str, &'static str) {
-    match reason {
+/// EC2's state reason (code, message) for an instance, if it has one. A
+/// launch that failed after acceptance carries the codes EC2 documents for
+/// it: `Server.InsufficientInstanceCapacity`, and for storage quotas
+/// `Client.VolumeLimitExceeded`.
+pub(crate) fn state_reason(r: &InstanceRecord) -> Option<(&'static str, &'static str)> {
+    if let Some(kind) = r.failure {
+        return Some(match kind {
+            LaunchFailureKind::InsufficientCapacity => (
+                "Server.InsufficientInstanceCapacity",
+                "Server.InsufficientInstanceCapacity: Insufficient capacity to satisfy instance request",
+            ),
+            LaunchFailureKind::QuotaExceeded => (
+                "Client.VolumeLimitExceeded",
+                "Client.VolumeLimitExceeded: Volume limit exceeded",
+            ),
+            _ => ("Server.InternalError", "Server.InternalError: Internal error"),
+        });
+    }
+    Some(match r.state_reason? {
         "user initiated stop" | "user initiated terminate" => (
             "Client.UserInitiatedShutdown",
             "Client.UserInitiatedShutdown: User initiated shutdown",
@@ -35,7 +52,7 @@ pub(crate) fn state_reason(reason: &str) -> (&'static str, &'static str) {
             "Server.InternalError",
             "Server.InternalError: Internal error",
         ),
-    }
+    })
 }
 
 /// An EC2 error: status, code and message.
@@ -63,12 +80,16 @@ pub(crate) fn error(e: &CloudError) -> WireError {
         CloudError::InvalidState { .. } => (StatusCode::BAD_REQUEST, "IncorrectInstanceState"),
         CloudError::AlreadyExists { .. } => (StatusCode::BAD_REQUEST, "InvalidParameterValue"),
         CloudError::IdempotencyMismatch => (StatusCode::BAD_REQUEST, "IdempotentParameterMismatch"),
+        CloudError::IdempotentInstanceTerminated => {
+            (StatusCode::BAD_REQUEST, "IdempotentInstanceTerminated")
+        }
         CloudError::QuotaExceeded { .. } => (StatusCode::BAD_REQUEST, "InstanceLimitExceeded"),
         CloudError::Fault { fault, .. } => fault_error(*fault),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
     };
     let message = match e {
         CloudError::NotFound { id } => format!("The instance ID '{id}' does not exist"),
+        CloudError::IdempotentInstanceTerminated => "The client token you have provided is associated with a resource that is already deleted. Please use a different client token.".to_owned(),
         other => other.to_string(),
     };
     WireError {

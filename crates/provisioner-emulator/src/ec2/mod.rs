@@ -265,8 +265,8 @@ fn instance(x: &mut Xml, r: &InstanceRecord) {
     x.leaf("dnsName", "");
     x.leaf(
         "reason",
-        r.state_reason
-            .map(|s| mapping::state_reason(s).1)
+        mapping::state_reason(r)
+            .map(|(_, message)| message)
             .unwrap_or_default(),
     );
     x.leaf("amiLaunchIndex", 0);
@@ -295,8 +295,7 @@ fn instance(x: &mut Xml, r: &InstanceRecord) {
         x.leaf("key", k);
         x.leaf("value", v);
     });
-    if let Some(reason) = r.state_reason {
-        let (code, message) = mapping::state_reason(reason);
+    if let Some((code, message)) = mapping::state_reason(r) {
         x.elem("stateReason", |x| {
             x.leaf("code", code);
             x.leaf("message", message);

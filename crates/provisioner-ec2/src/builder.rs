@@ -1,0 +1,105 @@
+//! [`Ec2Provisioner`]: what it holds and how it is built.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_sdk_ec2::config::retry::RetryConfig;
+use aws_sdk_ec2::Client;
+use provisioner_core::consistency::RecentLaunches;
+use provisioner_core::DEFAULT_MAX_RETRY_AFTER;
+
+use crate::errors::CapacityIsNotRetriedInPlace;
+use crate::launch::Ec2LaunchConfig;
+
+/// An [`InstanceProvisioner`](provisioner_core::InstanceProvisioner) on EC2.
+///
+/// Built from the standard AWS configuration ([`from_env`](Self::from_env):
+/// environment, shared config and credential files, web identity, ECS and
+/// IMDS credentials, region) or from a given client
+/// ([`from_client`](Self::from_client)), with the EC2-specific launch
+/// settings ([`Ec2LaunchConfig`]).
+#[derive(Debug)]
+pub struct Ec2Provisioner {
+    pub(crate) client: Client,
+    pub(crate) launch: Ec2LaunchConfig,
+    pub(crate) recent: RecentLaunches,
+    /// Root device name per image: images do not change, so ask once.
+    pub(crate) root_devices: Mutex<HashMap<String, String>>,
+    pub(crate) page_size: i32,
+}
+
+impl Ec2Provisioner {
+    /// A provisioner on the standard AWS configuration (credentials chain
+    /// and region from the environment).
+    pub async fn from_env(launch: Ec2LaunchConfig) -> Self {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::from_sdk_config(&config, launch)
+    }
+
+    /// A provisioner on an already loaded AWS configuration.
+    pub fn from_sdk_config(config: &aws_config::SdkConfig, launch: Ec2LaunchConfig) -> Self {
+        Self::from_client(Client::new(config), launch)
+    }
+
+    /// A provisioner on a given client (own retry, timeout or endpoint
+    /// settings). Two things are added to its configuration: capacity
+    /// shortages are never retried in place (they reach the caller at once,
+    /// so that it can try another type or zone), and no retry waits longer
+    /// than [`DEFAULT_MAX_RETRY_AFTER`] (see
+    /// [`with_max_retry_after`](Self::with_max_retry_after)).
+    pub fn from_client(client: Client, launch: Ec2LaunchConfig) -> Self {
+        Self {
+            client: configured(&client, DEFAULT_MAX_RETRY_AFTER),
+            launch,
+            recent: RecentLaunches::new(Duration::from_secs(60)),
+            root_devices: Mutex::new(HashMap::new()),
+            page_size: 1000,
+        }
+    }
+
+    /// Lists with `MaxResults` of `size` (EC2 accepts 5 to 1000; default 1000).
+    pub fn with_page_size(mut self, size: i32) -> Self {
+        self.page_size = size.clamp(5, 1000);
+        self
+    }
+
+    /// How long after launching an instance this provisioner treats EC2's
+    /// "not found" for it as eventual consistency (default 60 s): describe
+    /// says pending, stop/start/terminate wait for it to appear.
+    pub fn with_consistency_window(mut self, window: Duration) -> Self {
+        self.recent = RecentLaunches::new(window);
+        self
+    }
+
+    /// The longest the SDK waits between two attempts of one call, whatever
+    /// EC2 asks in `x-amz-retry-after` (default
+    /// [`DEFAULT_MAX_RETRY_AFTER`]; the SDK itself never waits more than
+    /// 20 s).
+    pub fn with_max_retry_after(mut self, cap: Duration) -> Self {
+        self.client = configured(&self.client, cap);
+        self
+    }
+
+    /// The SDK client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// `client` with the capacity classifier and a backoff capped at `cap`.
+fn configured(client: &Client, cap: Duration) -> Client {
+    let config = client.config();
+    let retry = config
+        .retry_config()
+        .cloned()
+        .unwrap_or_else(RetryConfig::standard);
+    // The SDK's own ceiling is 20 s; a lower cap lowers it.
+    let ceiling = cap.clamp(Duration::from_millis(1), Duration::from_secs(20));
+    let retry = retry.with_max_backoff(ceiling);
+    let builder = config
+        .to_builder()
+        .retry_config(retry)
+        .retry_classifier(CapacityIsNotRetriedInPlace);
+    Client::from_conf(builder.build())
+}

@@ -1,0 +1,87 @@
+//! EC2's shapes to and from the core's: an `Instance` as `InstanceInfo` or
+//! `InstanceStatus`, tags both ways.
+
+use std::net::IpAddr;
+
+use aws_sdk_ec2::types::{Instance, Tag};
+use provisioner_core::{CloudInstanceState, InstanceInfo, InstanceStatus, Tags};
+use time::OffsetDateTime;
+
+use crate::states;
+
+pub(crate) fn tags_of(instance: &Instance) -> Tags {
+    instance
+        .tags()
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
+}
+
+pub(crate) fn ec2_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn ip(text: Option<&str>) -> Option<IpAddr> {
+    text.and_then(|t| t.parse().ok())
+}
+
+fn state_of(instance: &Instance) -> (CloudInstanceState, Option<String>) {
+    match instance.state().and_then(|s| s.name()) {
+        Some(name) => states::from_ec2(name),
+        None => (
+            CloudInstanceState::Pending,
+            Some("EC2 sent no state".to_owned()),
+        ),
+    }
+}
+
+pub(crate) fn info_of(instance: &Instance) -> InstanceInfo {
+    InstanceInfo {
+        instance_id: instance.instance_id().unwrap_or_default().to_owned(),
+        private_ip: ip(instance.private_ip_address()),
+        public_ip: ip(instance.public_ip_address()),
+        state: state_of(instance).0,
+        launch_time: instance.launch_time().and_then(|t| {
+            let nanos = i128::from(t.secs()) * 1_000_000_000 + i128::from(t.subsec_nanos());
+            OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+        }),
+        tags: tags_of(instance),
+    }
+}
+
+pub(crate) fn status_of(instance: &Instance) -> InstanceStatus {
+    let (state, unknown) = state_of(instance);
+    let id = instance.instance_id().unwrap_or_default();
+    let reason = instance.state_reason();
+    if state == CloudInstanceState::Terminated {
+        let failure =
+            reason.and_then(|r| states::launch_failure(r.code()?, r.message().unwrap_or_default()));
+        if let Some(failure) = failure {
+            return InstanceStatus::failed_launch(id, failure);
+        }
+    }
+    let reason = reason
+        .and_then(|r| r.message().or(r.code()))
+        .map(str::to_owned)
+        .or_else(|| {
+            instance
+                .state_transition_reason()
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+        });
+    InstanceStatus {
+        instance_id: id.to_owned(),
+        state,
+        state_reason: unknown.or(reason),
+        private_ip: ip(instance.private_ip_address()),
+        public_ip: ip(instance.public_ip_address()),
+        launch_failure: None,
+    }
+}
