@@ -138,6 +138,7 @@ impl InstanceProvisioner for FakeProvisioner {
                 // A launch of ours that failed after acceptance and vanished
                 // (as on Compute Engine) is reported from the cloud's record.
                 if let Some(kind) = self.cloud.vanished_launch_failure(instance_id) {
+                    self.recent.forget(instance_id);
                     let (code, message) = crate::cloud::failure_text(kind);
                     return Ok(InstanceStatus::failed_launch(
                         instance_id,

@@ -58,6 +58,8 @@
 //! # }
 //! ```
 
+mod builder;
+mod convert;
 mod errors;
 mod ids;
 mod launch;
@@ -65,6 +67,6 @@ mod provisioner;
 mod states;
 mod tags;
 
+pub use builder::GcpProvisioner;
 pub use launch::{GcpLaunchConfig, ServiceAccount};
-pub use provisioner::GcpProvisioner;
-pub use tags::{GCP_RULES, TAGS_METADATA_KEY};
+pub use tags::{GCP_RULES, LAUNCH_METADATA_KEY, TAGS_METADATA_KEY};

@@ -1,140 +1,103 @@
-//! [`GcpProvisioner`]: the contract on Compute Engine's API.
+//! The contract on Compute Engine's API: the six calls of
+//! [`GcpProvisioner`].
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use google_cloud_compute_v1::client::{Instances, ZoneOperations};
-use google_cloud_compute_v1::model::access_config::Type as AccessType;
-use google_cloud_compute_v1::model::metadata::Items;
-use google_cloud_compute_v1::model::operation::Status as OpStatus;
-use google_cloud_compute_v1::model::{
-    AccessConfig, AttachedDisk, AttachedDiskInitializeParams, Instance, Metadata, NetworkInterface,
-    Operation, ServiceAccount,
-};
-use provisioner_core::consistency::RecentLaunches;
+use google_cloud_compute_v1::model::Instance;
 use provisioner_core::naming;
 use provisioner_core::validate::{self, field};
 use provisioner_core::{
     CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
-    InstanceStatus, Result, Tags,
+    InstanceStatus, Result,
 };
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
+use crate::builder::INSERT_FOLLOW_UP;
+use crate::convert::{
+    id_of, insert_failure, launch_fingerprint_of, operation_result, private_ip, public_ip, state_of,
+};
 use crate::errors::{self, from_gax};
 use crate::ids::{self, InstanceId};
-use crate::launch::GcpLaunchConfig;
-use crate::states;
-use crate::tags::{self, GCP_RULES, TAGS_METADATA_KEY};
-
-/// An [`InstanceProvisioner`] on Compute Engine, for one project and one or
-/// more zones. Instance ids are `ZONE/NAME`.
-#[derive(Debug)]
-pub struct GcpProvisioner {
-    instances: Instances,
-    operations: ZoneOperations,
-    project: String,
-    zones: Vec<String>,
-    launch: GcpLaunchConfig,
-    recent: RecentLaunches,
-    /// Delete operations this provisioner started, by instance id: while one
-    /// runs, Compute Engine shows the instance as STOPPING, and describe
-    /// must say terminating.
-    deleting: Mutex<HashMap<String, String>>,
-    page_size: u32,
-}
+use crate::tags::GCP_RULES;
+use crate::GcpProvisioner;
+use google_cloud_compute_v1::model::operation::Status as OpStatus;
+use provisioner_core::LaunchFailure;
 
 impl GcpProvisioner {
-    /// A provisioner on Application Default Credentials.
-    pub async fn new(
-        project: impl Into<String>,
-        zones: Vec<String>,
-        launch: GcpLaunchConfig,
-    ) -> Result<Self> {
-        let instances = Instances::builder().build().await.map_err(builder_error)?;
-        let operations = ZoneOperations::builder()
-            .build()
-            .await
-            .map_err(builder_error)?;
-        Self::from_clients(instances, operations, project, zones, launch)
-    }
-
-    /// A provisioner on an emulator at `endpoint` (this project's, for
-    /// example), with anonymous credentials.
-    pub async fn for_endpoint(
-        endpoint: &str,
-        project: impl Into<String>,
-        zones: Vec<String>,
-        launch: GcpLaunchConfig,
-    ) -> Result<Self> {
-        let anonymous = || google_cloud_auth::credentials::anonymous::Builder::new().build();
-        let instances = Instances::builder()
-            .with_endpoint(endpoint)
-            .with_credentials(anonymous())
-            .build()
-            .await
-            .map_err(builder_error)?;
-        let operations = ZoneOperations::builder()
-            .with_endpoint(endpoint)
-            .with_credentials(anonymous())
-            .build()
-            .await
-            .map_err(builder_error)?;
-        Self::from_clients(instances, operations, project, zones, launch)
-    }
-
-    /// A provisioner on given clients (own credentials, retry or endpoint).
-    /// Launches go to the zones in turn (by instance name); lists cover
-    /// every zone given.
-    pub fn from_clients(
-        instances: Instances,
-        operations: ZoneOperations,
-        project: impl Into<String>,
-        zones: Vec<String>,
-        launch: GcpLaunchConfig,
-    ) -> Result<Self> {
-        let project = project.into();
-        if project.is_empty() || project.contains('/') {
-            return Err(Error::invalid_argument(
-                "project",
-                format!("{project:?} is not a project id"),
-            ));
-        }
-        if zones.is_empty() || !zones.iter().all(|z| ids::is_rfc1035(z)) {
-            return Err(Error::invalid_argument(
-                "zones",
-                format!("{zones:?}: one or more zone names"),
-            ));
-        }
-        if launch.user_data_key.is_empty() || launch.user_data_key == TAGS_METADATA_KEY {
-            return Err(Error::invalid_argument(
-                "user_data_key",
-                "empty or reserved",
-            ));
-        }
-        Ok(Self {
-            instances,
-            operations,
-            project,
-            zones,
-            launch,
-            recent: RecentLaunches::new(Duration::from_secs(60)),
-            deleting: Mutex::new(HashMap::new()),
-            page_size: 500,
-        })
-    }
-
-    /// Lists with `maxResults` of `size` (1 to 500; default 500).
-    pub fn with_page_size(mut self, size: u32) -> Self {
-        self.page_size = size.clamp(1, 500);
-        self
-    }
-
     fn zone_for(&self, name: &str) -> &str {
         &self.zones[(naming::stable_hash(name.as_bytes()) % self.zones.len() as u64) as usize]
+    }
+
+    fn lock_inserts(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (String, tokio::time::Instant)>> {
+        self.inserts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Remembers the insert operation of a launch, forgetting the ones older
+    /// than [`INSERT_FOLLOW_UP`].
+    fn follow_insert(&self, id: &str, operation: Option<String>) {
+        let Some(operation) = operation else { return };
+        let now = tokio::time::Instant::now();
+        let mut inserts = self.lock_inserts();
+        inserts.retain(|_, (_, at)| now.duration_since(*at) < INSERT_FOLLOW_UP);
+        inserts.insert(id.to_owned(), (operation, now));
+    }
+
+    /// The failure the insert operation of `id` reports, if this provisioner
+    /// launched `id` recently and the operation is done with an error. A
+    /// done operation without an error is forgotten: the launch succeeded.
+    async fn insert_outcome(&self, id: &str, zone: &str) -> Option<LaunchFailure> {
+        let operation = self.lock_inserts().get(id).map(|(op, _)| op.clone())?;
+        let op = self
+            .operations
+            .get()
+            .set_project(&self.project)
+            .set_zone(zone)
+            .set_operation(&operation)
+            .send()
+            .await
+            .ok()?;
+        let failure = insert_failure(&op);
+        if failure.is_none() && op.status == Some(OpStatus::Done) {
+            self.lock_inserts().remove(id);
+        }
+        failure
+    }
+
+    /// The existing instance a keyed launch met (`alreadyExists`): returned
+    /// when it was launched with the same parameters and is not being
+    /// deleted, else `InvalidArgument` naming the key.
+    async fn existing_launch(
+        &self,
+        zone: &str,
+        name: &str,
+        config: &InstanceConfig,
+    ) -> Result<InstanceInfo> {
+        let id = ids::format(zone, name);
+        let existing =
+            self.get(InstanceId { zone, name })
+                .await?
+                .ok_or_else(|| Error::Unavailable {
+                    message: format!("{id} exists and cannot be read yet"),
+                    source: None,
+                })?;
+        if launch_fingerprint_of(&existing) != Some(naming::launch_fingerprint(config).as_str()) {
+            return Err(Error::invalid_argument(
+                field::IDEMPOTENCY_KEY,
+                format!("already used for a launch of {id} with other parameters"),
+            ));
+        }
+        if self.lock_deleting().contains_key(&id) {
+            return Err(Error::invalid_argument(
+                field::IDEMPOTENCY_KEY,
+                format!(
+                    "it names {id}, which is being deleted: wait until it is gone, or use a new key"
+                ),
+            ));
+        }
+        Ok(self.info_of(&existing, false))
     }
 
     fn lock_deleting(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
@@ -185,121 +148,17 @@ impl GcpProvisioner {
             Err(_) => true,
         }
     }
-
-    fn info_of(&self, instance: &Instance, deleting: bool) -> InstanceInfo {
-        let (state, _) = state_of(instance, deleting);
-        InstanceInfo {
-            instance_id: id_of(instance),
-            private_ip: private_ip(instance),
-            public_ip: public_ip(instance),
-            state,
-            launch_time: instance
-                .creation_timestamp
-                .as_deref()
-                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()),
-            tags: tags_of(instance),
-        }
-    }
-
-    fn body(&self, name: &str, zone: &str, config: &InstanceConfig) -> Result<Instance> {
-        let labels = tags::labels(&config.tags)?;
-        let mut items = vec![Items::new()
-            .set_key(TAGS_METADATA_KEY)
-            .set_value(tags::to_metadata(&config.tags))];
-        if let Some(user_data) = &config.user_data {
-            let text = std::str::from_utf8(user_data.as_bytes()).map_err(|_| {
-                Error::invalid_argument(
-                    field::USER_DATA,
-                    "Compute Engine metadata must be UTF-8 text",
-                )
-            })?;
-            items.push(
-                Items::new()
-                    .set_key(&self.launch.user_data_key)
-                    .set_value(text),
-            );
-        }
-        let mut params = AttachedDiskInitializeParams::new().set_source_image(&config.image);
-        if let Some(gb) = config.disk_size_gb {
-            params = params.set_disk_size_gb(i64::from(gb));
-        }
-        let mut nic = NetworkInterface::new();
-        if let Some(network) = &self.launch.network {
-            nic = nic.set_network(network);
-        }
-        if let Some(subnetwork) = &self.launch.subnetwork {
-            nic = nic.set_subnetwork(subnetwork);
-        }
-        if self.launch.external_ip {
-            nic = nic.set_access_configs([AccessConfig::new()
-                .set_name("External NAT")
-                .set_type(AccessType::OneToOneNat)]);
-        }
-        let mut body = Instance::new()
-            .set_name(name)
-            .set_machine_type(format!(
-                "zones/{zone}/machineTypes/{}",
-                config.instance_type
-            ))
-            .set_disks([AttachedDisk::new()
-                .set_boot(true)
-                .set_auto_delete(true)
-                .set_initialize_params(params)])
-            .set_network_interfaces([nic])
-            .set_metadata(Metadata::new().set_items(items))
-            .set_labels(labels);
-        if let Some(account) = &self.launch.service_account {
-            body = body.set_service_accounts([ServiceAccount::new()
-                .set_email(&account.email)
-                .set_scopes(account.scopes.clone())]);
-        }
-        Ok(body)
-    }
-
-    /// The filter expression for `filter`: derived labels (quoted) and, when
-    /// states are asked for, the statuses they cover.
-    fn filter_expression(&self, filter: &InstanceFilter) -> Result<Option<String>> {
-        let mut clauses = Vec::new();
-        for (key, value) in &filter.tags {
-            let label = tags::label_key(key)?;
-            clauses.push(format!(
-                "(labels.{label} = {})",
-                tags::quote(&tags::label_value(key, value)?)
-            ));
-        }
-        if !filter.states.is_empty() {
-            let mut statuses: Vec<&str> = filter
-                .states
-                .iter()
-                .flat_map(|s| states::to_gce(*s))
-                .copied()
-                .collect();
-            statuses.sort_unstable();
-            statuses.dedup();
-            if statuses.is_empty() {
-                return Ok(None);
-            }
-            let any: Vec<String> = statuses
-                .iter()
-                .map(|s| format!("status = {}", tags::quote(s)))
-                .collect();
-            clauses.push(format!("({})", any.join(" OR ")));
-        }
-        Ok(Some(clauses.join(" AND ")))
-    }
 }
 
-fn builder_error(e: google_cloud_gax::client_builder::Error) -> Error {
-    Error::Unauthenticated {
-        message: format!("cannot build the Compute Engine client: {e}"),
-    }
-}
-
-/// A UUID-shaped request id, stable for a name (Compute Engine drops a
-/// repeated requestId within an hour instead of running it twice).
-fn request_id(name: &str) -> String {
-    let a = naming::stable_hash(name.as_bytes());
-    let b = naming::stable_hash(format!("request:{name}").as_bytes());
+/// A UUID-shaped request id, fresh for each call. The instance name already
+/// makes a keyed launch idempotent; a request id derived from it would make
+/// Compute Engine answer a later launch of the same key, after a terminate,
+/// with the old, finished operation (it ignores a repeated request id for
+/// at least 60 minutes) and create nothing.
+fn fresh_request_id() -> String {
+    let seed = naming::fresh_token("request");
+    let a = naming::stable_hash(seed.as_bytes());
+    let b = naming::stable_hash(format!("uuid:{seed}").as_bytes());
     format!(
         "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
         a >> 32,
@@ -308,93 +167,6 @@ fn request_id(name: &str) -> String {
         b >> 52,
         b & 0xffff_ffff_ffff
     )
-}
-
-fn zone_of(instance: &Instance) -> &str {
-    instance
-        .zone
-        .as_deref()
-        .and_then(|z| z.rsplit('/').next())
-        .unwrap_or_default()
-}
-
-fn id_of(instance: &Instance) -> String {
-    ids::format(
-        zone_of(instance),
-        instance.name.as_deref().unwrap_or_default(),
-    )
-}
-
-fn private_ip(instance: &Instance) -> Option<IpAddr> {
-    instance
-        .network_interfaces
-        .first()?
-        .network_ip
-        .as_deref()?
-        .parse()
-        .ok()
-}
-
-fn public_ip(instance: &Instance) -> Option<IpAddr> {
-    instance
-        .network_interfaces
-        .first()?
-        .access_configs
-        .first()?
-        .nat_ip
-        .as_deref()?
-        .parse()
-        .ok()
-}
-
-/// The exact tags from metadata; the labels for an instance this crate did
-/// not launch.
-fn tags_of(instance: &Instance) -> Tags {
-    instance
-        .metadata
-        .as_ref()
-        .and_then(|m| {
-            m.items
-                .iter()
-                .find(|i| i.key.as_deref() == Some(TAGS_METADATA_KEY))
-        })
-        .and_then(|i| tags::from_metadata(i.value.as_deref()?))
-        .unwrap_or_else(|| {
-            instance
-                .labels
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-}
-
-fn state_of(instance: &Instance, deleting: bool) -> (CloudInstanceState, Option<String>) {
-    if deleting {
-        return (CloudInstanceState::Terminating, Some("deleting".to_owned()));
-    }
-    match &instance.status {
-        Some(status) => states::from_gce(status),
-        None => (
-            CloudInstanceState::Pending,
-            Some("Compute Engine sent no status".to_owned()),
-        ),
-    }
-}
-
-/// An operation that is already DONE with an error is that error.
-fn operation_result(op: &Operation, id: &str) -> Result<()> {
-    let Some(error) = &op.error else {
-        return Ok(());
-    };
-    if op.status != Some(OpStatus::Done) {
-        return Ok(());
-    }
-    let first = error.errors.first();
-    let code = first.and_then(|e| e.code.as_deref()).unwrap_or_default();
-    let message = first
-        .and_then(|e| e.message.clone())
-        .unwrap_or_else(|| "operation failed".to_owned());
-    Err(errors::from_operation(code, message, id))
 }
 
 #[async_trait]
@@ -410,38 +182,27 @@ impl InstanceProvisioner for GcpProvisioner {
             .insert()
             .set_project(&self.project)
             .set_zone(&zone)
-            .set_request_id(request_id(&name))
+            .set_request_id(fresh_request_id())
             .set_body(body)
             .send()
             .await;
         match result {
-            Ok(op) => operation_result(&op, &id)?,
+            Ok(op) => {
+                operation_result(&op, &id)?;
+                self.follow_insert(&id, op.name);
+            }
             Err(e) => {
                 if config.idempotency_key.is_none() || !errors::is_already_exists(&e) {
                     return Err(from_gax(e, &id));
                 }
                 // A retry with the same key: the instance exists already.
-                let existing = self
-                    .get(InstanceId {
-                        zone: &zone,
-                        name: &name,
-                    })
-                    .await?
-                    .ok_or_else(|| Error::Unavailable {
-                        message: format!("{id} exists and cannot be read yet"),
-                        source: None,
-                    })?;
-                let info = self.info_of(&existing, false);
-                if info.tags != config.tags {
-                    return Err(Error::invalid_argument(
-                        field::IDEMPOTENCY_KEY,
-                        "already used for a launch with other tags",
-                    ));
-                }
+                let info = self.existing_launch(&zone, &name, config).await?;
                 self.recent.record(&id);
                 return Ok(info);
             }
         }
+        // A new instance under a name used before is not the one deleted.
+        self.lock_deleting().remove(&id);
         self.recent.record(&id);
         Ok(InstanceInfo {
             instance_id: id,
@@ -456,7 +217,7 @@ impl InstanceProvisioner for GcpProvisioner {
     async fn terminate_instance(&self, instance_id: &str) -> Result<()> {
         let id = ids::parse(instance_id)?;
         // One request id for this terminate, kept across its retries.
-        let request = request_id(&naming::fresh_token("delete"));
+        let request = fresh_request_id();
         let started: Mutex<Option<String>> = Mutex::new(None);
         self.recent
             .terminate(instance_id, || async {
@@ -530,16 +291,30 @@ impl InstanceProvisioner for GcpProvisioner {
             Some(instance) => {
                 let deleting = self.being_deleted(instance_id, id.zone).await;
                 let (state, reason) = state_of(&instance, deleting);
+                // Still booting: the insert may be failing (the instance is
+                // visible for a moment before a stock-out removes it).
+                if state == CloudInstanceState::Pending {
+                    if let Some(failure) = self.insert_outcome(instance_id, id.zone).await {
+                        self.recent.forget(instance_id);
+                        return Ok(InstanceStatus::failed_launch(instance_id, failure));
+                    }
+                }
                 Ok(InstanceStatus {
                     instance_id: instance_id.to_owned(),
                     state,
                     state_reason: reason.or_else(|| instance.status_message.clone()),
                     private_ip: private_ip(&instance),
                     public_ip: public_ip(&instance),
+                    launch_failure: None,
                 })
             }
             None => {
                 self.lock_deleting().remove(instance_id);
+                if let Some(failure) = self.insert_outcome(instance_id, id.zone).await {
+                    // Gone for good: from now on "not found" means just that.
+                    self.recent.forget(instance_id);
+                    return Ok(InstanceStatus::failed_launch(instance_id, failure));
+                }
                 if self.recent.contains(instance_id) {
                     Ok(InstanceStatus {
                         state: CloudInstanceState::Pending,
@@ -619,9 +394,9 @@ mod tests {
     }
 
     #[test]
-    fn request_ids_are_uuid_shaped_and_stable() {
-        let r = request_id("p-1");
-        assert_eq!(r, request_id("p-1"));
+    fn request_ids_are_uuid_shaped_and_fresh() {
+        let r = fresh_request_id();
+        assert_ne!(r, fresh_request_id());
         let groups: Vec<usize> = r.split('-').map(str::len).collect();
         assert_eq!(groups, [8, 4, 4, 4, 12], "{r}");
     }

@@ -16,6 +16,11 @@ use provisioner_core::{Error, Result, Tags};
 /// The metadata item that holds the exact tags as a JSON object.
 pub const TAGS_METADATA_KEY: &str = "provisioner-tags";
 
+/// The metadata item that holds the fingerprint of the launch
+/// ([`naming::launch_fingerprint`](provisioner_core::naming::launch_fingerprint)),
+/// so that a key reused with other parameters is refused.
+pub const LAUNCH_METADATA_KEY: &str = "provisioner-launch";
+
 /// Compute Engine's limits: 64 labels of 63 characters; boot disks of 10 to
 /// 65,536 GB; user data (a metadata value) up to 256 KiB; idempotency keys
 /// up to 64 printable ASCII characters (they name the instance by hash).

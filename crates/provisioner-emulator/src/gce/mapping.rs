@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 use provisioner_core::CloudInstanceState::{self, *};
+use provisioner_core::LaunchFailureKind;
 use provisioner_fake::{CloudError, Fault};
 
 /// `Instance.status` for a model state. A deleting instance shows
@@ -118,24 +119,58 @@ fn fault_error(fault: Fault) -> GceError {
     }
 }
 
-/// The operation error code of a fault that Compute Engine reports in the
-/// operation rather than in the HTTP answer (capacity and quota on insert).
-pub(crate) fn operation_error(e: &CloudError) -> Option<(&'static str, String)> {
-    match e {
+/// The operation error (code, message, HTTP status) of a fault that Compute
+/// Engine reports in the operation rather than in the HTTP answer (capacity
+/// and quota on insert).
+pub(crate) fn operation_error(
+    e: &CloudError,
+    project: &str,
+    zone: &str,
+) -> Option<(&'static str, String, StatusCode)> {
+    let kind = match e {
         CloudError::Fault {
             fault: Fault::InsufficientCapacity,
             ..
-        } => Some((
-            "ZONE_RESOURCE_POOL_EXHAUSTED",
-            "The zone does not have enough resources available to fulfill the request.".to_owned(),
-        )),
+        } => LaunchFailureKind::InsufficientCapacity,
         CloudError::Fault {
             fault: Fault::QuotaExceeded,
             ..
         }
-        | CloudError::QuotaExceeded { .. } => {
-            Some(("QUOTA_EXCEEDED", "Quota 'CPUS' exceeded.".to_owned()))
-        }
-        _ => None,
+        | CloudError::QuotaExceeded { .. } => LaunchFailureKind::QuotaExceeded,
+        _ => return None,
+    };
+    Some(launch_failure(kind, project, zone))
+}
+
+/// The operation error of an insert that failed after acceptance, with the
+/// codes, messages and HTTP statuses Compute Engine uses.
+pub(crate) fn launch_failure(
+    kind: LaunchFailureKind,
+    project: &str,
+    zone: &str,
+) -> (&'static str, String, StatusCode) {
+    match kind {
+        LaunchFailureKind::QuotaExceeded => (
+            "QUOTA_EXCEEDED",
+            format!("Quota 'CPUS' exceeded.  Limit: 24.0 in region {}.", region(zone)),
+            StatusCode::FORBIDDEN,
+        ),
+        LaunchFailureKind::InsufficientCapacity => (
+            "ZONE_RESOURCE_POOL_EXHAUSTED",
+            format!(
+                "The zone 'projects/{project}/zones/{zone}' does not have enough resources available to fulfill the request.  Try a different zone, or try again later."
+            ),
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+        _ => (
+            "INTERNAL_ERROR",
+            "Internal error. Please try again or contact Google Support.".to_owned(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+        ),
     }
+}
+
+/// The region of a zone (`us-central1-a` → `us-central1`).
+fn region(zone: &str) -> &str {
+    zone.rsplit_once('-').map_or(zone, |(region, _)| region)
 }

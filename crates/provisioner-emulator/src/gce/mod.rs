@@ -10,14 +10,20 @@
 //! Operations are records of this face: `PENDING` in the answer to the call,
 //! `RUNNING` until the model reaches the state the call asked for, then
 //! `DONE`. Capacity and quota shortages on insert are reported the way
-//! Compute Engine does, as a `DONE` operation carrying the error. A
-//! `requestId` seen before returns the operation it started, without
-//! repeating the call.
+//! Compute Engine does, in the operation: a launch the model accepted and
+//! then failed ([`FakeCloud::fail_after_acceptance`](provisioner_fake::FakeCloud::fail_after_acceptance))
+//! shows its instance `STAGING` for a moment, its operation `RUNNING`, then
+//! the instance is gone and the operation `DONE` with the error
+//! (`ZONE_RESOURCE_POOL_EXHAUSTED`, `QUOTA_EXCEEDED`) and its HTTP status; a
+//! shortage the model refuses at once gives an operation that is `DONE` with
+//! the error straight away. A `requestId` seen in the last 60 minutes returns
+//! the operation it started, without repeating the call; after that it is
+//! forgotten, as Compute Engine guarantees it for "at least 60 minutes".
 
 mod filter;
 mod mapping;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -72,12 +78,52 @@ pub(crate) fn router() -> Router<AppState> {
         )
 }
 
+/// How long a `requestId` names the operation it started.
+const REQUEST_ID_LIFETIME: Duration = Duration::from_secs(3600);
+
 /// The operations this face started.
 #[derive(Debug, Default)]
 pub(crate) struct Operations {
     next: AtomicU64,
     by_name: Mutex<HashMap<String, OpRecord>>,
-    by_request_id: Mutex<HashMap<String, String>>,
+    by_request_id: Mutex<RequestIds>,
+}
+
+/// `requestId` → operation name, each kept [`REQUEST_ID_LIFETIME`].
+#[derive(Debug, Default)]
+struct RequestIds {
+    names: HashMap<String, String>,
+    /// (when it was seen, request id), oldest first.
+    seen: VecDeque<(tokio::time::Instant, String)>,
+}
+
+impl RequestIds {
+    fn forget_expired(&mut self, now: tokio::time::Instant) {
+        while let Some((at, id)) = self.seen.front() {
+            if now.duration_since(*at) < REQUEST_ID_LIFETIME {
+                break;
+            }
+            self.names.remove(id);
+            self.seen.pop_front();
+        }
+    }
+
+    fn insert(&mut self, id: &str, operation: &str) {
+        let now = tokio::time::Instant::now();
+        self.forget_expired(now);
+        if self
+            .names
+            .insert(id.to_owned(), operation.to_owned())
+            .is_none()
+        {
+            self.seen.push_back((now, id.to_owned()));
+        }
+    }
+
+    fn get(&mut self, id: &str) -> Option<String> {
+        self.forget_expired(tokio::time::Instant::now());
+        self.names.get(id).cloned()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -89,8 +135,13 @@ struct OpRecord {
     kind: OpKind,
     target: String,
     inserted: String,
-    error: Option<(&'static str, String)>,
+    /// An error known when the call was answered.
+    error: Option<OpError>,
 }
+
+/// An operation's error: code, message, and the HTTP status Compute Engine
+/// gives it (`httpErrorStatusCode`).
+type OpError = (&'static str, String, StatusCode);
 
 /// Compute Engine's `operationType` of a change.
 fn operation_type(change: OpKind) -> &'static str {
@@ -261,7 +312,18 @@ impl AppState {
     fn operation_json(&self, op: &OpRecord, first: bool) -> Value {
         // The face's bookkeeping, not a cloud call: not logged, never faulted.
         let now = self.cloud.peek_state(&op.target);
-        let status = if op.error.is_some() || op.kind.is_done(now) {
+        // An insert the model accepted and then failed: its instance is
+        // gone, and the operation reports why.
+        let later = || {
+            let kind = self.cloud.vanished_launch_failure(&op.target)?;
+            Some(mapping::launch_failure(kind, &op.project, &op.zone))
+        };
+        let error = match (&op.error, op.kind) {
+            (Some(error), _) => Some(error.clone()),
+            (None, OpKind::Create) if now.is_none() => later(),
+            _ => None,
+        };
+        let status = if error.is_some() || op.kind.is_done(now) {
             "DONE"
         } else if first {
             "PENDING"
@@ -281,10 +343,14 @@ impl AppState {
             "insertTime": op.inserted,
             "selfLink": format!("{BASE}/projects/{}/zones/{}/operations/{}", op.project, op.zone, op.name),
         });
-        if let Some((code, message)) = &op.error {
+        if let Some((code, message, http)) = &error {
             value["error"] = json!({"errors": [{"code": code, "message": message}]});
-            value["httpErrorStatusCode"] = 503.into();
-            value["httpErrorMessage"] = "SERVICE UNAVAILABLE".into();
+            value["httpErrorStatusCode"] = http.as_u16().into();
+            value["httpErrorMessage"] = http
+                .canonical_reason()
+                .unwrap_or_default()
+                .to_ascii_uppercase()
+                .into();
         }
         if status == "DONE" {
             value["endTime"] = op.inserted.clone().into();
@@ -322,7 +388,7 @@ fn started(state: &AppState, op: OpRecord, request_id: Option<&str>) -> Response
     let value = state.operation_json(&op, true);
     let action = format!("compute.instances.{}", operation_type(op.kind));
     if let Some(id) = request_id {
-        lock(&state.gce().by_request_id).insert(id.to_owned(), op.name.clone());
+        lock(&state.gce().by_request_id).insert(id, &op.name);
     }
     lock(&state.gce().by_name).insert(op.name.clone(), op);
     let mut response = (StatusCode::OK, Json(value)).into_response();
@@ -338,7 +404,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// A repeated `requestId`: the operation it started, without a new call.
 fn replayed(state: &AppState, request_id: Option<&str>) -> Option<Response> {
-    let name = lock(&state.gce().by_request_id).get(request_id?)?.clone();
+    let name = lock(&state.gce().by_request_id).get(request_id?)?;
     let op = lock(&state.gce().by_name).get(&name)?.clone();
     Some((StatusCode::OK, Json(state.operation_json(&op, false))).into_response())
 }
@@ -459,7 +525,7 @@ async fn insert(
             let mut op = new_operation(&state, &project, &zone, OpKind::Create, &name);
             match state.cloud.launch_named(&name, &config, attributes).await {
                 Ok(_) => {}
-                Err(e) => match mapping::operation_error(&e) {
+                Err(e) => match mapping::operation_error(&e, &project, &zone) {
                     Some(error) => op.error = Some(error),
                     None => return Err(mapping::error(&e, &resource(&project, &zone, &name))),
                 },

@@ -1,0 +1,135 @@
+//! [`GcpProvisioner`]: what it holds and how it is built.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use google_cloud_compute_v1::client::{Instances, ZoneOperations};
+use provisioner_core::consistency::RecentLaunches;
+use provisioner_core::{Error, Result};
+
+use crate::ids;
+use crate::launch::GcpLaunchConfig;
+use crate::tags::{LAUNCH_METADATA_KEY, TAGS_METADATA_KEY};
+
+/// How long this provisioner follows the insert operation of an instance it
+/// launched, to report a failure Compute Engine gives only there.
+pub(crate) const INSERT_FOLLOW_UP: Duration = Duration::from_secs(3600);
+
+/// An [`InstanceProvisioner`](provisioner_core::InstanceProvisioner) on Compute Engine, for one project and one or
+/// more zones. Instance ids are `ZONE/NAME`.
+#[derive(Debug)]
+pub struct GcpProvisioner {
+    pub(crate) instances: Instances,
+    pub(crate) operations: ZoneOperations,
+    pub(crate) project: String,
+    pub(crate) zones: Vec<String>,
+    pub(crate) launch: GcpLaunchConfig,
+    pub(crate) recent: RecentLaunches,
+    /// Delete operations this provisioner started, by instance id: while one
+    /// runs, Compute Engine shows the instance as STOPPING, and describe
+    /// must say terminating.
+    pub(crate) deleting: Mutex<HashMap<String, String>>,
+    /// Insert operations this provisioner started, by instance id, for as
+    /// long as [`INSERT_FOLLOW_UP`]: Compute Engine reports a stock-out or a
+    /// quota there, after the instance was briefly visible, and nowhere else.
+    pub(crate) inserts: Mutex<HashMap<String, (String, tokio::time::Instant)>>,
+    pub(crate) page_size: u32,
+}
+
+impl GcpProvisioner {
+    /// A provisioner on Application Default Credentials.
+    pub async fn new(
+        project: impl Into<String>,
+        zones: Vec<String>,
+        launch: GcpLaunchConfig,
+    ) -> Result<Self> {
+        let instances = Instances::builder().build().await.map_err(builder_error)?;
+        let operations = ZoneOperations::builder()
+            .build()
+            .await
+            .map_err(builder_error)?;
+        Self::from_clients(instances, operations, project, zones, launch)
+    }
+
+    /// A provisioner on an emulator at `endpoint` (this project's, for
+    /// example), with anonymous credentials.
+    pub async fn for_endpoint(
+        endpoint: &str,
+        project: impl Into<String>,
+        zones: Vec<String>,
+        launch: GcpLaunchConfig,
+    ) -> Result<Self> {
+        let anonymous = || google_cloud_auth::credentials::anonymous::Builder::new().build();
+        let instances = Instances::builder()
+            .with_endpoint(endpoint)
+            .with_credentials(anonymous())
+            .build()
+            .await
+            .map_err(builder_error)?;
+        let operations = ZoneOperations::builder()
+            .with_endpoint(endpoint)
+            .with_credentials(anonymous())
+            .build()
+            .await
+            .map_err(builder_error)?;
+        Self::from_clients(instances, operations, project, zones, launch)
+    }
+
+    /// A provisioner on given clients (own credentials, retry or endpoint).
+    /// Launches go to the zones in turn (by instance name); lists cover
+    /// every zone given.
+    pub fn from_clients(
+        instances: Instances,
+        operations: ZoneOperations,
+        project: impl Into<String>,
+        zones: Vec<String>,
+        launch: GcpLaunchConfig,
+    ) -> Result<Self> {
+        let project = project.into();
+        if project.is_empty() || project.contains('/') {
+            return Err(Error::invalid_argument(
+                "project",
+                format!("{project:?} is not a project id"),
+            ));
+        }
+        if zones.is_empty() || !zones.iter().all(|z| ids::is_rfc1035(z)) {
+            return Err(Error::invalid_argument(
+                "zones",
+                format!("{zones:?}: one or more zone names"),
+            ));
+        }
+        if launch.user_data_key.is_empty()
+            || launch.user_data_key == TAGS_METADATA_KEY
+            || launch.user_data_key == LAUNCH_METADATA_KEY
+        {
+            return Err(Error::invalid_argument(
+                "user_data_key",
+                "empty or reserved",
+            ));
+        }
+        Ok(Self {
+            instances,
+            operations,
+            project,
+            zones,
+            launch,
+            recent: RecentLaunches::new(Duration::from_secs(60)),
+            deleting: Mutex::new(HashMap::new()),
+            inserts: Mutex::new(HashMap::new()),
+            page_size: 500,
+        })
+    }
+
+    /// Lists with `maxResults` of `size` (1 to 500; default 500).
+    pub fn with_page_size(mut self, size: u32) -> Self {
+        self.page_size = size.clamp(1, 500);
+        self
+    }
+}
+
+fn builder_error(e: google_cloud_gax::client_builder::Error) -> Error {
+    Error::Unauthenticated {
+        message: format!("cannot build the Compute Engine client: {e}"),
+    }
+}
