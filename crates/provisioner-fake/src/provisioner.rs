@@ -134,9 +134,9 @@ impl InstanceProvisioner for FakeProvisioner {
         self.check_id(instance_id)?;
         match self.cloud.describe(instance_id).await {
             Ok(record) => Ok(record.to_status()),
-            Err(CloudError::NotFound { .. }) if self.recent.contains(instance_id) => {
-                // A launch of ours that failed after acceptance and vanished
-                // (as on Compute Engine) is reported from the cloud's record.
+            Err(CloudError::NotFound { .. }) => {
+                // A launch that failed after acceptance and vanished (as on
+                // Compute Engine) is reported from the cloud's record of it.
                 if let Some(kind) = self.cloud.vanished_launch_failure(instance_id) {
                     self.recent.forget(instance_id);
                     let (code, message) = crate::cloud::failure_text(kind);
@@ -145,13 +145,17 @@ impl InstanceProvisioner for FakeProvisioner {
                         provisioner_core::LaunchFailure::new(kind, code, message),
                     ));
                 }
-                Ok(InstanceStatus {
-                    state_reason: Some("launched; not yet visible to the cloud's reads".to_owned()),
-                    state: provisioner_core::CloudInstanceState::Pending,
-                    ..InstanceStatus::gone(instance_id)
-                })
+                if self.recent.contains(instance_id) {
+                    return Ok(InstanceStatus {
+                        state_reason: Some(
+                            "launched; not yet visible to the cloud's reads".to_owned(),
+                        ),
+                        state: provisioner_core::CloudInstanceState::Pending,
+                        ..InstanceStatus::gone(instance_id)
+                    });
+                }
+                Ok(InstanceStatus::gone(instance_id))
             }
-            Err(CloudError::NotFound { .. }) => Ok(InstanceStatus::gone(instance_id)),
             Err(e) => Err(e.into()),
         }
     }
