@@ -1,16 +1,35 @@
 //! ARM errors to the provider-neutral classes: the one table.
 //!
-//! The pipeline (azure_core's retry policy) retries 408, 429, 500, 502, 503
-//! and 504, waiting as long as a 429 or 503 `Retry-After` asks, and I/O
-//! errors; what reaches this table has exhausted those retries.
+//! The transport (`transport.rs`) retries 408, 429, 500, 502, 503 and 504
+//! and I/O errors, waiting as long as Retry-After asks up to a cap; what
+//! reaches this table has exhausted those retries, or asked for a longer
+//! wait than the cap.
+//!
+//! Compute answers more than one class with one code: throttling is 429
+//! `OperationNotAllowed` with a `TooManyRequests` detail, a vCPU quota is
+//! 409 `OperationNotAllowed` whose message names the quota, and a VM in the
+//! wrong state is 409 `OperationNotAllowed` too. So the table reads the
+//! status, the details and the message before the code.
 
 use azure_core::error::ErrorKind;
 use provisioner_core::{Error, ErrorClass, ProviderFailure};
 
-/// The table: the envelope's code first, the HTTP status for codes it does
-/// not know.
-pub(crate) fn classify(status: u16, code: &str) -> ErrorClass {
+use crate::transport::ArmFailure;
+
+/// The table: throttling by status or detail, quota by detail or message,
+/// then the envelope's code, then the HTTP status for codes it does not
+/// know.
+pub(crate) fn classify(status: u16, code: &str, details: &[String], message: &str) -> ErrorClass {
     use ErrorClass::*;
+    let detail = |wanted: &str| details.iter().any(|d| d == wanted);
+    if status == 429 || detail("TooManyRequests") {
+        return Throttled;
+    }
+    if detail("QuotaExceeded")
+        || (code == "OperationNotAllowed" && message.to_ascii_lowercase().contains("quota"))
+    {
+        return QuotaExceeded;
+    }
     match code {
         "ResourceNotFound" | "NotFound" | "ResourceGroupNotFound" => NotFound,
         "TooManyRequests" | "RetryableError" => Throttled,
@@ -49,13 +68,44 @@ pub(crate) fn classify(status: u16, code: &str) -> ErrorClass {
     }
 }
 
+/// The answer ARM sent, kept by the transport inside `err`.
+fn arm_failure(err: &azure_core::Error) -> Option<&ArmFailure> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(failure) = e.downcast_ref::<ArmFailure>() {
+            return Some(failure);
+        }
+        current = match e.downcast_ref::<azure_core::Error>() {
+            Some(azure) => azure.get_ref().map(|inner| inner as _),
+            None => e.source(),
+        };
+    }
+    None
+}
+
 /// An azure_core error as a core error, for the VM `name`.
 pub(crate) fn from_azure(err: azure_core::Error, name: &str) -> Error {
+    if let Some(failure) = arm_failure(&err).cloned() {
+        let class = classify(
+            failure.status,
+            &failure.code,
+            &failure.detail_codes,
+            &failure.message,
+        );
+        return class.into_error(ProviderFailure {
+            provider: "azure",
+            code: failure.code,
+            message: failure.message,
+            instance_id: name.to_owned(),
+            retry_after: failure.retry_after,
+            source: Some(Box::new(err)),
+        });
+    }
     let (class, status, code) = match err.kind() {
         ErrorKind::HttpResponse { status, error_code } => {
             let code = error_code.clone().unwrap_or_default();
             (
-                classify(u16::from(*status), &code),
+                classify(u16::from(*status), &code, &[], ""),
                 u16::from(*status),
                 code,
             )
@@ -104,7 +154,32 @@ mod tests {
             (418, "Teapot", Other),
         ];
         for (status, code, class) in table {
-            assert_eq!(classify(status, code), class, "{status} {code}");
+            assert_eq!(classify(status, code, &[], ""), class, "{status} {code}");
         }
+    }
+
+    #[test]
+    fn one_code_three_classes_told_apart_by_status_details_and_message() {
+        let throttled = classify(
+            429,
+            "OperationNotAllowed",
+            &["TooManyRequests".to_owned()],
+            "The server rejected the request because too many requests have been received for this subscription.",
+        );
+        assert_eq!(throttled, Throttled);
+        let quota = classify(
+            409,
+            "OperationNotAllowed",
+            &[],
+            "Operation could not be completed as it results in exceeding approved Total Regional Cores quota.",
+        );
+        assert_eq!(quota, QuotaExceeded);
+        let state = classify(
+            409,
+            "OperationNotAllowed",
+            &[],
+            "Operation 'start' is not allowed since the VM is marked for deletion.",
+        );
+        assert_eq!(state, InvalidState);
     }
 }

@@ -57,12 +57,15 @@
 //! # }
 //! ```
 
+mod builder;
+mod convert;
 mod errors;
 mod launch;
 mod provisioner;
 mod rules;
 mod states;
+mod transport;
 
+pub use builder::{AzureProvisioner, AzureScope};
 pub use launch::AzureLaunchConfig;
-pub use provisioner::{AzureProvisioner, AzureScope};
-pub use rules::AZURE_RULES;
+pub use rules::{AZURE_RULES, LAUNCH_TAG};

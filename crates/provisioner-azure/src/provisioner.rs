@@ -1,261 +1,85 @@
-//! [`AzureProvisioner`]: the contract on Azure Resource Manager.
+//! The contract on Azure Resource Manager: the six calls of
+//! [`AzureProvisioner`].
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use azure_core::auth::TokenCredential;
-// The API versions this crate speaks: compute 2024-07-01, network 2024-03-01.
-use azure_mgmt_compute::package_2024_07_01 as compute;
-use azure_mgmt_network::package_2024_03 as network;
-use base64::Engine as _;
-use compute::models::VirtualMachine;
+use azure_mgmt_compute::package_2024_07_01::models::VirtualMachine;
 use futures::StreamExt;
-use provisioner_core::consistency::RecentLaunches;
 use provisioner_core::naming;
-use provisioner_core::validate;
+use provisioner_core::validate::{self, field};
 use provisioner_core::{
     CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
-    InstanceStatus, Result, Tags,
+    InstanceStatus, LaunchFailure, Result,
 };
-use serde_json::json;
 
+use crate::convert::{launch_fingerprint_of, name_of, nic_addresses, nic_id, state_of, tags_of};
 use crate::errors::from_azure;
-use crate::launch::AzureLaunchConfig;
-use crate::rules::{check_vm_name, image_reference, AZURE_RULES};
-use crate::states;
+use crate::rules::{check_vm_name, AZURE_RULES};
+use crate::AzureProvisioner;
 
-/// An [`InstanceProvisioner`] on Azure virtual machines, in one subscription,
-/// resource group and location. Instance ids are VM names within the group.
-pub struct AzureProvisioner {
-    compute: compute::Client,
-    network: network::Client,
-    subscription: String,
-    group: String,
-    location: String,
-    launch: AzureLaunchConfig,
-    recent: RecentLaunches,
-}
-
-impl std::fmt::Debug for AzureProvisioner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The clients hold the credential: they are never printed.
-        f.debug_struct("AzureProvisioner")
-            .field("subscription", &self.subscription)
-            .field("group", &self.group)
-            .field("location", &self.location)
-            .field("launch", &self.launch)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Where the provisioner works.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AzureScope {
-    /// The subscription id.
-    pub subscription: String,
-    /// The resource group VMs are created in and listed from.
-    pub resource_group: String,
-    /// The region, such as `westeurope`.
-    pub location: String,
-}
-
-impl AzureScope {
-    /// A scope.
-    pub fn new(
-        subscription: impl Into<String>,
-        resource_group: impl Into<String>,
-        location: impl Into<String>,
-    ) -> Self {
-        Self {
-            subscription: subscription.into(),
-            resource_group: resource_group.into(),
-            location: location.into(),
-        }
-    }
-}
-
-/// A token credential for emulators: a fixed bearer token.
-#[derive(Debug)]
-struct EmulatorCredential;
-
-#[async_trait]
-impl TokenCredential for EmulatorCredential {
-    async fn get_token(
-        &self,
-        _scopes: &[&str],
-    ) -> azure_core::Result<azure_core::auth::AccessToken> {
-        Ok(azure_core::auth::AccessToken::new(
-            "emulator-token",
-            time::OffsetDateTime::now_utc() + time::Duration::hours(1),
-        ))
-    }
-
-    async fn clear_cache(&self) -> azure_core::Result<()> {
-        Ok(())
-    }
-}
-
-fn check_segment(what: &str, value: &str) -> Result<()> {
-    let ok = !value.is_empty()
-        && value.len() <= 90
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid_argument(
-            what,
-            format!("{value:?} is not a valid {what}"),
-        ))
-    }
-}
+/// How long describe keeps reporting a failed create after its VM was
+/// deleted.
+const FAILED_LAUNCH_MEMORY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl AzureProvisioner {
-    /// A provisioner on azure_identity's standard credential chain
-    /// (environment, workload identity, managed identity, Azure CLI).
-    pub fn new(scope: AzureScope, launch: AzureLaunchConfig) -> Result<Self> {
-        let credential =
-            azure_identity::create_credential().map_err(|e| Error::Unauthenticated {
-                message: format!("no Azure credential: {e}"),
-            })?;
-        Self::with_credential(credential, scope, launch)
+    fn lock_failed(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (LaunchFailure, tokio::time::Instant)>> {
+        self.failed_launches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A provisioner on a given credential.
-    pub fn with_credential(
-        credential: Arc<dyn TokenCredential>,
-        scope: AzureScope,
-        launch: AzureLaunchConfig,
-    ) -> Result<Self> {
-        let compute = compute::Client::builder(credential.clone())
-            .build()
-            .map_err(|e| from_azure(e, ""))?;
-        let network = network::Client::builder(credential)
-            .build()
-            .map_err(|e| from_azure(e, ""))?;
-        Self::from_clients(compute, network, scope, launch)
-    }
-
-    /// A provisioner on an emulator at `endpoint` (this project's), with a
-    /// fixed token and quick retries.
-    pub fn for_endpoint(
-        endpoint: &str,
-        scope: AzureScope,
-        launch: AzureLaunchConfig,
-    ) -> Result<Self> {
-        let url = azure_core::Url::parse(endpoint)
-            .map_err(|e| Error::invalid_argument("endpoint", e.to_string()))?;
-        let retry = || {
-            azure_core::RetryOptions::exponential(
-                azure_core::ExponentialRetryOptions::default()
-                    .initial_delay(Duration::from_millis(10))
-                    .max_retries(3u32),
-            )
-        };
-        let credential: Arc<dyn TokenCredential> = Arc::new(EmulatorCredential);
-        let compute = compute::Client::builder(credential.clone())
-            .endpoint(url.clone())
-            .retry(retry())
-            .build()
-            .map_err(|e| from_azure(e, ""))?;
-        let network = network::Client::builder(credential)
-            .endpoint(url)
-            .retry(retry())
-            .build()
-            .map_err(|e| from_azure(e, ""))?;
-        Self::from_clients(compute, network, scope, launch)
-    }
-
-    /// A provisioner on given clients.
-    pub fn from_clients(
-        compute: compute::Client,
-        network: network::Client,
-        scope: AzureScope,
-        launch: AzureLaunchConfig,
-    ) -> Result<Self> {
-        check_segment("subscription", &scope.subscription)?;
-        check_segment("resource_group", &scope.resource_group)?;
-        check_segment("location", &scope.location)?;
-        Ok(Self {
-            compute,
-            network,
-            subscription: scope.subscription,
-            group: scope.resource_group,
-            location: scope.location,
-            launch,
-            recent: RecentLaunches::new(Duration::from_secs(60)),
-        })
-    }
-
-    fn vms(&self) -> compute::virtual_machines::Client {
-        self.compute.virtual_machines_client()
-    }
-
-    /// The VM body of one launch: the NIC, OS disk and public address are
-    /// created with the VM and deleted with it.
-    fn body(&self, name: &str, config: &InstanceConfig) -> Result<VirtualMachine> {
-        let image = image_reference(&config.image)?;
-        let mut os_disk = json!({
-            "name": format!("{name}-osdisk"),
-            "createOption": "FromImage",
-            "caching": "ReadWrite",
-            "deleteOption": "Delete",
-            "managedDisk": {"storageAccountType": "StandardSSD_LRS"},
-        });
-        if let Some(gb) = config.disk_size_gb {
-            os_disk["diskSizeGB"] = gb.into();
-        }
-        let mut ip_config = json!({
-            "name": "ipconfig1",
-            "properties": {"primary": true, "subnet": {"id": self.launch.subnet_id}},
-        });
-        if self.launch.public_ip {
-            ip_config["properties"]["publicIPAddressConfiguration"] = json!({
-                "name": format!("{name}-pip"),
-                "sku": {"name": "Standard", "tier": "Regional"},
-                "properties": {"deleteOption": "Delete", "publicIPAllocationMethod": "Static"},
-            });
-        }
-        let mut nic = json!({
-            "name": format!("{name}-nic"),
-            "properties": {"primary": true, "deleteOption": "Delete", "ipConfigurations": [ip_config]},
-        });
-        if let Some(nsg) = &self.launch.network_security_group_id {
-            nic["properties"]["networkSecurityGroup"] = json!({"id": nsg});
-        }
-        let admin = &self.launch.admin_username;
-        let mut body = json!({
-            "location": self.location,
-            "tags": config.tags,
-            "properties": {
-                "hardwareProfile": {"vmSize": config.instance_type},
-                "storageProfile": {"imageReference": image, "osDisk": os_disk},
-                "osProfile": {
-                    "computerName": name,
-                    "adminUsername": admin,
-                    "linuxConfiguration": {
-                        "disablePasswordAuthentication": true,
-                        "ssh": {"publicKeys": [{"path": format!("/home/{admin}/.ssh/authorized_keys"), "keyData": self.launch.ssh_public_key}]},
-                    },
-                },
-                "networkProfile": {"networkApiVersion": "2020-11-01", "networkInterfaceConfigurations": [nic]},
-            },
-        });
-        if let Some(user_data) = &config.user_data {
-            body["properties"]["userData"] = base64::engine::general_purpose::STANDARD
-                .encode(user_data.as_bytes())
-                .into();
-        }
-        serde_json::from_value(body).map_err(|e| Error::Provider {
-            provider: "azure",
-            code: None,
-            message: format!("cannot build the VM model: {e}"),
+    /// The VM a keyed launch met (`412` on its create-only PUT): returned
+    /// when it was launched with the same parameters and is not being
+    /// deleted (or failed), else `InvalidArgument` naming the key.
+    async fn existing_launch(&self, name: &str, config: &InstanceConfig) -> Result<InstanceInfo> {
+        let vm = self.get_vm(name).await?.ok_or_else(|| Error::Unavailable {
+            message: format!("{name} exists and cannot be read yet"),
             source: None,
+        })?;
+        if launch_fingerprint_of(&vm) != Some(naming::launch_fingerprint(config).as_str()) {
+            return Err(Error::invalid_argument(
+                field::IDEMPOTENCY_KEY,
+                format!("already used for a launch of {name} with other parameters"),
+            ));
+        }
+        let (state, _, failure) = state_of(&vm);
+        if failure.is_some() || state.is_terminal() {
+            return Err(Error::invalid_argument(
+                field::IDEMPOTENCY_KEY,
+                format!("it names {name}, which failed or is being deleted: wait until it is gone, or use a new key"),
+            ));
+        }
+        let (private_ip, public_ip) = self.addresses(&vm).await?;
+        Ok(InstanceInfo {
+            instance_id: name.to_owned(),
+            private_ip,
+            public_ip,
+            state,
+            launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
+            tags: tags_of(&vm),
         })
+    }
+
+    /// Deletes a VM whose create failed after acceptance, with the NIC, disk
+    /// and address created with it, so that nothing of it stays billed. A
+    /// failure to do so now is left to the next describe or list to retry.
+    async fn reap(&self, name: &str, failure: &LaunchFailure) {
+        self.recent.forget(name);
+        let now = tokio::time::Instant::now();
+        {
+            let mut failed = self.lock_failed();
+            failed.retain(|_, (_, at)| now.duration_since(*at) < FAILED_LAUNCH_MEMORY);
+            failed.insert(name.to_owned(), (failure.clone(), now));
+        }
+        let _ = self
+            .vms()
+            .delete(&self.group, name, &self.subscription)
+            .send()
+            .await;
     }
 
     async fn get_vm(&self, name: &str) -> Result<Option<VirtualMachine>> {
@@ -358,77 +182,13 @@ impl AzureProvisioner {
     }
 }
 
-/// The private address of an interface's primary IP configuration, and the
-/// resource id of its public address, if any.
-fn nic_addresses(nic: &network::models::NetworkInterface) -> (Option<IpAddr>, Option<String>) {
-    let config = nic
-        .properties
-        .as_ref()
-        .and_then(|p| p.ip_configurations.first())
-        .and_then(|c| c.properties.as_ref());
-    let private = config
-        .and_then(|c| c.private_ip_address.as_deref())
-        .and_then(|a| a.parse().ok());
-    let public = config
-        .and_then(|c| c.public_ip_address.as_ref())
-        .and_then(|p| p.resource.id.clone());
-    (private, public)
-}
-
-fn nic_id(vm: &VirtualMachine) -> Option<&str> {
-    vm.properties
-        .as_ref()?
-        .network_profile
-        .as_ref()?
-        .network_interfaces
-        .first()?
-        .sub_resource
-        .id
-        .as_deref()
-}
-
-fn tags_of(vm: &VirtualMachine) -> Tags {
-    vm.resource
-        .tags
-        .as_ref()
-        .and_then(|t| t.as_object())
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn state_of(vm: &VirtualMachine) -> (CloudInstanceState, Option<String>) {
-    let props = vm.properties.as_ref();
-    let view = props.and_then(|p| p.instance_view.as_ref());
-    let mut codes: Vec<(&str, Option<&str>)> = view
-        .map(|v| {
-            v.statuses
-                .iter()
-                .filter_map(|s| Some((s.code.as_deref()?, s.display_status.as_deref())))
-                .collect()
-        })
-        .unwrap_or_default();
-    // Without an instance view, the provisioning state still tells creating
-    // and deleting apart.
-    let provisioning = props
-        .and_then(|p| p.provisioning_state.as_deref())
-        .map(|p| format!("ProvisioningState/{p}"));
-    if codes
-        .iter()
-        .all(|(c, _)| !c.to_ascii_lowercase().starts_with("provisioningstate/"))
-    {
-        if let Some(p) = provisioning.as_deref() {
-            codes.push((p, None));
-        }
-    }
-    states::from_statuses(codes)
-}
-
-fn name_of(vm: &VirtualMachine) -> String {
-    vm.resource.name.clone().unwrap_or_default()
+/// True for the 412 of a create-only PUT that met an existing VM.
+fn is_precondition_failed(e: &azure_core::Error) -> bool {
+    matches!(
+        e.kind(),
+        azure_core::error::ErrorKind::HttpResponse { status, .. }
+            if *status == azure_core::StatusCode::PreconditionFailed
+    )
 }
 
 #[async_trait]
@@ -439,25 +199,33 @@ impl InstanceProvisioner for AzureProvisioner {
         let name = naming::launch_name("p", config.idempotency_key.as_deref());
         let body = self.body(&name, config)?;
         // One PUT, answered once Azure accepts it; the crate's awaited form
-        // would poll the PUT until provisioning ends.
-        let response = self
+        // would poll the PUT until provisioning ends. `If-None-Match: *`
+        // makes it a create only: a PUT of an existing VM would update it
+        // (tags, user data; a new size resizes and reboots it).
+        let created = self
             .vms()
             .create_or_update(&self.group, &name, body, &self.subscription)
+            .if_none_match("*")
             .send()
-            .await
-            .map_err(|e| from_azure(e, &name))?;
+            .await;
+        let response = match created {
+            Ok(response) => response,
+            Err(e) if is_precondition_failed(&e) => {
+                // The VM this key names exists: a retry, or a reuse.
+                let info = self.existing_launch(&name, config).await?;
+                self.recent.record(&name);
+                return Ok(info);
+            }
+            Err(e) => return Err(from_azure(e, &name)),
+        };
         let vm = response
             .into_body()
             .await
             .map_err(|e| from_azure(e, &name))?;
         let tags = tags_of(&vm);
-        if config.idempotency_key.is_some() && tags != config.tags {
-            return Err(Error::invalid_argument(
-                provisioner_core::validate::field::IDEMPOTENCY_KEY,
-                "already used for a launch with other tags",
-            ));
-        }
-        let (state, _) = state_of(&vm);
+        let (state, _, _) = state_of(&vm);
+        // A new VM under a name whose last create failed.
+        self.lock_failed().remove(&name);
         self.recent.record(&name);
         Ok(InstanceInfo {
             instance_id: name,
@@ -529,7 +297,11 @@ impl InstanceProvisioner for AzureProvisioner {
         check_vm_name(instance_id)?;
         match self.get_vm(instance_id).await? {
             Some(vm) => {
-                let (state, reason) = state_of(&vm);
+                let (state, reason, failure) = state_of(&vm);
+                if let Some(failure) = failure {
+                    self.reap(instance_id, &failure).await;
+                    return Ok(InstanceStatus::failed_launch(instance_id, failure));
+                }
                 let (private_ip, public_ip) = self.addresses(&vm).await?;
                 Ok(InstanceStatus {
                     instance_id: instance_id.to_owned(),
@@ -537,20 +309,28 @@ impl InstanceProvisioner for AzureProvisioner {
                     state_reason: reason,
                     private_ip,
                     public_ip,
+                    launch_failure: None,
                 })
             }
-            None if self.recent.contains(instance_id) => Ok(InstanceStatus {
-                state: CloudInstanceState::Pending,
-                state_reason: Some("launched; not yet visible".to_owned()),
-                ..InstanceStatus::gone(instance_id)
-            }),
-            None => Ok(InstanceStatus::gone(instance_id)),
+            None => {
+                let reaped = self.lock_failed().get(instance_id).map(|(f, _)| f.clone());
+                Ok(match reaped {
+                    Some(failure) => InstanceStatus::failed_launch(instance_id, failure),
+                    None if self.recent.contains(instance_id) => InstanceStatus {
+                        state: CloudInstanceState::Pending,
+                        state_reason: Some("launched; not yet visible".to_owned()),
+                        ..InstanceStatus::gone(instance_id)
+                    },
+                    None => InstanceStatus::gone(instance_id),
+                })
+            }
         }
     }
 
     async fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>> {
         validate::check_filter_tags(&filter.tags, &AZURE_RULES.tags)?;
         let mut vms = Vec::new();
+        let mut failed = Vec::new();
         let mut pages = self
             .vms()
             .list(&self.group, &self.subscription)
@@ -558,12 +338,19 @@ impl InstanceProvisioner for AzureProvisioner {
             .into_stream();
         while let Some(page) = pages.next().await {
             for vm in page.map_err(|e| from_azure(e, ""))?.value {
-                let (state, _) = state_of(&vm);
+                let (state, _, failure) = state_of(&vm);
+                if let Some(failure) = failure {
+                    failed.push((name_of(&vm), failure));
+                }
                 let tags = tags_of(&vm);
                 if filter.matches(&tags, state) {
                     vms.push((vm, state, tags));
                 }
             }
+        }
+        // VMs whose create failed still cost their disk, NIC and address.
+        for (name, failure) in failed {
+            self.reap(&name, &failure).await;
         }
         if vms.is_empty() {
             return Ok(Vec::new());

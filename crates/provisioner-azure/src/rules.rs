@@ -5,15 +5,22 @@ use provisioner_core::validate::{field, ConfigRules, TagRules};
 use provisioner_core::{Error, Result};
 use serde_json::{json, Value};
 
-/// Azure's limits: 50 tags, names up to 512 characters without `<>%&\?/`,
-/// values up to 256; OS disks of 1 to 4,095 GB; user data up to 48 KiB
-/// (64 KB once base64-encoded); idempotency keys up to 64 characters.
+/// The tag that holds the fingerprint of the launch that created a VM
+/// ([`naming::launch_fingerprint`](provisioner_core::naming::launch_fingerprint)),
+/// so that a key reused with other parameters is refused. It is reserved:
+/// callers' tags may not use it, and it is never reported among theirs.
+pub const LAUNCH_TAG: &str = "provisioner-launch";
+
+/// Azure's limits: 50 tags (49 for the caller: one is [`LAUNCH_TAG`]), names
+/// up to 512 characters without `<>%&\?/`, values up to 256; OS disks of 1
+/// to 4,095 GB; user data (sent as `customData`) up to 48 KiB (64 KB once
+/// base64-encoded); idempotency keys up to 64 characters.
 pub const AZURE_RULES: ConfigRules = ConfigRules {
     tags: TagRules {
-        max_tags: 50,
+        max_tags: 49,
         max_key_len: 512,
         max_value_len: 256,
-        reserved_key_prefixes: &[],
+        reserved_key_prefixes: &[LAUNCH_TAG],
         forbidden_key_chars: "<>%&\\?/",
     },
     disk_size_gb: 1..=4_095,

@@ -970,6 +970,14 @@ impl FakeCloud {
         model.failed.get(id).copied()
     }
 
+    /// The record of a visible instance, read without a call: not logged,
+    /// never faulted, no latency. Like [`peek_state`](Self::peek_state), for
+    /// a face's own bookkeeping only.
+    pub fn peek(&self, id: &str) -> Option<InstanceRecord> {
+        let now = Instant::now();
+        self.lock().visible(id, now).ok().map(|i| i.record(now))
+    }
+
     /// How many instances are live (launched and not terminated).
     pub fn live_instances(&self) -> usize {
         self.lock().live

@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 use provisioner_core::CloudInstanceState::{self, *};
+use provisioner_core::LaunchFailureKind;
 use provisioner_fake::{CloudError, Fault};
 
 /// How the last stop was asked for: Azure tells a powered-off VM (still
@@ -31,12 +32,14 @@ pub(crate) fn states(
     }
 }
 
-/// An ARM error: status, code, message, Retry-After seconds.
+/// An ARM error: status, code, message, `details[]` (code, target,
+/// message), Retry-After seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ArmError {
     pub(crate) status: StatusCode,
     pub(crate) code: &'static str,
     pub(crate) message: String,
+    pub(crate) details: Vec<(&'static str, String, String)>,
     pub(crate) retry_after: Option<u64>,
 }
 
@@ -46,7 +49,39 @@ impl ArmError {
             status,
             code,
             message: message.into(),
+            details: Vec::new(),
             retry_after: None,
+        }
+    }
+
+    /// Compute's vCPU quota refusal: 409 `OperationNotAllowed`, the quota in
+    /// the message (no code of its own).
+    pub(crate) fn quota(limit: usize) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "OperationNotAllowed",
+            format!(
+                "Operation could not be completed as it results in exceeding approved Total Regional Cores quota. Additional details - Deployment Model: Resource Manager, Current Limit: {limit}, Current Usage: {limit}, Additional Required: 2, (Minimum) New Limit Required: {}. Submit a request for Quota increase by specifying parameters listed in the 'Details' section for deployment to succeed.",
+                limit + 2
+            ),
+        )
+    }
+
+    /// Compute's throttling: 429 `OperationNotAllowed` with the throttled
+    /// operation group in `details[]` (`TooManyRequests`) and Retry-After.
+    pub(crate) fn throttled(retry_after_secs: u64) -> Self {
+        Self {
+            details: vec![(
+                "TooManyRequests",
+                "PutVM3Min".to_owned(),
+                r#"{"operationGroup":"PutVM3Min","startTime":"2026-01-01T00:00:00+00:00","endTime":"2026-01-01T00:03:00+00:00","allowedRequestCount":20,"measuredRequestCount":21}"#.to_owned(),
+            )],
+            retry_after: Some(retry_after_secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "OperationNotAllowed",
+                "The server rejected the request because too many requests have been received for this subscription.",
+            )
         }
     }
 
@@ -63,6 +98,22 @@ impl ArmError {
     }
 }
 
+/// The code and message of a VM create that failed after acceptance, as
+/// Compute reports it in the operation and the instance view.
+pub(crate) fn launch_failure(kind: LaunchFailureKind) -> (&'static str, &'static str) {
+    match kind {
+        LaunchFailureKind::InsufficientCapacity => (
+            "AllocationFailed",
+            "Allocation failed. We do not have sufficient capacity for the requested VM size in this region. Read more about improving likelihood of allocation success at http://aka.ms/allocation-guidance",
+        ),
+        LaunchFailureKind::QuotaExceeded => (
+            "OperationNotAllowed",
+            "Operation could not be completed as it results in exceeding approved Total Regional Cores quota.",
+        ),
+        _ => ("InternalExecutionError", "An internal execution error occurred."),
+    }
+}
+
 /// The model's errors as ARM sends them.
 pub(crate) fn error(e: &CloudError, name: &str, group: &str) -> ArmError {
     use StatusCode as S;
@@ -73,23 +124,18 @@ pub(crate) fn error(e: &CloudError, name: &str, group: &str) -> ArmError {
             "OperationNotAllowed",
             format!("Operation is not allowed since the VM {name} is {state}."),
         ),
-        CloudError::QuotaExceeded { limit } => ArmError::new(
-            S::CONFLICT,
-            "QuotaExceeded",
-            format!("Operation could not be completed as it results in exceeding approved cores quota ({limit} VMs)."),
-        ),
+        CloudError::QuotaExceeded { limit } => ArmError::quota(*limit),
         CloudError::Fault { fault, .. } => match *fault {
-            Fault::Throttled { retry_after } => ArmError {
-                retry_after: Some(retry_after.map_or(1, |d| d.as_secs().max(1))),
-                ..ArmError::new(S::TOO_MANY_REQUESTS, "TooManyRequests", "The request is being throttled.")
-            },
+            Fault::Throttled { retry_after } => {
+                ArmError::throttled(retry_after.map_or(1, |d| d.as_secs().max(1)))
+            }
             Fault::Unavailable => ArmError::new(S::SERVICE_UNAVAILABLE, "ServiceUnavailable", "The service is unavailable."),
             Fault::InsufficientCapacity => ArmError::new(
                 S::CONFLICT,
                 "AllocationFailed",
                 "Allocation failed. We do not have sufficient capacity for the requested VM size in this region.",
             ),
-            Fault::QuotaExceeded => ArmError::new(S::CONFLICT, "QuotaExceeded", "Approved cores quota exceeded."),
+            Fault::QuotaExceeded => ArmError::quota(10),
             Fault::Unauthenticated => ArmError::new(
                 S::UNAUTHORIZED,
                 "InvalidAuthenticationToken",

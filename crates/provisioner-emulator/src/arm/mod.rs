@@ -2,7 +2,8 @@
 //! the Microsoft.Network interfaces and public addresses created with them,
 //! over the shared model.
 //!
-//! VMs: PUT (create; a PUT of an existing VM answers it unchanged), GET
+//! VMs: PUT (create; a PUT of an existing VM applies the update: tags,
+//! user data, size; with `If-None-Match: *` it is refused with 412), GET
 //! (`$expand=instanceView`), DELETE, `deallocate`, `start`, `powerOff`,
 //! `instanceView`, and list (with `$expand=instanceView` or `statusOnly`,
 //! paged by `nextLink`). Network interfaces and public addresses: GET and
@@ -11,7 +12,17 @@
 //! answer as ARM does: 201 or 202 with `Azure-AsyncOperation`, `Location` and
 //! `Retry-After`, and an operation status resource that goes from
 //! `InProgress` to `Succeeded` when the model reaches the state asked for.
-//! `api-version` is required and checked; errors use ARM's envelope.
+//! `api-version` is required and checked; errors use ARM's envelope, with
+//! `details[]` where Compute sends them (throttling: 429
+//! `OperationNotAllowed` with a `TooManyRequests` detail and Retry-After;
+//! vCPU quota: 409 `OperationNotAllowed` naming the quota).
+//!
+//! A create the model accepted and then failed
+//! ([`FakeCloud::fail_after_acceptance`](provisioner_fake::FakeCloud::fail_after_acceptance))
+//! is answered 201 like any create; its operation turns `Failed` with the
+//! Compute error (`AllocationFailed`), and the VM stays, provisioningState
+//! `Failed`, with its NIC, disk and public address, until it is deleted, as
+//! Azure leaves it (and bills it).
 
 pub(crate) mod mapping;
 
@@ -54,6 +65,7 @@ mod attr {
     pub(crate) const PIP_DELETE: &str = "pip.deleteOption";
     pub(crate) const DISK: &str = "disk.name";
     pub(crate) const DISK_DELETE: &str = "disk.deleteOption";
+    pub(crate) const USER_DATA: &str = "userData";
 }
 
 pub(crate) fn router() -> Router<AppState> {
@@ -134,7 +146,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn error_response(e: ArmError) -> Response {
-    let body = json!({"error": {"code": e.code, "message": e.message}});
+    let mut body = json!({"error": {"code": e.code, "message": e.message}});
+    if !e.details.is_empty() {
+        let details: Vec<Value> = e
+            .details
+            .iter()
+            .map(|(code, target, message)| json!({"code": code, "target": target, "message": message}))
+            .collect();
+        body["error"]["details"] = details.into();
+    }
     let mut response = (e.status, [("x-ms-error-code", e.code)], Json(body)).into_response();
     if let Some(secs) = e.retry_after {
         response.headers_mut().insert(
@@ -296,13 +316,34 @@ async fn find_vm(
             .get(attr::SUBSCRIPTION)
             .map(String::as_str)
             == Some(sub);
-    if !here || record.state == CloudInstanceState::Terminated {
+    if !here || !exists_on_arm(&record) {
         return Err(ArmError::not_found(VMS, name, group));
     }
     Ok(record)
 }
 
+/// True while ARM shows the VM: until it is deleted, and a VM whose create
+/// failed after acceptance until someone deletes it.
+fn exists_on_arm(r: &InstanceRecord) -> bool {
+    r.state != CloudInstanceState::Terminated || r.failure.is_some()
+}
+
 fn instance_view_json(state: &AppState, r: &InstanceRecord) -> Value {
+    if let Some(kind) = r.failure {
+        // A failed allocation: the provisioning state says why; the VM never
+        // got a power state.
+        let (code, message) = mapping::launch_failure(kind);
+        return json!({
+            "computerName": &*r.id,
+            "statuses": [{
+                "code": format!("ProvisioningState/failed/{code}"),
+                "level": "Error",
+                "displayStatus": "Provisioning failed",
+                "message": message,
+                "time": state.cloud.now_wall().format(&Rfc3339).unwrap_or_default(),
+            }],
+        });
+    }
     let first_boot = r.state == CloudInstanceState::Pending
         && r.previous_state == CloudInstanceState::Pending
         && !lock(&state.arm().stop_modes).contains_key(&*r.id);
@@ -327,7 +368,10 @@ fn vm_json(state: &AppState, r: &InstanceRecord, with_view: bool) -> Value {
     let (sub, group) = (get(attr::SUBSCRIPTION), get(attr::GROUP));
     let first_boot = r.state == CloudInstanceState::Pending
         && !lock(&state.arm().stop_modes).contains_key(&*r.id);
-    let (provisioning, _, _) = mapping::states(r.state, state.stop_mode(&r.id), first_boot);
+    let (mut provisioning, _, _) = mapping::states(r.state, state.stop_mode(&r.id), first_boot);
+    if r.failure.is_some() {
+        provisioning = "Failed";
+    }
     let image: Value = serde_json::from_str(&get(attr::IMAGE_REFERENCE)).unwrap_or(Value::Null);
     let os_profile: Value =
         serde_json::from_str(&get(attr::OS_PROFILE)).unwrap_or_else(|_| json!({}));
@@ -510,8 +554,23 @@ fn parse_vm(
             .ok_or_else(|| ArmError::invalid("The 'osDisk.diskSizeGB' property is invalid."))?;
         config.disk_size_gb = Some(gb);
     }
-    if let Some(user_data) = str_at(body, "/properties/userData") {
+    // customData is what cloud-init runs at first boot: the model's user
+    // data. userData (read by the guest from the metadata service) is kept
+    // as a wire attribute.
+    if let Some(custom) = str_at(body, "/properties/osProfile/customData") {
         let bytes = base64::engine::general_purpose::STANDARD
+            .decode(custom)
+            .map_err(|_| ArmError::invalid("The 'customData' property must be base64."))?;
+        if bytes.len() > 65_535 {
+            return Err(ArmError::invalid(
+                "The 'customData' property is limited to 65535 bytes once decoded.",
+            ));
+        }
+        config.user_data = Some(UserData::new(bytes));
+    }
+    let user_data = str_at(body, "/properties/userData");
+    if let Some(user_data) = user_data {
+        base64::engine::general_purpose::STANDARD
             .decode(user_data)
             .map_err(|_| ArmError::invalid("The 'userData' property must be base64."))?;
         if user_data.len() > 64 * 1024 {
@@ -519,7 +578,6 @@ fn parse_vm(
                 "The 'userData' property is limited to 64 KB.",
             ));
         }
-        config.user_data = Some(UserData::new(bytes));
     }
     let nic = body
         .pointer("/properties/networkProfile/networkInterfaceConfigurations/0")
@@ -534,6 +592,9 @@ fn parse_vm(
     set(attr::GROUP, group);
     set(attr::LOCATION, location);
     set(attr::IMAGE_REFERENCE, &image.to_string());
+    if let Some(user_data) = user_data {
+        set(attr::USER_DATA, user_data);
+    }
     let mut os_profile = body
         .pointer("/properties/osProfile")
         .cloned()
@@ -648,6 +709,9 @@ async fn put_vm(
             check_auth(&headers)?;
             q.check(COMPUTE_VERSIONS)?;
             check_vm_name(&name)?;
+            let create_only = headers
+                .get(header::IF_NONE_MATCH)
+                .is_some_and(|v| v.as_bytes() == b"*");
             let body: Value = serde_json::from_slice(&body)
                 .map_err(|e| ArmError::invalid(format!("The request content was invalid: {e}")))?;
             let (config, attributes) = parse_vm(&sub, &group, &name, &body)?;
@@ -682,9 +746,23 @@ async fn put_vm(
                         action,
                     ))
                 }
-                // PUT is idempotent: the VM that exists is the answer.
+                // `If-None-Match: *` asks for a create only.
+                Err(provisioner_fake::CloudError::AlreadyExists { .. }) if create_only => {
+                    Err(ArmError::new(
+                        StatusCode::PRECONDITION_FAILED,
+                        "PreconditionFailed",
+                        "The condition specified using HTTP conditional header(s) is not met.",
+                    ))
+                }
+                // A PUT of an existing VM updates it (tags, user data, a new
+                // size, which reboots it).
                 Err(provisioner_fake::CloudError::AlreadyExists { .. }) => {
-                    let record = find_vm(&state, &sub, &group, &name).await?;
+                    find_vm(&state, &sub, &group, &name).await?;
+                    let record = state
+                        .cloud
+                        .update(&name, &config)
+                        .await
+                        .map_err(|e| mapping::error(&e, &name, &group))?;
                     Ok((StatusCode::OK, Json(vm_json(&state, &record, false))).into_response())
                 }
                 Err(e) => Err(mapping::error(&e, &name, &group)),
@@ -909,7 +987,7 @@ async fn list_vms(
             .as_deref()
             .map(|t| t.parse::<u64>().map_err(|_| ArmError::invalid("The $skiptoken is invalid.")))
             .transpose()?;
-        let live = InstanceFilter::default();
+        let live = InstanceFilter::default().in_states(CloudInstanceState::ALL);
         let page = state
             .cloud
             .list(&live, after, state.settings.arm_page_cap)
@@ -919,6 +997,7 @@ async fn list_vms(
             .items
             .iter()
             .filter(|r| r.attributes.get(attr::GROUP) == Some(&group) && r.attributes.get(attr::SUBSCRIPTION) == Some(&sub))
+            .filter(|r| exists_on_arm(r))
             .map(|r| vm_json(&state, r, q.wants_instance_view()))
             .collect();
         let mut body = json!({"value": value});
@@ -1029,11 +1108,12 @@ async fn list_network(
     q.check(NETWORK_VERSIONS)?;
     let records = state
         .cloud
-        .list_all(&InstanceFilter::default())
+        .list_all(&InstanceFilter::default().in_states(CloudInstanceState::ALL))
         .await
         .map_err(|e| mapping::error(&e, "", group))?;
     let mut value: Vec<Value> = records
         .iter()
+        .filter(|r| exists_on_arm(r))
         .filter(|r| {
             r.attributes.get(attr::GROUP).map(String::as_str) == Some(group)
                 && r.attributes.get(attr::SUBSCRIPTION).map(String::as_str) == Some(sub)
@@ -1084,19 +1164,47 @@ async fn operation_status(
     Query(q): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    answer(async {
-        check_auth(&headers)?;
-        q.check(COMPUTE_VERSIONS)?;
-        let op = lock(&state.arm().operations)
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| ArmError::new(StatusCode::NOT_FOUND, "NotFound", format!("Operation '{id}' was not found.")))?;
-        let done = op.kind.is_done(state.cloud.peek_state(&op.vm));
-        let mut body = json!({"name": id, "status": if done { "Succeeded" } else { "InProgress" }, "startTime": op.started});
-        if done {
-            body["endTime"] = state.cloud.now_wall().format(&Rfc3339).unwrap_or_default().into();
+    answer(
+        async {
+            check_auth(&headers)?;
+            q.check(COMPUTE_VERSIONS)?;
+            let op = lock(&state.arm().operations)
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| {
+                    ArmError::new(
+                        StatusCode::NOT_FOUND,
+                        "NotFound",
+                        format!("Operation '{id}' was not found."),
+                    )
+                })?;
+            // The face's bookkeeping, not a cloud call: not logged, never faulted.
+            let now = state.cloud.peek(&op.vm);
+            let failure = now
+                .as_ref()
+                .and_then(|r| r.failure)
+                .filter(|_| op.kind == OpKind::Create);
+            let done = op.kind.is_done(now.map(|r| r.state));
+            let status = match (failure, done) {
+                (Some(_), _) => "Failed",
+                (None, true) => "Succeeded",
+                (None, false) => "InProgress",
+            };
+            let mut body = json!({"name": id, "status": status, "startTime": op.started});
+            if let Some(kind) = failure {
+                let (code, message) = mapping::launch_failure(kind);
+                body["error"] = json!({"code": code, "message": message});
+            }
+            if status != "InProgress" {
+                body["endTime"] = state
+                    .cloud
+                    .now_wall()
+                    .format(&Rfc3339)
+                    .unwrap_or_default()
+                    .into();
+            }
+            Ok(Json(body).into_response())
         }
-        Ok(Json(body).into_response())
-    }
-    .await)
+        .await,
+    )
 }
