@@ -105,17 +105,18 @@ fn cell(outcome: &Outcome, duration: Duration) -> String {
 }
 
 fn render(columns: &[(&str, Column)]) -> String {
-    const CASE_WIDTH: usize = 38;
+    // As wide as the longest case name.
+    let case_width = Case::ALL.iter().map(|c| c.name().len()).max().unwrap_or(0);
     const CELL_WIDTH: usize = 16;
     let mut out = String::new();
-    let _ = write!(out, "{:<CASE_WIDTH$} {:<6}", "case", "clause");
+    let _ = write!(out, "{:<case_width$} {:<6}", "case", "clause");
     for (name, _) in columns {
         let _ = write!(out, " {name:<CELL_WIDTH$}");
     }
     out.truncate(out.trim_end().len());
     out.push('\n');
     for (row, case) in Case::ALL.iter().enumerate() {
-        let _ = write!(out, "{:<CASE_WIDTH$} {:<6}", case.name(), case.clause());
+        let _ = write!(out, "{:<case_width$} {:<6}", case.name(), case.clause());
         for (_, column) in columns {
             let text = match column {
                 Column::Ran(report) => {

@@ -1,5 +1,6 @@
 //! What the suite cannot see on Azure: what terminate leaves behind, what a
-//! list costs, a PUT whose answer is lost, throttling with Retry-After.
+//! list costs, a PUT whose answer is lost, throttling with Retry-After, a
+//! create that fails after acceptance, custom data, a VM stopped from inside.
 
 mod common;
 
@@ -12,6 +13,7 @@ use common::get_json;
 use provisioner_azure::{AzureLaunchConfig, AzureProvisioner, AzureScope};
 use provisioner_core::{
     CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceProvisioner,
+    InstanceProvisionerExt, LaunchFailureKind,
 };
 use provisioner_emulator::{Emulator, EmulatorHandle};
 use provisioner_fake::{Fault, Operation, Personality};
@@ -310,4 +312,187 @@ async fn bad_input_never_reaches_azure() {
         );
     }
     assert!(emulator.cloud().calls().is_empty());
+}
+
+/// The status of a GET through the emulator's ARM face.
+async fn status_of(emulator: &EmulatorHandle, path: &str) -> u16 {
+    get_json(emulator, path).await.0
+}
+
+#[tokio::test]
+async fn a_create_that_fails_after_acceptance_is_reported_and_deleted_with_its_resources() {
+    let emulator = emulator(1000).await;
+    let azure = provisioner(&emulator);
+    emulator.cloud().fail_after_acceptance(
+        1,
+        LaunchFailureKind::InsufficientCapacity,
+        Duration::from_millis(100),
+    );
+    let name = azure.launch_instance(&config()).await.unwrap().instance_id;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Azure keeps the failed VM, with what was created with it (billed).
+    let base = "/subscriptions/sub-1/resourceGroups/fleet/providers";
+    let vm_path =
+        format!("{base}/Microsoft.Compute/virtualMachines/{name}?api-version=2024-07-01&$expand=instanceView");
+    let nic_path =
+        format!("{base}/Microsoft.Network/networkInterfaces/{name}-nic?api-version=2024-03-01");
+    let disk_path = format!("{base}/Microsoft.Compute/disks/{name}-osdisk?api-version=2024-07-01");
+    let (status, vm) = get_json(&emulator, &vm_path).await;
+    assert_eq!(status, 200);
+    assert_eq!(vm["properties"]["provisioningState"], "Failed");
+    assert_eq!(
+        vm["properties"]["instanceView"]["statuses"][0]["code"],
+        "ProvisioningState/failed/AllocationFailed"
+    );
+    assert_eq!(status_of(&emulator, &nic_path).await, 200);
+    assert_eq!(status_of(&emulator, &disk_path).await, 200);
+
+    let err = azure
+        .wait_until_running(&name, Duration::from_secs(20))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InsufficientCapacity { .. }), "{err}");
+    assert!(err.to_string().contains("AllocationFailed"), "{err}");
+    // The provider deleted the VM, and with it the NIC and the disk.
+    for path in [&vm_path, &nic_path, &disk_path] {
+        assert_eq!(status_of(&emulator, path).await, 404, "{path}");
+    }
+    let status = azure.describe_instance(&name).await.unwrap();
+    assert_eq!(status.state, CloudInstanceState::Terminated);
+    assert_eq!(
+        status.launch_failure.map(|f| f.code),
+        Some("AllocationFailed".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn a_long_retry_after_reaches_the_caller_at_once() {
+    let emulator = emulator(1000).await;
+    let azure = provisioner(&emulator);
+    let name = azure.launch_instance(&config()).await.unwrap().instance_id;
+    emulator.cloud().fail_next(
+        Operation::Describe,
+        1,
+        Fault::Throttled {
+            retry_after: Some(Duration::from_secs(1200)),
+        },
+    );
+    let started = Instant::now();
+    let err = azure.describe_instance(&name).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    match err {
+        Error::Throttled {
+            retry_after,
+            message,
+        } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(1200)));
+            assert!(message.contains("OperationNotAllowed"), "{message}");
+        }
+        other => panic!("{other}"),
+    }
+    // A lower cap gives up on shorter waits too.
+    let azure = provisioner(&emulator).with_max_retry_after(Duration::from_millis(500));
+    emulator.cloud().fail_next(
+        Operation::Describe,
+        1,
+        Fault::Throttled {
+            retry_after: Some(Duration::from_secs(1)),
+        },
+    );
+    let err = azure.describe_instance(&name).await.unwrap_err();
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+}
+
+#[tokio::test]
+async fn user_data_goes_to_custom_data_which_cloud_init_runs() {
+    let emulator = emulator(1000).await;
+    let azure = provisioner(&emulator);
+    let script = "#cloud-config\nruncmd: [echo hi]\n";
+    let name = azure
+        .launch_instance(&config().with_user_data(script))
+        .await
+        .unwrap()
+        .instance_id;
+    let record = emulator.cloud().peek(&name).unwrap();
+    assert_eq!(
+        record.config.user_data.as_ref().map(|u| u.as_bytes()),
+        Some(script.as_bytes())
+    );
+    assert!(!record.attributes.contains_key("userData"));
+}
+
+#[tokio::test]
+async fn a_vm_stopped_from_inside_is_stopped_but_said_to_be_billed() {
+    let emulator = emulator(1000).await;
+    let azure = provisioner(&emulator);
+    let name = azure.launch_instance(&config()).await.unwrap().instance_id;
+    azure
+        .wait_until_running(&name, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let compute = azure_mgmt_compute::package_2024_07_01::Client::builder(Arc::new(Token))
+        .endpoint(azure_core::Url::parse(&emulator.endpoint()).unwrap())
+        .build()
+        .unwrap();
+    compute
+        .virtual_machines_client()
+        .power_off("fleet", &name, "sub-1")
+        .send()
+        .await
+        .unwrap();
+    let status = azure
+        .wait_for_state(
+            &name,
+            &[CloudInstanceState::Stopped],
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    assert!(
+        status
+            .state_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("still allocated")),
+        "{status:?}"
+    );
+    // Stop deallocates it: stopped, and no longer said to be billed.
+    azure.stop_instance(&name).await.unwrap();
+    let status = azure
+        .wait_for_state(
+            &name,
+            &[CloudInstanceState::Stopped],
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status.state_reason, None, "{status:?}");
+}
+
+#[tokio::test]
+async fn a_key_reused_with_other_parameters_leaves_the_vm_unchanged() {
+    let emulator = emulator(1000).await;
+    let azure = provisioner(&emulator);
+    let keyed = config().with_idempotency_key("slot-0-intent-1");
+    let first = azure.launch_instance(&keyed).await.unwrap();
+    let err = azure
+        .launch_instance(&keyed.clone().with_tag("ManagedBy", "someone else"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.invalid_field(), Some("idempotency_key"), "{err}");
+    // The PUT never reached the VM as an update (If-None-Match: *).
+    let record = emulator.cloud().peek(&first.instance_id).unwrap();
+    assert_eq!(
+        record.config.tags.get("ManagedBy").map(String::as_str),
+        Some("Fleet A")
+    );
+    // A reserved tag never shows among the caller's.
+    let listed = azure
+        .list_instances(&InstanceFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(listed[0].tags, keyed.tags);
 }

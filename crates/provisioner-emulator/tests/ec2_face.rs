@@ -96,6 +96,47 @@ async fn client_tokens_are_idempotent_as_ec2_documents() {
         (status, between(&body, "<Code>", "</Code>")),
         (400, "IdempotentParameterMismatch")
     );
+    // Once its instance is terminated, the token launches nothing again
+    // (EC2 keeps refusing it for at least a day, long after the instance
+    // vanished from DescribeInstances).
+    let (status, _) = ec2(
+        &emulator,
+        &format!("Action=TerminateInstances&Version=2016-11-15&InstanceId.1={id}"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = ec2(&emulator, &with_token).await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (400, "IdempotentInstanceTerminated")
+    );
+    assert_eq!(emulator.cloud().live_instances(), 0);
+}
+
+#[tokio::test]
+async fn a_launch_accepted_then_failed_for_capacity_is_terminated_with_its_state_reason() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    emulator.cloud().fail_after_acceptance(
+        1,
+        provisioner_core::LaunchFailureKind::InsufficientCapacity,
+        std::time::Duration::from_millis(100),
+    );
+    let (status, body) = ec2(&emulator, RUN).await;
+    assert_eq!(status, 200);
+    assert_eq!(between(&body, "<name>", "</name>"), "pending");
+    let id = between(&body, "<instanceId>", "</instanceId>").to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (_, body) = ec2(
+        &emulator,
+        &format!("Action=DescribeInstances&Version=2016-11-15&InstanceId.1={id}"),
+    )
+    .await;
+    assert_eq!(between(&body, "<name>", "</name>"), "terminated");
+    let reason = between(&body, "<stateReason>", "</stateReason>");
+    assert_eq!(
+        between(reason, "<code>", "</code>"),
+        "Server.InsufficientInstanceCapacity"
+    );
 }
 
 #[tokio::test]

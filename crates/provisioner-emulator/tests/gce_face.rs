@@ -386,3 +386,80 @@ async fn bad_bodies_are_refused_like_compute_engine_refuses_them() {
     assert_eq!(status, 400);
     assert_eq!(emulator.cloud().live_instances(), 0);
 }
+
+#[tokio::test]
+async fn a_stock_out_after_acceptance_is_reported_in_the_insert_operation() {
+    let emulator = gce().await;
+    emulator.cloud().fail_after_acceptance(
+        1,
+        provisioner_core::LaunchFailureKind::InsufficientCapacity,
+        std::time::Duration::from_millis(300),
+    );
+    let (status, op) = call(
+        &emulator,
+        "POST",
+        &format!("{ZONE_PATH}/instances"),
+        &insert_body("web-1"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_shape(&op, "Operation");
+    assert_ne!(op["status"], "DONE", "{op:#}");
+    assert!(op.get("error").is_none(), "{op:#}");
+    // Accepted: the instance is there for a moment, staging.
+    let (status, instance) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/instances/web-1"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (status, instance["status"].as_str()),
+        (200, Some("STAGING"))
+    );
+    let name = op["name"].as_str().unwrap();
+    let (status, done) = call(
+        &emulator,
+        "POST",
+        &format!("{ZONE_PATH}/operations/{name}/wait"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_shape(&done, "Operation");
+    assert_eq!(done["status"], "DONE");
+    assert_eq!(
+        done["error"]["errors"][0]["code"],
+        "ZONE_RESOURCE_POOL_EXHAUSTED"
+    );
+    assert_eq!(done["httpErrorStatusCode"], 503);
+    assert_eq!(done["httpErrorMessage"], "SERVICE UNAVAILABLE");
+    // Then gone, with no error anywhere but in the operation.
+    let (status, _) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/instances/web-1"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, again) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/operations/{name}"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(again["error"], done["error"]);
+    // The name is free again: a new insert creates a new instance.
+    let (status, op) = call(
+        &emulator,
+        "POST",
+        &format!("{ZONE_PATH}/instances"),
+        &insert_body("web-1"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(op.get("error").is_none(), "{op:#}");
+}

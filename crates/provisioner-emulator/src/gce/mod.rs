@@ -795,3 +795,21 @@ async fn wait_operation(
         .await,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn request_ids_name_their_operation_for_an_hour_then_are_forgotten() {
+        let mut ids = RequestIds::default();
+        ids.insert("r-1", "operation-1");
+        tokio::time::advance(Duration::from_secs(59 * 60)).await;
+        ids.insert("r-2", "operation-2");
+        assert_eq!(ids.get("r-1").as_deref(), Some("operation-1"));
+        tokio::time::advance(Duration::from_secs(2 * 60)).await;
+        assert_eq!(ids.get("r-1"), None);
+        assert_eq!(ids.get("r-2").as_deref(), Some("operation-2"));
+        assert_eq!(ids.seen.len(), 1, "expired ids are dropped, not kept");
+    }
+}
