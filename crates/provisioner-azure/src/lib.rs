@@ -11,18 +11,41 @@
 //!   marked `deleteOption: Delete`, so terminate leaves nothing behind. The
 //!   image is an image or gallery image version resource id, or a
 //!   marketplace URN `publisher:offer:sku:version`. The VM name is derived
-//!   from the idempotency key, so a repeated PUT is the same VM.
+//!   from the idempotency key, and the PUT is create-only (`If-None-Match:
+//!   *`): a PUT of an existing VM would update it (tags, user data; a new
+//!   size resizes and reboots). A retried launch meets 412 and returns the
+//!   VM if it was launched with the same parameters (their fingerprint is
+//!   the reserved tag [`LAUNCH_TAG`]); other parameters are
+//!   `InvalidArgument` naming `idempotency_key`. Once the old VM is deleted,
+//!   the same key creates a new VM under the same name.
+//! - User data goes to `osProfile.customData`, which cloud-init runs at first
+//!   boot (`userData` is only served by the metadata service).
+//! - A create that Azure accepted and then failed (`AllocationFailed`,
+//!   `ZonalAllocationFailed`, `OverconstrainedAllocationRequest`, …) leaves
+//!   the VM provisioning-failed with its NIC, disk and address, all billed.
+//!   Describe and list report it `Terminated` with `launch_failure` set and
+//!   delete it, and what was created with it.
 //! - Stop is deallocate (the VM stops costing compute); start; terminate is
 //!   delete; describe reads the instance view (`states.rs` maps it) and the
-//!   interface and public address for the addresses.
+//!   interface and public address for the addresses. A VM stopped from
+//!   inside the guest (`PowerState/stopped`) is still allocated and billed:
+//!   it reads `Stopped` with a reason that says so, and stop deallocates it.
 //! - List reads the group's VMs with their instance view in one paged call
 //!   per page, and the group's interfaces and public addresses in one paged
 //!   call each: never one call per VM. Tags are matched exactly.
-//! - The mapping tables, one module each: `states.rs`, `errors.rs`,
-//!   `rules.rs` ([`AZURE_RULES`]).
+//! - The files: `builder.rs` (construction), `transport.rs` (how requests
+//!   are sent and retried), `convert.rs` (Azure shapes to the core's),
+//!   `provisioner.rs` (the six calls), and the mapping tables, one module
+//!   each: `states.rs`, `errors.rs`, `rules.rs` ([`AZURE_RULES`]).
 //!
-//! Retries are azure_core's (429, 5xx and I/O errors, honouring
-//! `Retry-After`).
+//! Retries are this crate's transport's (408, 429, 5xx and I/O errors, three
+//! retries), honouring Retry-After up to a cap
+//! ([`AzureProvisioner::with_max_retry_after`], 60 s by default): a longer
+//! wait (Compute asks for 1,200 s when it throttles) reaches the caller at
+//! once as `Throttled` with that wait. Errors keep Compute's `details[]`, so
+//! throttling (429 `OperationNotAllowed`, detail `TooManyRequests`), a vCPU
+//! quota (409 `OperationNotAllowed` naming the quota) and a wrong state (409
+//! `OperationNotAllowed`) are told apart.
 //!
 //! # Role
 //!

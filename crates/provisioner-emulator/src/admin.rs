@@ -6,6 +6,8 @@
 //! - `POST /_emulator/latency` `{"op": "launch", "millis": 250}`
 //! - `POST /_emulator/visibility` `{"millis": 2000}`
 //! - `POST /_emulator/drop-after-commit` `{"action": "RunInstances", "count": 1}`
+//! - `POST /_emulator/launch-failures` `{"count": 1, "failure": "insufficient_capacity", "after_millis": 300}`
+//!   (the next launches are accepted, then fail; `quota_exceeded` too)
 //! - `POST /_emulator/clear`
 //! - `GET  /_emulator/calls` the model's call counts per operation
 
@@ -15,6 +17,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use provisioner_core::LaunchFailureKind;
 use provisioner_fake::{Fault, Operation};
 use serde::Deserialize;
 
@@ -27,6 +30,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/_emulator/latency", post(latency))
         .route("/_emulator/visibility", post(visibility))
         .route("/_emulator/drop-after-commit", post(drop_after_commit))
+        .route("/_emulator/launch-failures", post(launch_failures))
         .route("/_emulator/clear", post(clear))
         .route("/_emulator/calls", get(calls))
 }
@@ -140,6 +144,30 @@ async fn drop_after_commit(
     Json(r): Json<DropAfterCommit>,
 ) -> StatusCode {
     s.wire.drop_after_commit(&r.action, r.count);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum LaunchFailureName {
+    InsufficientCapacity,
+    QuotaExceeded,
+}
+
+#[derive(Debug, Deserialize)]
+struct LaunchFailures {
+    count: u32,
+    failure: LaunchFailureName,
+    after_millis: u64,
+}
+
+async fn launch_failures(State(s): State<AppState>, Json(r): Json<LaunchFailures>) -> StatusCode {
+    let kind = match r.failure {
+        LaunchFailureName::InsufficientCapacity => LaunchFailureKind::InsufficientCapacity,
+        LaunchFailureName::QuotaExceeded => LaunchFailureKind::QuotaExceeded,
+    };
+    s.cloud
+        .fail_after_acceptance(r.count, kind, Duration::from_millis(r.after_millis));
     StatusCode::NO_CONTENT
 }
 

@@ -116,11 +116,13 @@ async fn client_tokens_are_idempotent_as_ec2_documents() {
 #[tokio::test]
 async fn a_launch_accepted_then_failed_for_capacity_is_terminated_with_its_state_reason() {
     let emulator = Emulator::builder().start().await.unwrap();
-    emulator.cloud().fail_after_acceptance(
-        1,
-        provisioner_core::LaunchFailureKind::InsufficientCapacity,
-        std::time::Duration::from_millis(100),
-    );
+    // Planned over the control face, as a client in any language would.
+    control(
+        &emulator,
+        "/_emulator/launch-failures",
+        r#"{"count": 1, "failure": "insufficient_capacity", "after_millis": 100}"#,
+    )
+    .await;
     let (status, body) = ec2(&emulator, RUN).await;
     assert_eq!(status, 200);
     assert_eq!(between(&body, "<name>", "</name>"), "pending");

@@ -6,10 +6,22 @@
 //! - Launch is one `instances.insert` that returns once the operation is
 //!   accepted (an operation already `DONE` with an error is that error). The
 //!   instance name is derived from the idempotency key, so a retry meets
-//!   `alreadyExists` and returns the existing instance; a `requestId` is set
-//!   as well. The boot disk comes from `image` (a source image or image
+//!   `alreadyExists` and returns the existing instance, if it was launched
+//!   with the same parameters (their fingerprint is the metadata item
+//!   `provisioner-launch`; other parameters are `InvalidArgument` naming
+//!   `idempotency_key`). The `requestId` is fresh per call: one derived from
+//!   the name would make Compute Engine answer a launch of the same key after
+//!   a terminate with the old, finished operation, for an hour. Once the
+//!   old instance is gone, the same key creates a new instance under the
+//!   same name. The boot disk comes from `image` (a source image or image
 //!   family URL), sized by `disk_size_gb` and deleted with the instance;
 //!   user data goes to metadata under `user-data` (configurable).
+//! - A stock-out (`ZONE_RESOURCE_POOL_EXHAUSTED`) or a quota
+//!   (`QUOTA_EXCEEDED`) arrives in the insert operation seconds after the
+//!   launch was accepted, while the instance is briefly visible, and nowhere
+//!   else. The provisioner follows the insert operations it started for an
+//!   hour: describe of such an instance says `Terminated` with
+//!   `launch_failure` set, and `wait_until_running` returns the typed error.
 //! - Tags: labels cannot hold most tags as they are, so the exact tags live
 //!   in the metadata item `provisioner-tags` and derived labels serve
 //!   server-side filtering (see `tags.rs`); list filters by labels (values
@@ -19,11 +31,15 @@
 //! - After this provisioner terminates an instance, describe says
 //!   terminating while the delete operation runs, although Compute Engine
 //!   shows `STOPPING` meanwhile; a deleted instance is terminated.
-//! - The mapping tables, one module each: `states.rs` (all twelve documented
-//!   statuses), `errors.rs`, `tags.rs` ([`GCP_RULES`]).
+//! - The files: `builder.rs` (construction), `convert.rs` (Compute Engine
+//!   shapes to the core's: insert body, filter, instances, operation
+//!   errors), `provisioner.rs` (the six calls), `ids.rs`, and the mapping
+//!   tables, one module each: `states.rs` (all twelve documented statuses),
+//!   `errors.rs`, `tags.rs` ([`GCP_RULES`]).
 //!
-//! Retries are the client library's (its default policy); errors that reach
-//! the caller carry the core class, and `Throttled` carries Retry-After.
+//! Retries are the client library's (its default policy does not retry, so
+//! no call ever waits on a Retry-After); errors that reach the caller carry
+//! the core class, and `Throttled` carries Retry-After.
 //!
 //! # IAM
 //!
