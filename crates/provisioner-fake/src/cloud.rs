@@ -406,19 +406,7 @@ impl Model {
                 continue;
             };
             self.order.remove(&seq);
-            for (key, value) in &instance.config.tags {
-                if let Some(values) = self.by_tag.get_mut(key) {
-                    if let Some(ids) = values.get_mut(value) {
-                        ids.remove(&seq);
-                        if ids.is_empty() {
-                            values.remove(value);
-                        }
-                    }
-                    if values.is_empty() {
-                        self.by_tag.remove(key);
-                    }
-                }
-            }
+            self.unindex_tags(&instance.config.tags, seq);
             if let Some(kind) = instance.failure {
                 self.failed.insert(Arc::clone(&id), kind);
                 self.failed_order
@@ -453,6 +441,36 @@ impl Model {
             });
             if still_terminated {
                 self.tokens.remove(&key);
+            }
+        }
+    }
+
+    /// Adds the instance `seq` to the per-tag index.
+    fn index_tags(&mut self, tags: &provisioner_core::Tags, seq: u64, id: &Arc<str>) {
+        for (key, value) in tags {
+            self.by_tag
+                .entry(key.clone())
+                .or_default()
+                .entry(value.clone())
+                .or_default()
+                .insert(seq, Arc::clone(id));
+        }
+    }
+
+    /// Removes the instance `seq` from the per-tag index, and the entries it
+    /// leaves empty.
+    fn unindex_tags(&mut self, tags: &provisioner_core::Tags, seq: u64) {
+        for (key, value) in tags {
+            if let Some(values) = self.by_tag.get_mut(key) {
+                if let Some(ids) = values.get_mut(value) {
+                    ids.remove(&seq);
+                    if ids.is_empty() {
+                        values.remove(value);
+                    }
+                }
+                if values.is_empty() {
+                    self.by_tag.remove(key);
+                }
             }
         }
     }
@@ -638,15 +656,7 @@ impl FakeCloud {
                     model.retire_key(config.idempotency_key.as_ref(), seq, fails_at);
                 }
             }
-            for (key, value) in &config.tags {
-                model
-                    .by_tag
-                    .entry(key.clone())
-                    .or_default()
-                    .entry(value.clone())
-                    .or_default()
-                    .insert(seq, Arc::clone(&id));
-            }
+            model.index_tags(&config.tags, seq, &id);
             if let Some(key) = &config.idempotency_key {
                 model.tokens.insert(key.clone(), Arc::clone(&id));
             }
@@ -890,20 +900,8 @@ impl FakeCloud {
             }
             instance.config = Arc::new(new);
             let (seq, id, record) = (instance.seq, Arc::clone(&instance.id), instance.record(now));
-            for (key, value) in &old.tags {
-                if let Some(ids) = model.by_tag.get_mut(key).and_then(|v| v.get_mut(value)) {
-                    ids.remove(&seq);
-                }
-            }
-            for (key, value) in &config.tags {
-                model
-                    .by_tag
-                    .entry(key.clone())
-                    .or_default()
-                    .entry(value.clone())
-                    .or_default()
-                    .insert(seq, Arc::clone(&id));
-            }
+            model.unindex_tags(&old.tags, seq);
+            model.index_tags(&config.tags, seq, &id);
             Ok(record)
         })
         .await

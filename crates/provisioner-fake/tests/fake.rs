@@ -336,3 +336,75 @@ async fn named_launches_and_paging_serve_the_wire_faces() {
         .items
         .is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_launch_accepted_then_failed_is_pending_then_terminated_with_its_failure() {
+    let cloud = FakeCloud::new();
+    let p = FakeProvisioner::new(cloud.clone());
+    cloud.fail_after_acceptance(
+        1,
+        provisioner_core::LaunchFailureKind::InsufficientCapacity,
+        Duration::from_secs(5),
+    );
+    let info = p.launch_instance(&config()).await.unwrap();
+    let early = p.describe_instance(&info.instance_id).await.unwrap();
+    assert_eq!(
+        (early.state, early.launch_failure, early.state_reason),
+        (Pending, None, None)
+    );
+    assert_eq!(
+        cloud.live_instances(),
+        0,
+        "a doomed launch never counts as live"
+    );
+    tokio::time::advance(Duration::from_secs(5)).await;
+    let failed = p.describe_instance(&info.instance_id).await.unwrap();
+    assert_eq!(failed.state, Terminated);
+    assert_eq!(
+        failed.launch_failure.map(|f| f.kind),
+        Some(provisioner_core::LaunchFailureKind::InsufficientCapacity)
+    );
+    // Only the planned launch fails.
+    let next = p.launch_instance(&config()).await.unwrap();
+    assert_eq!(state(&p, &next.instance_id).await, Running);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_key_outlives_its_terminated_instance_by_a_day() {
+    let p = FakeProvisioner::new(FakeCloud::new());
+    let keyed = config().with_idempotency_key("slot-0-gen-0");
+    let id = p.launch_instance(&keyed).await.unwrap().instance_id;
+    p.terminate_instance(&id).await.unwrap();
+    let refused = p.launch_instance(&keyed).await.unwrap_err();
+    assert_eq!(
+        refused.invalid_field(),
+        Some("idempotency_key"),
+        "{refused}"
+    );
+    // The instance vanishes after an hour; the key is still refused.
+    tokio::time::advance(Duration::from_secs(2 * 3600)).await;
+    assert_eq!(state(&p, &id).await, Terminated);
+    assert!(p.launch_instance(&keyed).await.is_err());
+    tokio::time::advance(Duration::from_secs(23 * 3600)).await;
+    let again = p.launch_instance(&keyed).await.unwrap();
+    assert_ne!(again.instance_id, id);
+}
+
+#[tokio::test]
+async fn an_update_replaces_tags_in_the_index() {
+    let cloud = FakeCloud::new();
+    let record = cloud.launch(&config()).await.unwrap();
+    let updated = config().with_tag("fleet-id", "green");
+    cloud.update(&record.id, &updated).await.unwrap();
+    let blue = cloud
+        .list_all(&InstanceFilter::tagged([("fleet-id", "blue")]))
+        .await
+        .unwrap();
+    let green = cloud
+        .list_all(&InstanceFilter::tagged([("fleet-id", "green")]))
+        .await
+        .unwrap();
+    assert!(blue.is_empty());
+    assert_eq!(green.len(), 1);
+    assert_eq!(green[0].id, record.id);
+}

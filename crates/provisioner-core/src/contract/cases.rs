@@ -555,6 +555,22 @@ async fn nothing_left(run: &SharedRun) -> Check {
     Ok(())
 }
 
+/// `wait_until_running` of `id` fails with the error of `kind`.
+async fn waiting_fails_with(run: &SharedRun, id: &str, kind: LaunchFailureKind) -> Check {
+    let deadline = run.subject.timing.deadline;
+    let result = run.provisioner().wait_until_running(id, deadline).await;
+    let got = match &result {
+        Err(Error::InsufficientCapacity { .. }) => LaunchFailureKind::InsufficientCapacity,
+        Err(Error::QuotaExceeded { .. }) => LaunchFailureKind::QuotaExceeded,
+        _ => fail!("wait_until_running gave {result:?}, want the error of {kind:?}"),
+    };
+    ensure!(
+        got == kind,
+        "wait_until_running gave {result:?}, want the error of {kind:?}"
+    );
+    Ok(())
+}
+
 /// k. A launch that the cloud accepted and then failed for capacity:
 /// `wait_until_running` returns InsufficientCapacity, describe says
 /// terminated with a reason naming the cloud's code, and nothing stays.
@@ -578,15 +594,12 @@ pub(super) async fn accepted_launch_failure_is_seen(run: SharedRun) -> Check {
         "launch returned state {}",
         info.state
     );
-    let deadline = run.subject.timing.deadline;
-    match run
-        .provisioner()
-        .wait_until_running(&info.instance_id, deadline)
-        .await
-    {
-        Err(Error::InsufficientCapacity { .. }) => {}
-        other => fail!("wait_until_running gave {other:?}, want InsufficientCapacity"),
-    }
+    waiting_fails_with(
+        &run,
+        &info.instance_id,
+        LaunchFailureKind::InsufficientCapacity,
+    )
+    .await?;
     let status = run
         .provisioner()
         .describe_instance(&info.instance_id)
@@ -630,15 +643,7 @@ pub(super) async fn quota_failure_is_seen(run: SharedRun) -> Check {
         Err(e) => fail!("launch: unexpected error {e}, want QuotaExceeded"),
         Ok(info) => {
             run.remember(&info.instance_id);
-            let deadline = run.subject.timing.deadline;
-            match run
-                .provisioner()
-                .wait_until_running(&info.instance_id, deadline)
-                .await
-            {
-                Err(Error::QuotaExceeded { .. }) => {}
-                other => fail!("wait_until_running gave {other:?}, want QuotaExceeded"),
-            }
+            waiting_fails_with(&run, &info.instance_id, LaunchFailureKind::QuotaExceeded).await?;
         }
     }
     nothing_left(&run).await
