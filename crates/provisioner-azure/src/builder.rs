@@ -8,12 +8,16 @@ use azure_core::auth::TokenCredential;
 // The API versions this crate speaks: compute 2024-07-01, network 2024-03-01.
 use azure_mgmt_compute::package_2024_07_01 as compute;
 use azure_mgmt_network::package_2024_03 as network;
-use provisioner_core::consistency::RecentLaunches;
+use provisioner_core::consistency::{Expiring, RecentLaunches};
 use provisioner_core::{Error, Result, DEFAULT_MAX_RETRY_AFTER};
 
 use crate::errors::from_azure;
 use crate::launch::AzureLaunchConfig;
 use crate::transport::ArmTransport;
+
+/// How long describe keeps reporting a failed create after its VM was
+/// deleted.
+const FAILED_LAUNCH_MEMORY: Duration = Duration::from_secs(3600);
 
 /// An [`InstanceProvisioner`] on Azure virtual machines, in one subscription,
 /// resource group and location. Instance ids are VM names within the group.
@@ -29,9 +33,7 @@ pub struct AzureProvisioner {
     pub(crate) transport: Option<Arc<ArmTransport>>,
     /// Creates that failed after acceptance and whose VM this provisioner
     /// deleted, kept an hour: describe goes on reporting why.
-    pub(crate) failed_launches: std::sync::Mutex<
-        std::collections::HashMap<String, (provisioner_core::LaunchFailure, tokio::time::Instant)>,
-    >,
+    pub(crate) failed_launches: std::sync::Mutex<Expiring<provisioner_core::LaunchFailure>>,
 }
 
 impl std::fmt::Debug for AzureProvisioner {
@@ -203,7 +205,7 @@ impl AzureProvisioner {
             launch,
             recent: RecentLaunches::new(Duration::from_secs(60)),
             transport: None,
-            failed_launches: std::sync::Mutex::default(),
+            failed_launches: std::sync::Mutex::new(Expiring::new(FAILED_LAUNCH_MEMORY)),
         })
     }
 

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use azure_mgmt_compute::package_2024_07_01::models::VirtualMachine;
 use futures::StreamExt;
+use provisioner_core::consistency::Expiring;
 use provisioner_core::naming;
 use provisioner_core::validate::{self, field};
 use provisioner_core::{
@@ -19,14 +20,8 @@ use crate::errors::from_azure;
 use crate::rules::{check_vm_name, AZURE_RULES};
 use crate::AzureProvisioner;
 
-/// How long describe keeps reporting a failed create after its VM was
-/// deleted.
-const FAILED_LAUNCH_MEMORY: std::time::Duration = std::time::Duration::from_secs(3600);
-
 impl AzureProvisioner {
-    fn lock_failed(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, (LaunchFailure, tokio::time::Instant)>> {
+    fn lock_failed(&self) -> std::sync::MutexGuard<'_, Expiring<LaunchFailure>> {
         self.failed_launches
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -69,12 +64,7 @@ impl AzureProvisioner {
     /// failure to do so now is left to the next describe or list to retry.
     async fn reap(&self, name: &str, failure: &LaunchFailure) {
         self.recent.forget(name);
-        let now = tokio::time::Instant::now();
-        {
-            let mut failed = self.lock_failed();
-            failed.retain(|_, (_, at)| now.duration_since(*at) < FAILED_LAUNCH_MEMORY);
-            failed.insert(name.to_owned(), (failure.clone(), now));
-        }
+        self.lock_failed().insert(name, failure.clone());
         let _ = self
             .vms()
             .delete(&self.group, name, &self.subscription)
@@ -313,7 +303,7 @@ impl InstanceProvisioner for AzureProvisioner {
                 })
             }
             None => {
-                let reaped = self.lock_failed().get(instance_id).map(|(f, _)| f.clone());
+                let reaped = self.lock_failed().get(instance_id).cloned();
                 Ok(match reaped {
                     Some(failure) => InstanceStatus::failed_launch(instance_id, failure),
                     None if self.recent.contains(instance_id) => InstanceStatus {

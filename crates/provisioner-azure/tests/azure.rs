@@ -312,6 +312,11 @@ async fn bad_input_never_reaches_azure() {
         );
     }
     assert!(emulator.cloud().calls().is_empty());
+    // Counted on the wire, before the face could refuse anything.
+    assert_eq!(
+        emulator.requests_received(provisioner_emulator::Face::ResourceManager),
+        0
+    );
 }
 
 /// The status of a GET through the emulator's ARM face.

@@ -7,7 +7,7 @@
 //! stop/start/terminate can wait for the instance to become visible instead
 //! of failing or, worse, reporting a terminate that never happened.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -16,13 +16,94 @@ use tokio::time::Instant;
 
 use crate::Result;
 
+/// Keys remembered for a fixed time after they were last inserted, each
+/// with a value. Bookkeeping is amortised O(1): a queue in insertion order
+/// drops expired keys from its front, never scanning the whole map, so the
+/// cost of an insert does not grow with the number of keys.
+///
+/// Uses tokio's clock, so tests with a paused clock control it. Not
+/// synchronised: wrap it in a `Mutex` to share it.
+#[derive(Debug)]
+pub struct Expiring<V> {
+    ttl: Duration,
+    entries: HashMap<String, (V, Instant)>,
+    /// (inserted at, key), oldest first; an entry whose key was inserted
+    /// again later is stale and skipped.
+    queue: VecDeque<(Instant, String)>,
+}
+
+impl<V> Expiring<V> {
+    /// Keys live `ttl` after their last insert.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: HashMap::new(),
+            queue: VecDeque::new(),
+        }
+    }
+
+    /// How long keys live.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Remembers `key` with `value` from now on, replacing what it had.
+    pub fn insert(&mut self, key: impl Into<String>, value: V) {
+        let now = Instant::now();
+        self.forget_expired(now);
+        let key = key.into();
+        self.queue.push_back((now, key.clone()));
+        self.entries.insert(key, (value, now));
+    }
+
+    /// The value of `key`, unless it expired.
+    pub fn get(&mut self, key: &str) -> Option<&V> {
+        self.forget_expired(Instant::now());
+        self.entries.get(key).map(|(value, _)| value)
+    }
+
+    /// True when `key` is remembered and has not expired.
+    pub fn contains(&mut self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Forgets `key` now.
+    pub fn remove(&mut self, key: &str) -> Option<V> {
+        self.entries.remove(key).map(|(value, _)| value)
+    }
+
+    /// How many keys are remembered (expired ones may still count until the
+    /// next insert or read).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no key is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn forget_expired(&mut self, now: Instant) {
+        while let Some((at, _)) = self.queue.front() {
+            if now.duration_since(*at) < self.ttl {
+                break;
+            }
+            if let Some((at, key)) = self.queue.pop_front() {
+                if self.entries.get(&key).is_some_and(|(_, last)| *last == at) {
+                    self.entries.remove(&key);
+                }
+            }
+        }
+    }
+}
+
 /// Ids this provisioner launched recently, each remembered for `window`.
 ///
 /// Uses tokio's clock, so tests with a paused clock control it.
 #[derive(Debug)]
 pub struct RecentLaunches {
     window: Duration,
-    launched: Mutex<HashMap<String, Instant>>,
+    launched: Mutex<Expiring<()>>,
 }
 
 impl RecentLaunches {
@@ -30,7 +111,7 @@ impl RecentLaunches {
     pub fn new(window: Duration) -> Self {
         Self {
             window,
-            launched: Mutex::new(HashMap::new()),
+            launched: Mutex::new(Expiring::new(window)),
         }
     }
 
@@ -44,11 +125,8 @@ impl RecentLaunches {
         if self.window.is_zero() {
             return;
         }
-        let now = Instant::now();
-        let mut launched = self.lock();
-        // Forget expired ids here, so the map stays as small as the window.
-        launched.retain(|_, at| now.duration_since(*at) < self.window);
-        launched.insert(id.to_owned(), now);
+        // Amortised O(1): expired ids leave from the front of a queue.
+        self.lock().insert(id, ());
     }
 
     /// Forgets `id`, for example because this provisioner terminated it: from
@@ -59,9 +137,7 @@ impl RecentLaunches {
 
     /// True when `id` was launched less than `window` ago.
     pub fn contains(&self, id: &str) -> bool {
-        self.lock()
-            .get(id)
-            .is_some_and(|at| at.elapsed() < self.window)
+        !self.window.is_zero() && self.lock().contains(id)
     }
 
     /// Runs `op`, and while it fails with [`NotFound`](crate::Error::NotFound)
@@ -103,7 +179,7 @@ impl RecentLaunches {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Expiring<()>> {
         // The map holds plain data that a panic cannot leave half-written.
         self.launched.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -126,6 +202,26 @@ mod tests {
         recent.record("i-3");
         recent.forget("i-3");
         assert!(!recent.contains("i-3"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expiring_keys_leave_without_a_scan_and_reinserts_renew_them() {
+        let mut keys = Expiring::new(Duration::from_secs(10));
+        keys.insert("a", 1);
+        tokio::time::advance(Duration::from_secs(6)).await;
+        keys.insert("b", 2);
+        keys.insert("a", 3);
+        tokio::time::advance(Duration::from_secs(6)).await;
+        // "a" was renewed 6 s ago; its first entry, 12 s old, is stale.
+        assert_eq!(keys.get("a"), Some(&3));
+        assert_eq!(keys.get("b"), Some(&2));
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(keys.get("a"), None);
+        assert!(keys.is_empty());
+        assert!(keys.queue.is_empty(), "expired entries leave the queue too");
+        keys.insert("c", 4);
+        assert_eq!(keys.remove("c"), Some(4));
+        assert!(!keys.contains("c"));
     }
 
     #[tokio::test(start_paused = true)]

@@ -40,6 +40,7 @@ mod wait;
 
 pub mod consistency;
 pub mod naming;
+pub mod paging;
 pub mod validate;
 
 #[cfg(feature = "contract")]

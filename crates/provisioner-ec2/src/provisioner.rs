@@ -9,6 +9,7 @@ use aws_sdk_ec2::types::{
 };
 use base64::Engine as _;
 use provisioner_core::naming;
+use provisioner_core::paging::PageTokens;
 use provisioner_core::validate::{self, field};
 use provisioner_core::{
     CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
@@ -252,6 +253,7 @@ impl InstanceProvisioner for Ec2Provisioner {
         );
         let mut found = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = PageTokens::new("ec2");
         loop {
             let out = self
                 .client
@@ -270,9 +272,9 @@ impl InstanceProvisioner for Ec2Provisioner {
                     found.push(info);
                 }
             }
-            match out.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => return Ok(found),
+            match pages.next(out.next_token())? {
+                Some(next) => token = Some(next),
+                None => return Ok(found),
             }
         }
     }

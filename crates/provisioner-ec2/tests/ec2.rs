@@ -204,6 +204,11 @@ async fn bad_input_never_reaches_ec2() {
     }
     let calls = emulator.cloud().calls();
     assert!(calls.is_empty(), "{calls:?}");
+    // Counted on the wire, before the face could refuse anything.
+    assert_eq!(
+        emulator.requests_received(provisioner_emulator::Face::Ec2),
+        0
+    );
 }
 
 #[tokio::test]

@@ -57,13 +57,14 @@ use provisioner_fake::{FakeCloud, Personality};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use wire::WireFaults;
+pub use wire::{Face, WireCounts, WireFaults};
 
 /// What every face's handlers share.
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
     pub(crate) cloud: FakeCloud,
     pub(crate) wire: Arc<WireFaults>,
+    pub(crate) counts: Arc<WireCounts>,
     pub(crate) settings: Arc<Settings>,
     pub(crate) gce_operations: Arc<gce::Operations>,
     pub(crate) arm_state: Arc<arm::ArmState>,
@@ -160,6 +161,7 @@ impl EmulatorBuilder {
         let state = AppState {
             cloud: cloud.clone(),
             wire: Arc::new(WireFaults::default()),
+            counts: Arc::default(),
             settings: Arc::new(Settings {
                 ec2_page_cap: self.ec2_page_cap,
                 gce_page_cap: self.gce_page_cap,
@@ -174,7 +176,8 @@ impl EmulatorBuilder {
             .merge(admin::router())
             .with_state(state.clone());
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(server::serve(listener, app, stopped));
+        let counts = Arc::clone(&state.counts);
+        let task = tokio::spawn(server::serve(listener, app, counts, stopped));
         Ok(EmulatorHandle {
             addr,
             state,
@@ -212,6 +215,11 @@ impl EmulatorHandle {
     /// The wire-level faults.
     pub fn wire(&self) -> &WireFaults {
         &self.state.wire
+    }
+
+    /// How many requests `face` received on the wire.
+    pub fn requests_received(&self, face: Face) -> u64 {
+        self.state.counts.received(face)
     }
 
     /// Stops accepting connections and waits for the accept loop to end.

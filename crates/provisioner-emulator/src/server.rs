@@ -3,15 +3,17 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
-use crate::wire::DropConnection;
+use crate::wire::{DropConnection, WireCounts};
 
 /// The error that makes hyper close a connection without answering.
 #[derive(Debug)]
@@ -25,26 +27,64 @@ impl std::fmt::Display for DroppedAfterCommit {
 
 impl std::error::Error for DroppedAfterCommit {}
 
+/// The most connections served at once; further clients wait in the
+/// listen backlog.
+const MAX_CONNECTIONS: usize = 1024;
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Serves `app` on `listener` until `shutdown` fires (or its sender drops).
-pub(crate) async fn serve(listener: TcpListener, app: Router, mut shutdown: oneshot::Receiver<()>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    counts: Arc<WireCounts>,
+    mut shutdown: oneshot::Receiver<()>,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    // After a failed accept (out of file descriptors, say), wait before the
+    // next one instead of spinning; the wait doubles up to a second.
+    let mut pause = Duration::from_millis(5);
     loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+            _ = &mut shutdown => return,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
                     continue;
                 }
             },
             _ = &mut shutdown => return,
         };
-        tokio::spawn(serve_connection(stream, peer, app.clone()));
+        pause = Duration::from_millis(5);
+        tokio::spawn(serve_connection(
+            stream,
+            peer,
+            app.clone(),
+            Arc::clone(&counts),
+            permit,
+        ));
     }
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, peer: SocketAddr, app: Router) {
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    counts: Arc<WireCounts>,
+    _slot: OwnedSemaphorePermit,
+) {
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let app = app.clone();
+        counts.record(request.uri().path());
         async move {
             let response = app
                 .oneshot(request.map(axum::body::Body::new))
@@ -57,6 +97,8 @@ async fn serve_connection(stream: tokio::net::TcpStream, peer: SocketAddr, app: 
         }
     });
     if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
         .serve_connection(TokioIo::new(stream), service)
         .await
     {

@@ -17,7 +17,8 @@ impl WireFaults {
     /// connection is closed without a response.
     pub fn drop_after_commit(&self, action: &str, count: u32) {
         let mut plan = self.lock();
-        *plan.entry(action.to_owned()).or_default() += count;
+        let left = plan.entry(action.to_owned()).or_default();
+        *left = left.saturating_add(count);
     }
 
     /// Consumes one planned drop for `action`, if any.
@@ -48,3 +49,54 @@ impl WireFaults {
 /// the response it is attached to.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DropConnection;
+
+/// A cloud API this server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Face {
+    /// EC2's Query API (`POST /`).
+    Ec2,
+    /// Compute Engine (`/compute/v1/…`).
+    ComputeEngine,
+    /// Azure Resource Manager (`/subscriptions/…`).
+    ResourceManager,
+}
+
+impl Face {
+    /// The face a request path belongs to; `None` for the control face.
+    pub fn of_path(path: &str) -> Option<Face> {
+        if path.starts_with("/_emulator") {
+            None
+        } else if path.starts_with("/compute/") {
+            Some(Face::ComputeEngine)
+        } else if path.starts_with("/subscriptions/") {
+            Some(Face::ResourceManager)
+        } else {
+            Some(Face::Ec2)
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How many requests each face received on the wire, whatever became of
+/// them (refused, faulted, answered): "no request reached the cloud" is
+/// counted here, before any face looks at the request.
+#[derive(Debug, Default)]
+pub struct WireCounts {
+    received: [std::sync::atomic::AtomicU64; 3],
+}
+
+impl WireCounts {
+    pub(crate) fn record(&self, path: &str) {
+        if let Some(face) = Face::of_path(path) {
+            self.received[face.index()].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Requests `face` received so far.
+    pub fn received(&self, face: Face) -> u64 {
+        self.received[face.index()].load(std::sync::atomic::Ordering::Relaxed)
+    }
+}

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use google_cloud_compute_v1::client::{Instances, ZoneOperations};
-use provisioner_core::consistency::RecentLaunches;
+use provisioner_core::consistency::{Expiring, RecentLaunches};
 use provisioner_core::{Error, Result};
 
 use crate::ids;
@@ -33,7 +33,7 @@ pub struct GcpProvisioner {
     /// Insert operations this provisioner started, by instance id, for as
     /// long as [`INSERT_FOLLOW_UP`]: Compute Engine reports a stock-out or a
     /// quota there, after the instance was briefly visible, and nowhere else.
-    pub(crate) inserts: Mutex<HashMap<String, (String, tokio::time::Instant)>>,
+    pub(crate) inserts: Mutex<Expiring<String>>,
     pub(crate) page_size: u32,
 }
 
@@ -116,7 +116,7 @@ impl GcpProvisioner {
             launch,
             recent: RecentLaunches::new(Duration::from_secs(60)),
             deleting: Mutex::new(HashMap::new()),
-            inserts: Mutex::new(HashMap::new()),
+            inserts: Mutex::new(Expiring::new(INSERT_FOLLOW_UP)),
             page_size: 500,
         })
     }

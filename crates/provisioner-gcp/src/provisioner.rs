@@ -7,13 +7,13 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use google_cloud_compute_v1::model::Instance;
 use provisioner_core::naming;
+use provisioner_core::paging::PageTokens;
 use provisioner_core::validate::{self, field};
 use provisioner_core::{
     CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
     InstanceStatus, Result,
 };
 
-use crate::builder::INSERT_FOLLOW_UP;
 use crate::convert::{
     id_of, insert_failure, launch_fingerprint_of, operation_result, private_ip, public_ip, state_of,
 };
@@ -22,6 +22,7 @@ use crate::ids::{self, InstanceId};
 use crate::tags::GCP_RULES;
 use crate::GcpProvisioner;
 use google_cloud_compute_v1::model::operation::Status as OpStatus;
+use provisioner_core::consistency::Expiring;
 use provisioner_core::LaunchFailure;
 
 impl GcpProvisioner {
@@ -29,27 +30,23 @@ impl GcpProvisioner {
         &self.zones[(naming::stable_hash(name.as_bytes()) % self.zones.len() as u64) as usize]
     }
 
-    fn lock_inserts(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, (String, tokio::time::Instant)>> {
+    fn lock_inserts(&self) -> std::sync::MutexGuard<'_, Expiring<String>> {
         self.inserts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Remembers the insert operation of a launch, forgetting the ones older
-    /// than [`INSERT_FOLLOW_UP`].
+    /// Remembers the insert operation of a launch for
+    /// [`INSERT_FOLLOW_UP`](crate::builder::INSERT_FOLLOW_UP).
     fn follow_insert(&self, id: &str, operation: Option<String>) {
-        let Some(operation) = operation else { return };
-        let now = tokio::time::Instant::now();
-        let mut inserts = self.lock_inserts();
-        inserts.retain(|_, (_, at)| now.duration_since(*at) < INSERT_FOLLOW_UP);
-        inserts.insert(id.to_owned(), (operation, now));
+        if let Some(operation) = operation {
+            self.lock_inserts().insert(id, operation);
+        }
     }
 
     /// The failure the insert operation of `id` reports, if this provisioner
     /// launched `id` recently and the operation is done with an error. A
     /// done operation without an error is forgotten: the launch succeeded.
     async fn insert_outcome(&self, id: &str, zone: &str) -> Option<LaunchFailure> {
-        let operation = self.lock_inserts().get(id).map(|(op, _)| op.clone())?;
+        let operation = self.lock_inserts().get(id).cloned()?;
         let op = self
             .operations
             .get()
@@ -336,6 +333,7 @@ impl InstanceProvisioner for GcpProvisioner {
         let deleting: HashMap<String, String> = self.lock_deleting().clone();
         let mut found = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = PageTokens::new("gcp");
         loop {
             let page = self
                 .instances
@@ -373,9 +371,9 @@ impl InstanceProvisioner for GcpProvisioner {
                     }
                 }
             }
-            match page.next_page_token {
-                Some(next) if !next.is_empty() => token = Some(next),
-                _ => return Ok(found),
+            match pages.next(page.next_page_token.as_deref())? {
+                Some(next) => token = Some(next),
+                None => return Ok(found),
             }
         }
     }

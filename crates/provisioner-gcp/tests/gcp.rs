@@ -147,6 +147,11 @@ async fn tags_labels_cannot_express_are_rejected_before_any_call() {
         );
     }
     assert!(emulator.cloud().calls().is_empty());
+    // Counted on the wire, before the face could refuse anything.
+    assert_eq!(
+        emulator.requests_received(provisioner_emulator::Face::ComputeEngine),
+        0
+    );
 }
 
 #[tokio::test]

@@ -687,10 +687,17 @@ fn accepted(
         Some(body) => (status, Json(body)).into_response(),
         None => status.into_response(),
     };
+    // The URL holds request data (the Host header, path segments, the
+    // body's location): refuse what cannot be a header instead of panicking.
+    let Ok(url) = header::HeaderValue::from_str(&url) else {
+        return error_response(ArmError::invalid(
+            "The host, subscription or location cannot be part of a URL.",
+        ));
+    };
     let h = response.headers_mut();
-    h.insert("azure-asyncoperation", url.parse().expect("ascii url"));
-    h.insert(header::LOCATION, url.parse().expect("ascii url"));
-    h.insert(header::RETRY_AFTER, "0".parse().expect("digit"));
+    h.insert("azure-asyncoperation", url.clone());
+    h.insert(header::LOCATION, url);
+    h.insert(header::RETRY_AFTER, header::HeaderValue::from_static("0"));
     if state.wire.take_drop(action) {
         response.extensions_mut().insert(DropConnection);
     }

@@ -132,9 +132,16 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
     Ok(tokens)
 }
 
+/// The deepest nesting of parentheses a filter may have: the parser
+/// recurses once per level, so a request cannot exhaust the stack.
+const MAX_DEPTH: usize = 32;
+/// The longest filter accepted, in bytes.
+const MAX_LEN: usize = 16 * 1024;
+
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -186,7 +193,12 @@ impl Parser {
     fn primary(&mut self) -> Result<Expr, String> {
         match self.next() {
             Some(Token::Open) => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(format!("nested deeper than {MAX_DEPTH} parentheses"));
+                }
                 let inner = self.conjunction()?;
+                self.depth -= 1;
                 match self.next() {
                     Some(Token::Close) => Ok(inner),
                     _ => Err("missing )".to_owned()),
@@ -223,11 +235,18 @@ impl Parser {
 
 /// Parses a filter; an empty one is `None` (everything matches).
 pub(crate) fn parse(text: &str) -> Result<Option<Expr>, String> {
+    if text.len() > MAX_LEN {
+        return Err(format!("longer than {MAX_LEN} bytes"));
+    }
     let tokens = tokenize(text)?;
     if tokens.is_empty() {
         return Ok(None);
     }
-    let mut parser = Parser { tokens, at: 0 };
+    let mut parser = Parser {
+        tokens,
+        at: 0,
+        depth: 0,
+    };
     let expr = parser.conjunction()?;
     match parser.peek() {
         None => Ok(Some(expr)),
@@ -238,6 +257,16 @@ pub(crate) fn parse(text: &str) -> Result<Option<Expr>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_nesting_and_huge_filters_are_refused_not_a_crash() {
+        let deep = format!("{}name = a{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(parse(&deep).unwrap_err().contains("longer than"));
+        let nested = format!("{}name = a{}", "(".repeat(40), ")".repeat(40));
+        assert!(parse(&nested).unwrap_err().contains("nested deeper"));
+        let fine = format!("{}name = a{}", "(".repeat(30), ")".repeat(30));
+        assert!(parse(&fine).unwrap().is_some());
+    }
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

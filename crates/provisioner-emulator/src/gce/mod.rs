@@ -23,7 +23,7 @@
 mod filter;
 mod mapping;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -33,6 +33,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use provisioner_core::consistency::Expiring;
 use provisioner_core::{CloudInstanceState, InstanceConfig, InstanceFilter, Tags};
 use provisioner_fake::{Attributes, InstanceRecord};
 use serde::Deserialize;
@@ -82,47 +83,21 @@ pub(crate) fn router() -> Router<AppState> {
 const REQUEST_ID_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// The operations this face started.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Operations {
     next: AtomicU64,
     by_name: Mutex<HashMap<String, OpRecord>>,
-    by_request_id: Mutex<RequestIds>,
+    /// `requestId` → operation name, each kept [`REQUEST_ID_LIFETIME`].
+    by_request_id: Mutex<Expiring<String>>,
 }
 
-/// `requestId` → operation name, each kept [`REQUEST_ID_LIFETIME`].
-#[derive(Debug, Default)]
-struct RequestIds {
-    names: HashMap<String, String>,
-    /// (when it was seen, request id), oldest first.
-    seen: VecDeque<(tokio::time::Instant, String)>,
-}
-
-impl RequestIds {
-    fn forget_expired(&mut self, now: tokio::time::Instant) {
-        while let Some((at, id)) = self.seen.front() {
-            if now.duration_since(*at) < REQUEST_ID_LIFETIME {
-                break;
-            }
-            self.names.remove(id);
-            self.seen.pop_front();
+impl Default for Operations {
+    fn default() -> Self {
+        Self {
+            next: AtomicU64::new(0),
+            by_name: Mutex::default(),
+            by_request_id: Mutex::new(Expiring::new(REQUEST_ID_LIFETIME)),
         }
-    }
-
-    fn insert(&mut self, id: &str, operation: &str) {
-        let now = tokio::time::Instant::now();
-        self.forget_expired(now);
-        if self
-            .names
-            .insert(id.to_owned(), operation.to_owned())
-            .is_none()
-        {
-            self.seen.push_back((now, id.to_owned()));
-        }
-    }
-
-    fn get(&mut self, id: &str) -> Option<String> {
-        self.forget_expired(tokio::time::Instant::now());
-        self.names.get(id).cloned()
     }
 }
 
@@ -388,7 +363,7 @@ fn started(state: &AppState, op: OpRecord, request_id: Option<&str>) -> Response
     let value = state.operation_json(&op, true);
     let action = format!("compute.instances.{}", operation_type(op.kind));
     if let Some(id) = request_id {
-        lock(&state.gce().by_request_id).insert(id, &op.name);
+        lock(&state.gce().by_request_id).insert(id, op.name.clone());
     }
     lock(&state.gce().by_name).insert(op.name.clone(), op);
     let mut response = (StatusCode::OK, Json(value)).into_response();
@@ -404,7 +379,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// A repeated `requestId`: the operation it started, without a new call.
 fn replayed(state: &AppState, request_id: Option<&str>) -> Option<Response> {
-    let name = lock(&state.gce().by_request_id).get(request_id?)?;
+    let name = lock(&state.gce().by_request_id).get(request_id?)?.clone();
     let op = lock(&state.gce().by_name).get(&name)?.clone();
     Some((StatusCode::OK, Json(state.operation_json(&op, false))).into_response())
 }
@@ -802,14 +777,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn request_ids_name_their_operation_for_an_hour_then_are_forgotten() {
-        let mut ids = RequestIds::default();
-        ids.insert("r-1", "operation-1");
+        let operations = Operations::default();
+        let mut ids = lock(&operations.by_request_id);
+        ids.insert("r-1", "operation-1".to_owned());
         tokio::time::advance(Duration::from_secs(59 * 60)).await;
-        ids.insert("r-2", "operation-2");
-        assert_eq!(ids.get("r-1").as_deref(), Some("operation-1"));
+        assert_eq!(ids.get("r-1").map(String::as_str), Some("operation-1"));
         tokio::time::advance(Duration::from_secs(2 * 60)).await;
         assert_eq!(ids.get("r-1"), None);
-        assert_eq!(ids.get("r-2").as_deref(), Some("operation-2"));
-        assert_eq!(ids.seen.len(), 1, "expired ids are dropped, not kept");
     }
 }
