@@ -45,6 +45,7 @@
 mod admin;
 mod arm;
 mod ec2;
+mod envelope;
 mod gce;
 mod lro;
 mod server;
@@ -174,11 +175,13 @@ impl EmulatorBuilder {
             .merge(gce::router())
             .merge(arm::router())
             .merge(admin::router())
+            .layer(axum::middleware::from_fn(envelope::shape_errors))
             .with_state(state.clone());
         let (stop, stopped) = oneshot::channel();
         let counts = Arc::clone(&state.counts);
-        let task = tokio::spawn(server::serve(listener, app, counts, stopped));
+        let task = tokio::spawn(server::serve(listener, app.clone(), counts, stopped));
         Ok(EmulatorHandle {
+            app,
             addr,
             state,
             stop: Some(stop),
@@ -190,6 +193,7 @@ impl EmulatorBuilder {
 /// A running emulator. Dropping it stops the server.
 #[derive(Debug)]
 pub struct EmulatorHandle {
+    app: axum::Router,
     addr: SocketAddr,
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
@@ -215,6 +219,20 @@ impl EmulatorHandle {
     /// The wire-level faults.
     pub fn wire(&self) -> &WireFaults {
         &self.state.wire
+    }
+
+    /// Answers one request in process, through the same router and layers
+    /// as the server; wire faults (a dropped connection) and the wire
+    /// counts do not apply. For tests that send many requests.
+    pub async fn answer(
+        &self,
+        request: axum::http::Request<axum::body::Body>,
+    ) -> axum::http::Response<axum::body::Body> {
+        use tower::ServiceExt as _;
+        match self.app.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
     }
 
     /// How many requests `face` received on the wire.

@@ -145,6 +145,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// An error this face's handlers never produced (no such route, a refused
+/// extractor), in ARM's envelope.
+pub(crate) fn wire_error(status: StatusCode, message: &str) -> Response {
+    let code = match status.as_u16() {
+        404 => "NotFound",
+        405 => "MethodNotAllowed",
+        413 => "RequestEntityTooLarge",
+        415 => "UnsupportedMediaType",
+        500..=599 => "InternalServerError",
+        _ => "InvalidRequestContent",
+    };
+    error_response(ArmError::new(status, code, message))
+}
+
 fn error_response(e: ArmError) -> Response {
     let mut body = json!({"error": {"code": e.code, "message": e.message}});
     if !e.details.is_empty() {

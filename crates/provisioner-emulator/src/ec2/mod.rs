@@ -102,6 +102,22 @@ async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     response
 }
 
+/// An error this face's handlers never produced (no such route, a refused
+/// extractor), in EC2's envelope.
+pub(crate) fn wire_error(status: StatusCode, message: &str) -> Response {
+    let code = match status.as_u16() {
+        404 | 405 => "InvalidAction",
+        500..=599 => "InternalError",
+        _ => "InvalidParameterValue",
+    };
+    let e = WireError {
+        status,
+        code,
+        message: message.to_owned(),
+    };
+    error_response(&e, &request_id())
+}
+
 fn error_response(e: &WireError, request_id: &str) -> Response {
     (
         e.status,

@@ -130,6 +130,19 @@ fn operation_type(change: OpKind) -> &'static str {
 
 type Answer = Result<Response, GceError>;
 
+/// An error this face's handlers never produced (no such route, a refused
+/// extractor), in Compute Engine's envelope.
+pub(crate) fn wire_error(status: StatusCode, message: &str) -> Response {
+    let reason = match status.as_u16() {
+        404 => "notFound",
+        405 => "httpMethodNotAllowed",
+        413 => "uploadTooLarge",
+        500..=599 => "backendError",
+        _ => "invalid",
+    };
+    error_response(GceError::new(status, reason, message))
+}
+
 fn error_response(e: GceError) -> Response {
     let body = json!({
         "error": {
