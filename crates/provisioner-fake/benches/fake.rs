@@ -125,6 +125,21 @@ fn operations(c: &mut Criterion) {
     });
     group.finish();
 
+    // One launch costs the same whatever the fleet: bookkeeping is
+    // amortised O(1) (the tag index, the expiring recent-launch window).
+    let mut group = c.benchmark_group("launch_at_size");
+    group.throughput(Throughput::Elements(1));
+    for size in [10_000, 100_000, 1_000_000] {
+        let (p, ids) = populated(&rt, size);
+        drop(ids);
+        let config = fleet_config(7);
+        group.bench_function(format!("{size}"), |b| {
+            b.to_async(&rt)
+                .iter(|| async { p.launch_instance(&config).await.unwrap() })
+        });
+    }
+    group.finish();
+
     let mut group = c.benchmark_group("populate");
     group.sample_size(10);
     group.throughput(Throughput::Elements(INSTANCES as u64));
