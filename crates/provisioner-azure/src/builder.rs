@@ -209,6 +209,18 @@ impl AzureProvisioner {
         })
     }
 
+    /// How long one attempt and one whole call (retries included) may take
+    /// (default [`Deadlines::default`](provisioner_core::Deadlines::default)).
+    /// A call past either fails as `Unavailable`; a launch retried after
+    /// that puts the same VM name, so it never creates a second VM. Applies
+    /// to clients this crate built.
+    pub fn with_deadlines(self, deadlines: provisioner_core::Deadlines) -> Self {
+        if let Some(transport) = &self.transport {
+            transport.set_deadlines(deadlines);
+        }
+        self
+    }
+
     /// The longest one call waits on a Retry-After before it gives the
     /// throttling to the caller instead, as `Throttled` with the wait Azure
     /// asked for (default [`DEFAULT_MAX_RETRY_AFTER`]; Compute often asks

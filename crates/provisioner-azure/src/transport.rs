@@ -11,6 +11,10 @@
 //!   exponential backoff when it does not say;
 //! - a Retry-After longer than the cap is not waited: the answer goes to the
 //!   caller at once, as `Throttled` with that wait;
+//! - each attempt has a deadline, and so has the whole call with its
+//!   retries ([`Deadlines`]); an attempt past its deadline counts as an I/O
+//!   error (retried: a PUT is retried with the same VM name, so it never
+//!   creates a second VM), a call past its deadline fails as one;
 //! - every error answer becomes an `azure_core::Error` of kind
 //!   `HttpResponse` whose inner error is an [`ArmFailure`]: status, code,
 //!   message, the codes of `details[]` and Retry-After, which `errors.rs`
@@ -24,6 +28,7 @@ use std::time::Duration;
 use azure_core::error::ErrorKind;
 use azure_core::headers::{Headers, RETRY_AFTER, RETRY_AFTER_MS, X_MS_RETRY_AFTER_MS};
 use azure_core::{Context, HttpClient, Policy, PolicyResult, Request, StatusCode};
+use provisioner_core::Deadlines;
 
 /// An error answer of ARM, as it was sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +129,9 @@ pub(crate) struct ArmTransport {
     http: Arc<dyn HttpClient>,
     pub(crate) max_retries: u32,
     pub(crate) first_backoff: Duration,
+    /// The deadlines, shared so a built provisioner can change them:
+    /// (attempt, total) in milliseconds.
+    deadlines_ms: Arc<(AtomicU64, AtomicU64)>,
     /// The cap, in milliseconds; shared, so a built provisioner can change it.
     max_retry_after_ms: Arc<AtomicU64>,
 }
@@ -134,6 +142,10 @@ impl ArmTransport {
             http: azure_core::new_http_client(),
             max_retries: 3,
             first_backoff: Duration::from_millis(800),
+            deadlines_ms: Arc::new((
+                AtomicU64::new(millis(Deadlines::default().attempt)),
+                AtomicU64::new(millis(Deadlines::default().total)),
+            )),
             max_retry_after_ms: Arc::new(AtomicU64::new(millis(max_retry_after))),
         }
     }
@@ -141,6 +153,63 @@ impl ArmTransport {
     pub(crate) fn set_max_retry_after(&self, cap: Duration) {
         self.max_retry_after_ms
             .store(millis(cap), Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_deadlines(&self, deadlines: Deadlines) {
+        self.deadlines_ms
+            .0
+            .store(millis(deadlines.attempt), Ordering::Relaxed);
+        self.deadlines_ms
+            .1
+            .store(millis(deadlines.total), Ordering::Relaxed);
+    }
+
+    fn deadlines(&self) -> Deadlines {
+        Deadlines::new(
+            Duration::from_millis(self.deadlines_ms.0.load(Ordering::Relaxed)),
+            Duration::from_millis(self.deadlines_ms.1.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// One attempt, within the attempt deadline: past it, an I/O error.
+    async fn attempt(&self, request: &Request, deadline: Duration) -> PolicyResult {
+        match tokio::time::timeout(deadline, self.http.execute_request(request)).await {
+            Ok(result) => result,
+            Err(_) => Err(azure_core::Error::message(
+                ErrorKind::Io,
+                format!("no answer within the attempt deadline of {deadline:?}"),
+            )),
+        }
+    }
+
+    /// Sends `request`, retrying as the module docs say.
+    async fn send_with_retries(&self, request: &Request) -> PolicyResult {
+        let deadline = self.deadlines().attempt;
+        let mut attempt = 0;
+        loop {
+            match self.attempt(request, deadline).await {
+                Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) => {
+                    let (status, headers, body) = response.deconstruct();
+                    let body = body.collect().await?;
+                    let failure = ArmFailure::parse(u16::from(status), &headers, &body);
+                    let wait = is_retryable(failure.status)
+                        .then(|| self.wait_before_retry(attempt, failure.retry_after))
+                        .flatten();
+                    match wait {
+                        Some(wait) => tokio::time::sleep(wait).await,
+                        None => return Err(failure.into_error()),
+                    }
+                }
+                Err(e) if e.kind() == &ErrorKind::Io => match self.wait_before_retry(attempt, None)
+                {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => return Err(e),
+                },
+                Err(e) => return Err(e),
+            }
+            attempt += 1;
+        }
     }
 
     fn max_retry_after(&self) -> Duration {
@@ -173,30 +242,13 @@ impl Policy for ArmTransport {
         request: &mut Request,
         _next: &[Arc<dyn Policy>],
     ) -> PolicyResult {
-        let mut attempt = 0;
-        loop {
-            match self.http.execute_request(request).await {
-                Ok(response) if response.status().is_success() => return Ok(response),
-                Ok(response) => {
-                    let (status, headers, body) = response.deconstruct();
-                    let body = body.collect().await?;
-                    let failure = ArmFailure::parse(u16::from(status), &headers, &body);
-                    let wait = is_retryable(failure.status)
-                        .then(|| self.wait_before_retry(attempt, failure.retry_after))
-                        .flatten();
-                    match wait {
-                        Some(wait) => tokio::time::sleep(wait).await,
-                        None => return Err(failure.into_error()),
-                    }
-                }
-                Err(e) if e.kind() == &ErrorKind::Io => match self.wait_before_retry(attempt, None)
-                {
-                    Some(wait) => tokio::time::sleep(wait).await,
-                    None => return Err(e),
-                },
-                Err(e) => return Err(e),
-            }
-            attempt += 1;
+        let total = self.deadlines().total;
+        match tokio::time::timeout(total, self.send_with_retries(request)).await {
+            Ok(result) => result,
+            Err(_) => Err(azure_core::Error::message(
+                ErrorKind::Io,
+                format!("no answer within the call deadline of {total:?}"),
+            )),
         }
     }
 }

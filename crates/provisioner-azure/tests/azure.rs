@@ -501,3 +501,24 @@ async fn a_key_reused_with_other_parameters_leaves_the_vm_unchanged() {
         .unwrap();
     assert_eq!(listed[0].tags, keyed.tags);
 }
+
+#[tokio::test]
+async fn a_call_that_hangs_ends_at_its_deadline_as_unavailable() {
+    let emulator = emulator(1000).await;
+    let azure = provisioner(&emulator).with_deadlines(provisioner_core::Deadlines::new(
+        Duration::from_millis(200),
+        Duration::from_secs(1),
+    ));
+    let name = azure.launch_instance(&config()).await.unwrap().instance_id;
+    emulator
+        .cloud()
+        .set_latency(Operation::Describe, Duration::from_secs(60));
+    let started = Instant::now();
+    let err = azure.describe_instance(&name).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(matches!(err, Error::Unavailable { .. }), "{err}");
+}

@@ -33,6 +33,7 @@
 //! }
 //! ```
 
+mod deadline;
 mod error;
 mod state;
 mod types;
@@ -47,6 +48,7 @@ pub mod validate;
 pub mod contract;
 
 pub use async_trait::async_trait;
+pub use deadline::Deadlines;
 pub use error::{BoxError, Error, ErrorClass, ProviderFailure, Result, DEFAULT_MAX_RETRY_AFTER};
 pub use state::{CloudInstanceState, ParseStateError};
 pub use types::{

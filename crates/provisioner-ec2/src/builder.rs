@@ -5,9 +5,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_ec2::config::retry::RetryConfig;
+use aws_sdk_ec2::config::timeout::TimeoutConfig;
 use aws_sdk_ec2::Client;
 use provisioner_core::consistency::RecentLaunches;
-use provisioner_core::DEFAULT_MAX_RETRY_AFTER;
+use provisioner_core::{Deadlines, DEFAULT_MAX_RETRY_AFTER};
 
 use crate::errors::CapacityIsNotRetriedInPlace;
 use crate::launch::Ec2LaunchConfig;
@@ -21,12 +22,17 @@ use crate::launch::Ec2LaunchConfig;
 /// settings ([`Ec2LaunchConfig`]).
 #[derive(Debug)]
 pub struct Ec2Provisioner {
+    /// The client as given, before this crate's settings.
+    base: Client,
+    /// The client every call goes through: `base` with this crate's settings.
     pub(crate) client: Client,
     pub(crate) launch: Ec2LaunchConfig,
     pub(crate) recent: RecentLaunches,
     /// Root device name per image: images do not change, so ask once.
     pub(crate) root_devices: Mutex<HashMap<String, String>>,
     pub(crate) page_size: i32,
+    pub(crate) max_retry_after: Duration,
+    pub(crate) deadlines: Deadlines,
 }
 
 impl Ec2Provisioner {
@@ -42,20 +48,26 @@ impl Ec2Provisioner {
         Self::from_client(Client::new(config), launch)
     }
 
-    /// A provisioner on a given client (own retry, timeout or endpoint
-    /// settings). Two things are added to its configuration: capacity
-    /// shortages are never retried in place (they reach the caller at once,
-    /// so that it can try another type or zone), and no retry waits longer
-    /// than [`DEFAULT_MAX_RETRY_AFTER`] (see
-    /// [`with_max_retry_after`](Self::with_max_retry_after)).
+    /// A provisioner on a given client (own retry or endpoint settings).
+    /// Three things are added to its configuration: capacity shortages are
+    /// never retried in place (they reach the caller at once, so that it
+    /// can try another type or zone), no retry waits longer than
+    /// [`DEFAULT_MAX_RETRY_AFTER`] (see
+    /// [`with_max_retry_after`](Self::with_max_retry_after)), and every call
+    /// has the default [`Deadlines`] (see [`with_deadlines`](Self::with_deadlines)).
     pub fn from_client(client: Client, launch: Ec2LaunchConfig) -> Self {
-        Self {
-            client: configured(&client, DEFAULT_MAX_RETRY_AFTER),
+        let mut provisioner = Self {
+            base: client.clone(),
+            client,
             launch,
             recent: RecentLaunches::new(Duration::from_secs(60)),
             root_devices: Mutex::new(HashMap::new()),
             page_size: 1000,
-        }
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
+            deadlines: Deadlines::default(),
+        };
+        provisioner.reconfigure();
+        provisioner
     }
 
     /// Lists with `MaxResults` of `size` (EC2 accepts 5 to 1000; default 1000).
@@ -77,8 +89,24 @@ impl Ec2Provisioner {
     /// [`DEFAULT_MAX_RETRY_AFTER`]; the SDK itself never waits more than
     /// 20 s).
     pub fn with_max_retry_after(mut self, cap: Duration) -> Self {
-        self.client = configured(&self.client, cap);
+        self.max_retry_after = cap;
+        self.reconfigure();
         self
+    }
+
+    /// How long one attempt and one whole call may take (default
+    /// [`Deadlines::default`]): the SDK's operation attempt timeout and
+    /// operation timeout. A call past either fails as `Unavailable`; a
+    /// launch retried after that keeps its client token, so it never
+    /// creates a second instance.
+    pub fn with_deadlines(mut self, deadlines: Deadlines) -> Self {
+        self.deadlines = deadlines;
+        self.reconfigure();
+        self
+    }
+
+    fn reconfigure(&mut self) {
+        self.client = configured(&self.base, self.max_retry_after, self.deadlines);
     }
 
     /// The SDK client.
@@ -87,8 +115,9 @@ impl Ec2Provisioner {
     }
 }
 
-/// `client` with the capacity classifier and a backoff capped at `cap`.
-fn configured(client: &Client, cap: Duration) -> Client {
+/// `client` with the capacity classifier, a backoff capped at `cap`, and
+/// `deadlines` as its timeouts.
+fn configured(client: &Client, cap: Duration, deadlines: Deadlines) -> Client {
     let config = client.config();
     let retry = config
         .retry_config()
@@ -97,8 +126,17 @@ fn configured(client: &Client, cap: Duration) -> Client {
     // The SDK's own ceiling is 20 s; a lower cap lowers it.
     let ceiling = cap.clamp(Duration::from_millis(1), Duration::from_secs(20));
     let retry = retry.with_max_backoff(ceiling);
+    let timeouts = config
+        .timeout_config()
+        .cloned()
+        .unwrap_or_else(TimeoutConfig::disabled)
+        .to_builder()
+        .operation_attempt_timeout(deadlines.attempt)
+        .operation_timeout(deadlines.total)
+        .build();
     let builder = config
         .to_builder()
+        .timeout_config(timeouts)
         .retry_config(retry)
         .retry_classifier(CapacityIsNotRetriedInPlace);
     Client::from_conf(builder.build())

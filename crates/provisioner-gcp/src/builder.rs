@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use google_cloud_compute_v1::client::{Instances, ZoneOperations};
 use provisioner_core::consistency::{Expiring, RecentLaunches};
-use provisioner_core::{Error, Result};
+use provisioner_core::{Deadlines, Error, Result};
 
 use crate::ids;
 use crate::launch::GcpLaunchConfig;
@@ -35,6 +35,7 @@ pub struct GcpProvisioner {
     /// quota there, after the instance was briefly visible, and nowhere else.
     pub(crate) inserts: Mutex<Expiring<String>>,
     pub(crate) page_size: u32,
+    pub(crate) deadlines: Deadlines,
 }
 
 impl GcpProvisioner {
@@ -118,7 +119,19 @@ impl GcpProvisioner {
             deleting: Mutex::new(HashMap::new()),
             inserts: Mutex::new(Expiring::new(INSERT_FOLLOW_UP)),
             page_size: 500,
+            deadlines: Deadlines::default(),
         })
+    }
+
+    /// How long one request may take (default [`Deadlines::default`]). The
+    /// Compute Engine client does not retry, so each request of a call has
+    /// `attempt`; a call makes at most three (describe: the instance and the
+    /// operations it follows). A request past it fails as `Unavailable`; a
+    /// launch retried after that inserts the same name (with a key), so it
+    /// never creates a second instance.
+    pub fn with_deadlines(mut self, deadlines: Deadlines) -> Self {
+        self.deadlines = deadlines;
+        self
     }
 
     /// Lists with `maxResults` of `size` (1 to 500; default 500).

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use google_cloud_compute_v1::model::Instance;
+use google_cloud_gax::options::RequestOptionsBuilder as _;
 use provisioner_core::naming;
 use provisioner_core::paging::PageTokens;
 use provisioner_core::validate::{self, field};
@@ -53,6 +54,7 @@ impl GcpProvisioner {
             .set_project(&self.project)
             .set_zone(zone)
             .set_operation(&operation)
+            .with_attempt_timeout(self.deadlines.attempt)
             .send()
             .await
             .ok()?;
@@ -108,6 +110,7 @@ impl GcpProvisioner {
             .set_project(&self.project)
             .set_zone(id.zone)
             .set_instance(id.name)
+            .with_attempt_timeout(self.deadlines.attempt)
             .send()
             .await;
         match result {
@@ -131,6 +134,7 @@ impl GcpProvisioner {
             .set_project(&self.project)
             .set_zone(zone)
             .set_operation(&op)
+            .with_attempt_timeout(self.deadlines.attempt)
             .send()
             .await;
         match result {
@@ -181,6 +185,7 @@ impl InstanceProvisioner for GcpProvisioner {
             .set_zone(&zone)
             .set_request_id(fresh_request_id())
             .set_body(body)
+            .with_attempt_timeout(self.deadlines.attempt)
             .send()
             .await;
         match result {
@@ -225,6 +230,7 @@ impl InstanceProvisioner for GcpProvisioner {
                     .set_zone(id.zone)
                     .set_instance(id.name)
                     .set_request_id(&request)
+                    .with_attempt_timeout(self.deadlines.attempt)
                     .send()
                     .await
                     .map_err(|e| from_gax(e, instance_id))?;
@@ -249,6 +255,7 @@ impl InstanceProvisioner for GcpProvisioner {
                     .set_project(&self.project)
                     .set_zone(id.zone)
                     .set_instance(id.name)
+                    .with_attempt_timeout(self.deadlines.attempt)
                     .send()
                     .await
                     .map_err(|e| from_gax(e, instance_id))?;
@@ -267,6 +274,7 @@ impl InstanceProvisioner for GcpProvisioner {
                     .set_project(&self.project)
                     .set_zone(id.zone)
                     .set_instance(id.name)
+                    .with_attempt_timeout(self.deadlines.attempt)
                     .send()
                     .await
                     .map_err(|e| from_gax(e, instance_id))?;
@@ -342,6 +350,7 @@ impl InstanceProvisioner for GcpProvisioner {
                 .set_filter(&expression)
                 .set_max_results(self.page_size)
                 .set_or_clear_page_token(token.take())
+                .with_attempt_timeout(self.deadlines.attempt)
                 .send()
                 .await
                 .map_err(|e| from_gax(e, ""))?;
