@@ -42,6 +42,7 @@ mod wait;
 pub mod consistency;
 pub mod naming;
 pub mod paging;
+pub mod sweep;
 pub mod validate;
 
 #[cfg(feature = "contract")]

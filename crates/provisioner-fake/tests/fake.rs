@@ -408,3 +408,45 @@ async fn an_update_replaces_tags_in_the_index() {
     assert_eq!(green.len(), 1);
     assert_eq!(green[0].id, record.id);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_sweep_terminates_lost_instances_and_spares_known_and_young_ones() {
+    use provisioner_core::sweep::Sweep;
+    let cloud = FakeCloud::new();
+    let p = FakeProvisioner::new(cloud.clone());
+    let owned = config().with_tag("ManagedBy", "fleet-a");
+    let mut known = std::collections::HashSet::new();
+    for _ in 0..2 {
+        known.insert(p.launch_instance(&owned).await.unwrap().instance_id);
+    }
+    let mut lost = Vec::new();
+    for _ in 0..2 {
+        lost.push(p.launch_instance(&owned).await.unwrap().instance_id);
+    }
+    let foreign = p.launch_instance(&config()).await.unwrap().instance_id;
+    tokio::time::advance(Duration::from_secs(11 * 60)).await;
+    let young = p.launch_instance(&owned).await.unwrap().instance_id;
+    let sweep = Sweep::new([("ManagedBy".to_owned(), "fleet-a".to_owned())].into());
+
+    let dry = sweep.run_at(&p, &known, cloud.now_wall()).await.unwrap();
+    let mut found: Vec<String> = dry.lost.iter().map(|i| i.instance_id.clone()).collect();
+    found.sort();
+    lost.sort();
+    assert_eq!(found, lost);
+    assert!(dry.terminated.is_empty(), "a dry run changes nothing");
+    assert_eq!(dry.spared.len(), 1);
+    assert_eq!(dry.spared[0].instance_id, young);
+
+    let done = sweep
+        .terminating()
+        .run_at(&p, &known, cloud.now_wall())
+        .await
+        .unwrap();
+    assert_eq!(done.terminated.len(), 2);
+    for id in &lost {
+        assert_eq!(state(&p, id).await, Terminated);
+    }
+    for id in known.iter().chain([&young, &foreign]) {
+        assert_eq!(state(&p, id).await, Running, "{id}");
+    }
+}

@@ -1,0 +1,150 @@
+//! [`Sweep`]: find and terminate the instances a fleet lost track of.
+//!
+//! A launch whose answer never arrived (a dropped connection, a caller that
+//! gave up at its deadline, a crash) may have created an instance the fleet
+//! does not know. Every instance a fleet launches carries its owner tags
+//! (`ManagedBy`, `fleet-id`, …), so a sweep lists them, keeps what the fleet
+//! knows, spares what is younger than a grace period (a launch still in
+//! flight), and terminates the rest. It is a dry run unless told otherwise,
+//! and works over any [`InstanceProvisioner`].
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::{CloudInstanceState, Error, InstanceFilter, InstanceInfo, InstanceProvisioner, Result, Tags};
+
+/// A sweep over the instances carrying some owner tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sweep {
+    owner: Tags,
+    grace: Duration,
+    dry_run: bool,
+    attempts: u32,
+}
+
+/// What a sweep found and did.
+#[derive(Debug, Default)]
+pub struct SweepReport {
+    /// Instances with the owner tags that the caller does not know, old
+    /// enough to be lost: terminated, or to be terminated in a dry run.
+    pub lost: Vec<InstanceInfo>,
+    /// Ids of the lost instances this sweep terminated (empty in a dry run).
+    pub terminated: Vec<String>,
+    /// Unknown instances spared: younger than the grace period, or of
+    /// unknown age.
+    pub spared: Vec<InstanceInfo>,
+    /// Lost instances whose terminate failed, with the error.
+    pub failed: Vec<(String, Error)>,
+}
+
+impl Sweep {
+    /// A dry run over the instances carrying all of `owner`'s tags, with a
+    /// grace period of ten minutes.
+    pub fn new(owner: Tags) -> Self {
+        Self {
+            owner,
+            grace: Duration::from_secs(600),
+            dry_run: true,
+            attempts: 5,
+        }
+    }
+
+    /// Spares unknown instances launched less than `grace` ago.
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Terminates what it finds, instead of only reporting it.
+    pub fn terminating(mut self) -> Self {
+        self.dry_run = false;
+        self
+    }
+
+    /// How often a retryable error of the listing or of one terminate is
+    /// tried again (with backoff) before the sweep gives up on it (default 5).
+    pub fn attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.max(1);
+        self
+    }
+
+    /// Runs the sweep now: `known` holds the ids the fleet knows.
+    pub async fn run(
+        &self,
+        provisioner: &dyn InstanceProvisioner,
+        known: &HashSet<String>,
+    ) -> Result<SweepReport> {
+        self.run_at(provisioner, known, OffsetDateTime::now_utc()).await
+    }
+
+    /// [`run`](Self::run) with the time of day given (for a fake's clock).
+    pub async fn run_at(
+        &self,
+        provisioner: &dyn InstanceProvisioner,
+        known: &HashSet<String>,
+        now: OffsetDateTime,
+    ) -> Result<SweepReport> {
+        let filter = InstanceFilter {
+            tags: self.owner.clone(),
+            states: vec![
+                CloudInstanceState::Pending,
+                CloudInstanceState::Running,
+                CloudInstanceState::Stopping,
+                CloudInstanceState::Stopped,
+            ],
+        };
+        let listed = self
+            .retrying(|| provisioner.list_instances(&filter))
+            .await?;
+        let mut report = SweepReport::default();
+        for info in listed {
+            if known.contains(&info.instance_id) {
+                continue;
+            }
+            let old_enough = info
+                .launch_time
+                .is_some_and(|at| now - at >= self.grace);
+            if old_enough {
+                report.lost.push(info);
+            } else {
+                report.spared.push(info);
+            }
+        }
+        if self.dry_run {
+            return Ok(report);
+        }
+        for info in &report.lost {
+            let id = info.instance_id.as_str();
+            match self
+                .retrying(|| provisioner.terminate_instance(id))
+                .await
+            {
+                Ok(()) => report.terminated.push(id.to_owned()),
+                Err(e) => report.failed.push((id.to_owned(), e)),
+            }
+        }
+        Ok(report)
+    }
+
+    async fn retrying<T, F, Fut>(&self, mut call: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut pause = Duration::from_millis(50);
+        let mut attempt = 1;
+        loop {
+            match call().await {
+                Err(e) if e.is_retryable() && attempt < self.attempts => {
+                    tokio::time::sleep(e.retry_after().unwrap_or(pause).min(Duration::from_secs(30)))
+                        .await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
