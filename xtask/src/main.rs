@@ -3,11 +3,15 @@
 //! - `cargo xtask contract [--provider fake|ec2|gcp|azure|all] [--against emulator|moto|live]`
 //!   runs the contract suite and prints the provider × case matrix.
 //! - `cargo xtask bench` runs the criterion benchmarks.
+//! - `cargo xtask soak [--provider …] [--launches N] [--faults P] [--seed S]`
+//!   runs launch cycles under faults on every provider and counts
+//!   duplicates and leaks at the emulator.
 
 #![allow(clippy::print_stdout)]
 
 mod contract;
 mod moto;
+mod soak;
 mod subjects;
 
 use std::process::{Command, ExitCode};
@@ -15,13 +19,15 @@ use std::process::{Command, ExitCode};
 const USAGE: &str = "\
 usage:
   cargo xtask contract [--provider fake|ec2|gcp|azure|all] [--against emulator|moto|live]
-  cargo xtask bench [criterion arguments]";
+  cargo xtask bench [criterion arguments]
+  cargo xtask soak [--provider fake|ec2|gcp|azure|all] [--launches N] [--faults PERCENT] [--seed S]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("contract") => contract::Options::parse(&args[1..]).and_then(contract::run),
         Some("bench") => bench(&args[1..]),
+        Some("soak") => soak::Options::parse(&args[1..]).and_then(soak::run),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(true)

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::{CloudInstanceState, Error, InstanceFilter, InstanceInfo, InstanceProvisioner, Result, Tags};
+use crate::{
+    CloudInstanceState, Error, InstanceFilter, InstanceInfo, InstanceProvisioner, Result, Tags,
+};
 
 /// A sweep over the instances carrying some owner tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +78,8 @@ impl Sweep {
         provisioner: &dyn InstanceProvisioner,
         known: &HashSet<String>,
     ) -> Result<SweepReport> {
-        self.run_at(provisioner, known, OffsetDateTime::now_utc()).await
+        self.run_at(provisioner, known, OffsetDateTime::now_utc())
+            .await
     }
 
     /// [`run`](Self::run) with the time of day given (for a fake's clock).
@@ -103,9 +106,7 @@ impl Sweep {
             if known.contains(&info.instance_id) {
                 continue;
             }
-            let old_enough = info
-                .launch_time
-                .is_some_and(|at| now - at >= self.grace);
+            let old_enough = info.launch_time.is_some_and(|at| now - at >= self.grace);
             if old_enough {
                 report.lost.push(info);
             } else {
@@ -117,10 +118,7 @@ impl Sweep {
         }
         for info in &report.lost {
             let id = info.instance_id.as_str();
-            match self
-                .retrying(|| provisioner.terminate_instance(id))
-                .await
-            {
+            match self.retrying(|| provisioner.terminate_instance(id)).await {
                 Ok(()) => report.terminated.push(id.to_owned()),
                 Err(e) => report.failed.push((id.to_owned(), e)),
             }
@@ -138,8 +136,12 @@ impl Sweep {
         loop {
             match call().await {
                 Err(e) if e.is_retryable() && attempt < self.attempts => {
-                    tokio::time::sleep(e.retry_after().unwrap_or(pause).min(Duration::from_secs(30)))
-                        .await;
+                    tokio::time::sleep(
+                        e.retry_after()
+                            .unwrap_or(pause)
+                            .min(Duration::from_secs(30)),
+                    )
+                    .await;
                     pause = (pause * 2).min(Duration::from_secs(5));
                     attempt += 1;
                 }

@@ -9,6 +9,8 @@ use std::sync::Mutex;
 #[derive(Debug, Default)]
 pub struct WireFaults {
     drop_after_commit: Mutex<HashMap<String, u32>>,
+    /// action → (probability, generator state) of random drops.
+    random: Mutex<HashMap<String, (f64, u64)>>,
 }
 
 impl WireFaults {
@@ -21,21 +23,42 @@ impl WireFaults {
         *left = left.saturating_add(count);
     }
 
-    /// Consumes one planned drop for `action`, if any.
-    pub(crate) fn take_drop(&self, action: &str) -> bool {
-        let mut plan = self.lock();
-        match plan.get_mut(action) {
-            Some(left) if *left > 0 => {
-                *left -= 1;
-                true
-            }
-            _ => false,
-        }
+    /// Every request for `action` is applied and then dropped with this
+    /// probability, drawn from a generator seeded with `seed`.
+    pub fn drop_randomly(&self, action: &str, probability: f64, seed: u64) {
+        self.random
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(action.to_owned(), (probability.clamp(0.0, 1.0), seed | 1));
     }
 
-    /// Forgets every planned drop.
+    /// Consumes one planned drop for `action`, if any, or draws a random one.
+    pub(crate) fn take_drop(&self, action: &str) -> bool {
+        let mut plan = self.lock();
+        if let Some(left) = plan.get_mut(action).filter(|left| **left > 0) {
+            *left -= 1;
+            return true;
+        }
+        drop(plan);
+        let mut random = self.random.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((probability, state)) = random.get_mut(action) else {
+            return false;
+        };
+        // xorshift64: a fixed sequence per seed.
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        let draw = (*state >> 11) as f64 / (1u64 << 53) as f64;
+        draw < *probability
+    }
+
+    /// Forgets every planned and random drop.
     pub fn clear(&self) {
         self.lock().clear();
+        self.random
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {

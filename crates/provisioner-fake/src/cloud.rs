@@ -128,6 +128,7 @@ pub struct FakeCloudBuilder {
     max_live_instances: Option<usize>,
     visibility_delay: Duration,
     call_log_capacity: usize,
+    record_creations: bool,
 }
 
 impl Default for FakeCloudBuilder {
@@ -139,6 +140,7 @@ impl Default for FakeCloudBuilder {
             max_live_instances: None,
             visibility_delay: Duration::ZERO,
             call_log_capacity: 10_000,
+            record_creations: false,
         }
     }
 }
@@ -183,6 +185,14 @@ impl FakeCloudBuilder {
         self
     }
 
+    /// Keeps the id and tags of every instance ever created, terminated and
+    /// vanished ones included ([`FakeCloud::creations`]): what a soak counts
+    /// duplicates and leaks with. Off by default (it grows with every launch).
+    pub fn record_creations(mut self) -> Self {
+        self.record_creations = true;
+        self
+    }
+
     /// Builds the cloud. Its clock starts now.
     pub fn build(self) -> FakeCloud {
         let model = Model {
@@ -204,6 +214,7 @@ impl FakeCloudBuilder {
             log: CallLog::new(self.call_log_capacity),
             ids: SplitMix64::new(self.seed),
             visibility_delay: self.visibility_delay,
+            creations: self.record_creations.then(Vec::new),
         };
         FakeCloud {
             inner: Arc::new(Inner {
@@ -352,6 +363,8 @@ struct Model {
     key_retention: Duration,
     /// Launches planned to fail after acceptance: (count, why, after how long).
     doomed: Vec<(u32, LaunchFailureKind, Duration)>,
+    /// Every instance created, when the builder asked to record them.
+    creations: Option<Vec<(Arc<str>, Arc<InstanceConfig>)>>,
     /// Failed launches that vanished, kept an hour as a cloud keeps the
     /// operation that reports them (Compute Engine's insert operation).
     failed: HashMap<Arc<str>, LaunchFailureKind>,
@@ -663,6 +676,9 @@ impl FakeCloud {
             // A launch answers with the state it was created in.
             let mut record = instance.record(now);
             (record.state, record.previous_state) = (Pending, Pending);
+            if let Some(creations) = &mut model.creations {
+                creations.push((Arc::clone(&id), Arc::clone(&instance.config)));
+            }
             model.order.insert(seq, Arc::clone(&id));
             // A name used again is a new instance, whatever the last one met.
             model.failed.remove(&id);
@@ -974,6 +990,18 @@ impl FakeCloud {
     pub fn peek(&self, id: &str) -> Option<InstanceRecord> {
         let now = Instant::now();
         self.lock().visible(id, now).ok().map(|i| i.record(now))
+    }
+
+    /// The id and tags of every instance created so far, in creation order,
+    /// when the cloud was built with
+    /// [`record_creations`](FakeCloudBuilder::record_creations); else empty.
+    pub fn creations(&self) -> Vec<(String, provisioner_core::Tags)> {
+        self.lock()
+            .creations
+            .iter()
+            .flatten()
+            .map(|(id, config)| (id.to_string(), config.tags.clone()))
+            .collect()
     }
 
     /// How many instances are live (launched and not terminated).

@@ -1,0 +1,451 @@
+//! `cargo xtask soak`: many launch → describe → (stop/start) → terminate
+//! cycles per provider, through its SDK against the emulator (the fake in
+//! memory), under random throttling, 5xx, latency, connections dropped after
+//! the create committed, launches that fail after acceptance, and callers
+//! that give up on a launch at a random moment. It counts at the emulator:
+//! instances created, duplicates of keyed slots, what is left after
+//! terminate-all and one sweep, and the errors that reached the caller.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use provisioner_azure::{AzureLaunchConfig, AzureProvisioner, AzureScope};
+use provisioner_core::sweep::Sweep;
+use provisioner_core::{
+    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceProvisioner,
+    InstanceProvisionerExt, LaunchFailureKind, Result as CoreResult, Tags,
+};
+use provisioner_ec2::{emulator_client, Ec2LaunchConfig, Ec2Provisioner};
+use provisioner_emulator::{Emulator, EmulatorHandle};
+use provisioner_fake::{FakeCloud, FakeProvisioner, Fault, Operation, Personality};
+use provisioner_gcp::{GcpLaunchConfig, GcpProvisioner};
+use tokio::sync::Semaphore;
+
+const PROVIDERS: [&str; 4] = ["fake", "ec2", "gcp", "azure"];
+/// Launches in flight at once.
+const CONCURRENCY: usize = 50;
+/// How often a caller tries one call before it counts as an error that
+/// reached it.
+const ATTEMPTS: u32 = 20;
+
+/// What `cargo xtask soak` was asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Options {
+    providers: Vec<&'static str>,
+    launches: usize,
+    /// Percent of calls that fail at random (half throttled, half 5xx).
+    faults: f64,
+    seed: u64,
+}
+
+impl Options {
+    pub(crate) fn parse(args: &[String]) -> Result<Self, String> {
+        let mut options = Self {
+            providers: PROVIDERS.to_vec(),
+            launches: 1000,
+            faults: 20.0,
+            seed: 0x50a6,
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let value = args.next().ok_or(format!("{arg} needs a value"))?;
+            match arg.as_str() {
+                "--provider" => {
+                    options.providers = match value.as_str() {
+                        "all" => PROVIDERS.to_vec(),
+                        name => vec![*PROVIDERS.iter().find(|p| **p == name).ok_or(format!(
+                            "unknown provider {name:?}; one of {PROVIDERS:?} or all"
+                        ))?],
+                    }
+                }
+                "--launches" => {
+                    options.launches = value.parse().map_err(|_| format!("--launches {value}"))?
+                }
+                "--faults" => {
+                    options.faults = value.parse().map_err(|_| format!("--faults {value}"))?;
+                    if !(0.0..=90.0).contains(&options.faults) {
+                        return Err("--faults is a percentage from 0 to 90".to_owned());
+                    }
+                }
+                "--seed" => options.seed = value.parse().map_err(|_| format!("--seed {value}"))?,
+                other => return Err(format!("unknown option {other}")),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// What one provider's soak counted.
+#[derive(Debug, Default)]
+struct Tally {
+    launches: usize,
+    created: usize,
+    duplicates: usize,
+    unkeyed_extras: usize,
+    cancelled: usize,
+    failed_after_acceptance: usize,
+    errors_to_caller: usize,
+    swept: usize,
+    leaked: usize,
+}
+
+impl Tally {
+    fn clean(&self) -> bool {
+        self.duplicates == 0 && self.leaked == 0
+    }
+}
+
+/// Runs the soak on every provider asked for; false when any leaked or
+/// duplicated an instance.
+pub(crate) fn run(options: Options) -> Result<bool, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let mut clean = true;
+    for provider in &options.providers {
+        let tally = runtime.block_on(soak(provider, &options))?;
+        println!(
+            "soak {provider}: {} launches, {} duplicates, {} leaked, {} created, {} unkeyed extras and cancelled launches swept, {} cancelled by the caller, {} failed after acceptance, {} errors reached the caller",
+            tally.launches,
+            tally.duplicates,
+            tally.leaked,
+            tally.created,
+            tally.swept,
+            tally.cancelled,
+            tally.failed_after_acceptance,
+            tally.errors_to_caller,
+        );
+        clean &= tally.clean();
+    }
+    Ok(clean)
+}
+
+/// A provider under soak, and the cloud behind it.
+struct Target {
+    provisioner: Arc<dyn InstanceProvisioner>,
+    base: InstanceConfig,
+    cloud: FakeCloud,
+    /// The emulator serving `cloud` (none for the fake), and the action name
+    /// of its create request.
+    emulator: Option<(EmulatorHandle, &'static str)>,
+}
+
+async fn target(provider: &str, seed: u64) -> Result<Target, String> {
+    let personality = match provider {
+        "ec2" => Personality::ec2(),
+        "gcp" => Personality::gce(),
+        "azure" => Personality::azure(),
+        _ => Personality::generic(),
+    };
+    let cloud = FakeCloud::builder()
+        .personality(personality)
+        .seed(seed)
+        .call_log_capacity(0)
+        .record_creations()
+        .build();
+    if provider == "fake" {
+        return Ok(Target {
+            provisioner: Arc::new(FakeProvisioner::new(cloud.clone())),
+            base: InstanceConfig::new("img-soak", "small"),
+            cloud,
+            emulator: None,
+        });
+    }
+    let emulator = Emulator::builder()
+        .cloud(cloud.clone())
+        .start()
+        .await
+        .map_err(|e| format!("cannot start the emulator: {e}"))?;
+    let endpoint = emulator.endpoint();
+    let (provisioner, base, action): (Arc<dyn InstanceProvisioner>, InstanceConfig, &'static str) =
+        match provider {
+            "ec2" => (
+                Arc::new(Ec2Provisioner::from_client(
+                    emulator_client(&endpoint),
+                    Ec2LaunchConfig::default(),
+                )),
+                InstanceConfig::new("ami-0abcdef1234567890", "t3.micro"),
+                "RunInstances",
+            ),
+            "gcp" => (
+                Arc::new(
+                    GcpProvisioner::for_endpoint(
+                        &endpoint,
+                        "soak-project",
+                        vec!["us-central1-a".to_owned(), "us-central1-b".to_owned()],
+                        GcpLaunchConfig::default(),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?,
+                ),
+                InstanceConfig::new("projects/debian-cloud/global/images/family/debian-12", "e2-small"),
+                "compute.instances.insert",
+            ),
+            _ => (
+                Arc::new(
+                    AzureProvisioner::for_endpoint(
+                        &endpoint,
+                        AzureScope::new("sub-1", "fleet", "westeurope"),
+                        AzureLaunchConfig::new(
+                            "/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default",
+                            "fleet",
+                            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAISoakKey fleet",
+                        ),
+                    )
+                    .map_err(|e| e.to_string())?,
+                ),
+                InstanceConfig::new("Canonical:ubuntu-24_04-lts:server:latest", "Standard_B2s"),
+                "Microsoft.Compute/virtualMachines/write",
+            ),
+        };
+    Ok(Target {
+        provisioner,
+        base,
+        cloud,
+        emulator: Some((emulator, action)),
+    })
+}
+
+/// A small seeded generator for the soak's own choices.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn percent(&mut self, p: u64) -> bool {
+        self.roll() % 100 < p
+    }
+}
+
+/// What one slot's cycle ended with.
+#[derive(Debug, Default)]
+struct Cycle {
+    /// The caller gave up on the launch and never learned its id.
+    cancelled: bool,
+    failed_after_acceptance: bool,
+    errors_to_caller: usize,
+}
+
+/// Calls `call` until it succeeds, fails for good, or `ATTEMPTS` pass;
+/// counts each error that reached the caller.
+async fn retried<T, F, Fut>(errors: &mut usize, mut call: F) -> CoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = CoreResult<T>>,
+{
+    let mut pause = Duration::from_millis(5);
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
+                *errors += 1;
+                let wait = e.retry_after().unwrap_or(pause).min(Duration::from_secs(2));
+                tokio::time::sleep(wait).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+                attempt += 1;
+            }
+            Err(e) => {
+                *errors += 1;
+                return Err(e);
+            }
+            ok => return ok,
+        }
+    }
+}
+
+async fn cycle(p: Arc<dyn InstanceProvisioner>, config: InstanceConfig, seed: u64) -> Cycle {
+    let mut dice = Dice(seed | 1);
+    let mut outcome = Cycle::default();
+    let errors = &mut outcome.errors_to_caller;
+    // One launch in twenty is abandoned at a random moment: the caller
+    // never learns whether an instance was created.
+    if dice.percent(5) {
+        let patience = Duration::from_millis(dice.roll() % 40);
+        let launch = p.launch_instance(&config);
+        if tokio::time::timeout(patience, launch).await.is_err() {
+            outcome.cancelled = true;
+            return outcome;
+        }
+    }
+    let info = match retried(errors, || p.launch_instance(&config)).await {
+        Ok(info) => info,
+        Err(_) => return outcome,
+    };
+    let id = info.instance_id;
+    match p.wait_until_running(&id, Duration::from_secs(120)).await {
+        Err(Error::InsufficientCapacity { .. } | Error::QuotaExceeded { .. }) => {
+            outcome.failed_after_acceptance = true;
+        }
+        Err(_) => *errors += 1,
+        Ok(_) => {
+            if dice.percent(10) {
+                let _ = retried(errors, || p.stop_instance(&id)).await;
+                let stopped = p
+                    .wait_for_state(
+                        &id,
+                        &[CloudInstanceState::Stopped],
+                        Duration::from_secs(120),
+                    )
+                    .await;
+                if stopped.is_ok() {
+                    let _ = retried(errors, || p.start_instance(&id)).await;
+                }
+            }
+        }
+    }
+    let _ = retried(errors, || p.terminate_instance(&id)).await;
+    outcome
+}
+
+async fn soak(provider: &str, options: &Options) -> Result<Tally, String> {
+    let target = target(provider, options.seed).await?;
+    let run = format!("soak-{:x}", options.seed);
+    let owner: Tags = [
+        ("ManagedBy".to_owned(), "xtask-soak".to_owned()),
+        ("soak-run".to_owned(), run.clone()),
+    ]
+    .into();
+
+    // The faults: random throttling and 5xx on every operation, a little
+    // latency, drops after commit of the create, and 2% of launches that
+    // fail after acceptance.
+    let p = options.faults / 100.0;
+    let ops = Operation::ALL;
+    target
+        .cloud
+        .fail_randomly(&ops, p / 2.0, Fault::Throttled { retry_after: None });
+    target
+        .cloud
+        .fail_randomly(&ops, p / 2.0, Fault::Unavailable);
+    for op in ops {
+        target.cloud.set_latency(op, Duration::from_millis(1));
+    }
+    target.cloud.fail_after_acceptance(
+        u32::try_from(options.launches / 50).unwrap_or(u32::MAX),
+        LaunchFailureKind::InsufficientCapacity,
+        Duration::from_millis(50),
+    );
+    if let Some((emulator, action)) = &target.emulator {
+        emulator.wire().drop_randomly(action, 0.05, options.seed);
+    }
+
+    let slots = Arc::new(Semaphore::new(CONCURRENCY));
+    let mut cycles = tokio::task::JoinSet::new();
+    for slot in 0..options.launches {
+        let mut config = target.base.clone();
+        config.tags.extend(owner.clone());
+        config.tags.insert("slot".to_owned(), slot.to_string());
+        // Half the slots launch with a key: a retry never duplicates them.
+        if slot % 2 == 0 {
+            config.idempotency_key = Some(format!("{run}-slot-{slot}-gen-0"));
+        }
+        let p = Arc::clone(&target.provisioner);
+        let slots = Arc::clone(&slots);
+        let seed = options.seed ^ (slot as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        cycles.spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            cycle(p, config, seed).await
+        });
+    }
+    let mut tally = Tally {
+        launches: options.launches,
+        ..Tally::default()
+    };
+    while let Some(done) = cycles.join_next().await {
+        let done = done.map_err(|e| format!("a cycle panicked: {e}"))?;
+        tally.cancelled += usize::from(done.cancelled);
+        tally.failed_after_acceptance += usize::from(done.failed_after_acceptance);
+        tally.errors_to_caller += done.errors_to_caller;
+    }
+
+    // The fleet knows nothing live now: one sweep (faults still on) finds
+    // what lost launches and unkeyed retries left behind.
+    let report = Sweep::new(owner.clone())
+        .grace(Duration::ZERO)
+        .terminating()
+        .attempts(ATTEMPTS)
+        .run(&*target.provisioner, &HashSet::new())
+        .await
+        .map_err(|e| format!("the sweep failed: {e}"))?;
+    tally.swept = report.terminated.len();
+
+    // Count at the emulator, with the faults off: this is the harness
+    // looking, not the fleet.
+    target.cloud.clear_faults();
+    if let Some((emulator, _)) = &target.emulator {
+        emulator.wire().clear();
+    }
+    let mut per_slot: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, tags) in target.cloud.creations() {
+        if tags.get("soak-run") == Some(&run) {
+            *per_slot
+                .entry(tags.get("slot").cloned().unwrap_or_default())
+                .or_default() += 1;
+        }
+    }
+    tally.created = per_slot.values().sum();
+    for (slot, count) in &per_slot {
+        let keyed = slot.parse::<usize>().is_ok_and(|n| n % 2 == 0);
+        if keyed {
+            tally.duplicates += count.saturating_sub(1);
+        } else {
+            tally.unkeyed_extras += count.saturating_sub(1);
+        }
+    }
+    let everything = InstanceFilter {
+        tags: owner,
+        states: CloudInstanceState::ALL.to_vec(),
+    };
+    let left = target
+        .cloud
+        .list_all(&everything)
+        .await
+        .map_err(|e| format!("cannot list the emulator's instances: {e}"))?;
+    // Billed: anything not terminated, and failed creates a cloud keeps
+    // until they are deleted (Azure keeps the VM, its disk, NIC and address).
+    let kept_until_deleted = target.cloud.personality().failed_launch_retention.is_none();
+    tally.leaked = left
+        .iter()
+        .filter(|r| {
+            r.state != CloudInstanceState::Terminated || (r.failure.is_some() && kept_until_deleted)
+        })
+        .count();
+    Ok(tally)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options() {
+        let o = Options::parse(&[]).unwrap();
+        assert_eq!((o.providers.len(), o.launches, o.faults), (4, 1000, 20.0));
+        let args: Vec<String> = [
+            "--provider",
+            "gcp",
+            "--launches",
+            "10",
+            "--faults",
+            "5",
+            "--seed",
+            "7",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        let o = Options::parse(&args).unwrap();
+        assert_eq!(
+            (o.providers, o.launches, o.faults, o.seed),
+            (vec!["gcp"], 10, 5.0, 7)
+        );
+        assert!(Options::parse(&["--faults".to_owned(), "95".to_owned()]).is_err());
+    }
+}
