@@ -450,3 +450,13 @@ async fn a_sweep_terminates_lost_instances_and_spares_known_and_young_ones() {
         assert_eq!(state(&p, id).await, Running, "{id}");
     }
 }
+
+#[tokio::test]
+async fn the_table_of_bad_inputs_never_reaches_the_model() {
+    let cloud = FakeCloud::new();
+    let p = FakeProvisioner::new(cloud.clone());
+    let (tried, problems) = provisioner_core::contract::check_bad_inputs(&p, &config()).await;
+    assert!(tried >= 30, "{tried} inputs");
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(cloud.calls().is_empty(), "{:?}", cloud.calls());
+}

@@ -1,6 +1,5 @@
 //! [`GcpProvisioner`]: what it holds and how it is built.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -29,7 +28,8 @@ pub struct GcpProvisioner {
     /// Delete operations this provisioner started, by instance id: while one
     /// runs, Compute Engine shows the instance as STOPPING, and describe
     /// must say terminating.
-    pub(crate) deleting: Mutex<HashMap<String, String>>,
+    /// Kept [`INSERT_FOLLOW_UP`], like the inserts: a delete takes minutes.
+    pub(crate) deleting: Mutex<Expiring<String>>,
     /// Insert operations this provisioner started, by instance id, for as
     /// long as [`INSERT_FOLLOW_UP`]: Compute Engine reports a stock-out or a
     /// quota there, after the instance was briefly visible, and nowhere else.
@@ -116,7 +116,7 @@ impl GcpProvisioner {
             zones,
             launch,
             recent: RecentLaunches::new(Duration::from_secs(60)),
-            deleting: Mutex::new(HashMap::new()),
+            deleting: Mutex::new(Expiring::new(INSERT_FOLLOW_UP)),
             inserts: Mutex::new(Expiring::new(INSERT_FOLLOW_UP)),
             page_size: 500,
             deadlines: Deadlines::default(),

@@ -1,7 +1,6 @@
 //! The contract on Compute Engine's API: the six calls of
 //! [`GcpProvisioner`].
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -88,7 +87,7 @@ impl GcpProvisioner {
                 format!("already used for a launch of {id} with other parameters"),
             ));
         }
-        if self.lock_deleting().contains_key(&id) {
+        if self.lock_deleting().contains(&id) {
             return Err(Error::invalid_argument(
                 field::IDEMPOTENCY_KEY,
                 format!(
@@ -99,7 +98,7 @@ impl GcpProvisioner {
         Ok(self.info_of(&existing, false))
     }
 
-    fn lock_deleting(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    fn lock_deleting(&self) -> std::sync::MutexGuard<'_, Expiring<String>> {
         self.deleting.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -240,7 +239,7 @@ impl InstanceProvisioner for GcpProvisioner {
             })
             .await?;
         if let Some(op) = started.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            self.lock_deleting().insert(instance_id.to_owned(), op);
+            self.lock_deleting().insert(instance_id, op);
         }
         Ok(())
     }
@@ -338,7 +337,6 @@ impl InstanceProvisioner for GcpProvisioner {
         let Some(expression) = self.filter_expression(filter)? else {
             return Ok(Vec::new());
         };
-        let deleting: HashMap<String, String> = self.lock_deleting().clone();
         let mut found = Vec::new();
         let mut token: Option<String> = None;
         let mut pages = PageTokens::new("gcp");
@@ -373,7 +371,8 @@ impl InstanceProvisioner for GcpProvisioner {
                     continue;
                 }
                 for instance in &list.instances {
-                    let info = self.info_of(instance, deleting.contains_key(&id_of(instance)));
+                    let deleting = self.lock_deleting().contains(&id_of(instance));
+                    let info = self.info_of(instance, deleting);
                     // Labels are a lossy index: the exact tags decide.
                     if filter.matches(&info.tags, info.state) {
                         found.push(info);

@@ -25,7 +25,10 @@
 //! ```
 
 mod cases;
+mod inputs;
 mod run;
+
+pub use inputs::{bad_configs, bad_filters, bad_ids, check_bad_inputs, BadConfig};
 
 use std::any::Any;
 use std::borrow::Cow;

@@ -36,6 +36,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
+use provisioner_core::consistency::Expiring;
 use provisioner_core::{CloudInstanceState, InstanceConfig, InstanceFilter, Tags, UserData};
 use provisioner_fake::{Attributes, InstanceRecord};
 use serde_json::{json, Value};
@@ -123,15 +124,28 @@ pub(crate) fn router() -> Router<AppState> {
 
 /// The face's own records: operations, stop modes, the network resources
 /// named at creation, and resources left behind by a `Detach` delete option.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ArmState {
     next: AtomicU64,
-    operations: Mutex<HashMap<String, ArmOp>>,
+    /// Operation status resources, each kept an hour.
+    operations: Mutex<Expiring<ArmOp>>,
     stop_modes: Mutex<HashMap<String, StopMode>>,
     /// Network or disk resource name → its VM.
     owners: Mutex<HashMap<String, String>>,
     /// Resource name → its last body, for resources that outlived their VM.
     orphans: Mutex<HashMap<String, Value>>,
+}
+
+impl Default for ArmState {
+    fn default() -> Self {
+        Self {
+            next: AtomicU64::new(0),
+            operations: Mutex::new(Expiring::new(std::time::Duration::from_secs(3600))),
+            stop_modes: Mutex::default(),
+            owners: Mutex::default(),
+            orphans: Mutex::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -23,7 +23,7 @@
 mod filter;
 mod mapping;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -86,7 +86,8 @@ const REQUEST_ID_LIFETIME: Duration = Duration::from_secs(3600);
 #[derive(Debug)]
 pub(crate) struct Operations {
     next: AtomicU64,
-    by_name: Mutex<HashMap<String, OpRecord>>,
+    /// Operations by name, each kept [`REQUEST_ID_LIFETIME`] (an hour).
+    by_name: Mutex<Expiring<OpRecord>>,
     /// `requestId` → operation name, each kept [`REQUEST_ID_LIFETIME`].
     by_request_id: Mutex<Expiring<String>>,
 }
@@ -95,7 +96,7 @@ impl Default for Operations {
     fn default() -> Self {
         Self {
             next: AtomicU64::new(0),
-            by_name: Mutex::default(),
+            by_name: Mutex::new(Expiring::new(REQUEST_ID_LIFETIME)),
             by_request_id: Mutex::new(Expiring::new(REQUEST_ID_LIFETIME)),
         }
     }
