@@ -24,7 +24,6 @@ mod filter;
 mod mapping;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -40,7 +39,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 
-use crate::lro::Change as OpKind;
+use crate::lro::{Change as OpKind, Registry};
 use crate::wire::DropConnection;
 use crate::AppState;
 use mapping::GceError;
@@ -85,9 +84,7 @@ const REQUEST_ID_LIFETIME: Duration = Duration::from_secs(3600);
 /// The operations this face started.
 #[derive(Debug)]
 pub(crate) struct Operations {
-    next: AtomicU64,
-    /// Operations by name, each kept [`REQUEST_ID_LIFETIME`] (an hour).
-    by_name: Mutex<Expiring<OpRecord>>,
+    by_name: Registry<OpRecord>,
     /// `requestId` → operation name, each kept [`REQUEST_ID_LIFETIME`].
     by_request_id: Mutex<Expiring<String>>,
 }
@@ -95,8 +92,7 @@ pub(crate) struct Operations {
 impl Default for Operations {
     fn default() -> Self {
         Self {
-            next: AtomicU64::new(0),
-            by_name: Mutex::new(Expiring::new(REQUEST_ID_LIFETIME)),
+            by_name: Registry::default(),
             by_request_id: Mutex::new(Expiring::new(REQUEST_ID_LIFETIME)),
         }
     }
@@ -359,7 +355,7 @@ fn new_operation(
     kind: OpKind,
     target: &str,
 ) -> OpRecord {
-    let n = state.gce().next.fetch_add(1, Ordering::Relaxed) + 1;
+    let n = state.gce().by_name.next_number();
     OpRecord {
         name: format!("operation-{n:013}-emulated"),
         id: 1_000_000 + n,
@@ -379,7 +375,7 @@ fn started(state: &AppState, op: OpRecord, request_id: Option<&str>) -> Response
     if let Some(id) = request_id {
         lock(&state.gce().by_request_id).insert(id, op.name.clone());
     }
-    lock(&state.gce().by_name).insert(op.name.clone(), op);
+    state.gce().by_name.insert(&op.name.clone(), op);
     let mut response = (StatusCode::OK, Json(value)).into_response();
     if state.wire.take_drop(&action) {
         response.extensions_mut().insert(DropConnection);
@@ -394,7 +390,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A repeated `requestId`: the operation it started, without a new call.
 fn replayed(state: &AppState, request_id: Option<&str>) -> Option<Response> {
     let name = lock(&state.gce().by_request_id).get(request_id?)?.clone();
-    let op = lock(&state.gce().by_name).get(&name)?.clone();
+    let op = state.gce().by_name.get(&name)?;
     Some((StatusCode::OK, Json(state.operation_json(&op, false))).into_response())
 }
 
@@ -742,10 +738,11 @@ fn find_operation(
     zone: &str,
     name: &str,
 ) -> Result<OpRecord, GceError> {
-    lock(&state.gce().by_name)
+    state
+        .gce()
+        .by_name
         .get(name)
         .filter(|op| op.project == project && op.zone == zone)
-        .cloned()
         .ok_or_else(|| {
             GceError::not_found(&format!(
                 "projects/{project}/zones/{zone}/operations/{name}"

@@ -1,0 +1,176 @@
+//! The JSON ARM answers with: VMs, their instance view, and the network
+//! interface, public address and disk created with them.
+
+use super::*;
+
+pub(super) fn instance_view_json(state: &AppState, r: &InstanceRecord) -> Value {
+    if let Some(kind) = r.failure {
+        // A failed allocation: the provisioning state says why; the VM never
+        // got a power state.
+        let (code, message) = mapping::launch_failure(kind);
+        return json!({
+            "computerName": &*r.id,
+            "statuses": [{
+                "code": format!("ProvisioningState/failed/{code}"),
+                "level": "Error",
+                "displayStatus": "Provisioning failed",
+                "message": message,
+                "time": state.cloud.now_wall().format(&Rfc3339).unwrap_or_default(),
+            }],
+        });
+    }
+    let first_boot = r.state == CloudInstanceState::Pending
+        && r.previous_state == CloudInstanceState::Pending
+        && !lock(&state.arm().stop_modes).contains_key(&*r.id);
+    let (provisioning, power, display) =
+        mapping::states(r.state, state.stop_mode(&r.id), first_boot);
+    let time = r.launch_time.format(&Rfc3339).unwrap_or_default();
+    json!({
+        "computerName": &*r.id,
+        "osName": "ubuntu",
+        "osVersion": "22.04",
+        "statuses": [
+            {"code": format!("ProvisioningState/{}", provisioning.to_ascii_lowercase()), "level": "Info",
+             "displayStatus": format!("Provisioning {}", provisioning.to_ascii_lowercase()), "time": time},
+            {"code": format!("PowerState/{power}"), "level": "Info", "displayStatus": display},
+        ],
+    })
+}
+
+pub(super) fn vm_json(state: &AppState, r: &InstanceRecord, with_view: bool) -> Value {
+    let a = &r.attributes;
+    let get = |k: &str| a.get(k).cloned().unwrap_or_default();
+    let (sub, group) = (get(attr::SUBSCRIPTION), get(attr::GROUP));
+    let first_boot = r.state == CloudInstanceState::Pending
+        && !lock(&state.arm().stop_modes).contains_key(&*r.id);
+    let (mut provisioning, _, _) = mapping::states(r.state, state.stop_mode(&r.id), first_boot);
+    if r.failure.is_some() {
+        provisioning = "Failed";
+    }
+    let image: Value = serde_json::from_str(&get(attr::IMAGE_REFERENCE)).unwrap_or(Value::Null);
+    let os_profile: Value =
+        serde_json::from_str(&get(attr::OS_PROFILE)).unwrap_or_else(|_| json!({}));
+    let nic = get(attr::NIC);
+    let mut os_disk = json!({
+        "osType": "Linux",
+        "name": get(attr::DISK),
+        "createOption": "FromImage",
+        "caching": "ReadWrite",
+        "managedDisk": {
+            "storageAccountType": "Standard_LRS",
+            "id": resource_id(&sub, &group, "Microsoft.Compute/disks", &get(attr::DISK)),
+        },
+        "deleteOption": get(attr::DISK_DELETE),
+    });
+    if let Some(gb) = r.config.disk_size_gb {
+        os_disk["diskSizeGB"] = gb.into();
+    }
+    let mut vm = json!({
+        "id": resource_id(&sub, &group, VMS, &r.id),
+        "name": &*r.id,
+        "type": VMS,
+        "location": get(attr::LOCATION),
+        "tags": r.config.tags,
+        "properties": {
+            "vmId": format!("{:08x}-0000-4000-8000-{:012x}", r.seq, r.seq),
+            "hardwareProfile": {"vmSize": r.config.instance_type},
+            "storageProfile": {"imageReference": image, "osDisk": os_disk, "dataDisks": []},
+            "osProfile": os_profile,
+            "networkProfile": {
+                "networkInterfaces": [{
+                    "id": resource_id(&sub, &group, "Microsoft.Network/networkInterfaces", &nic),
+                    "properties": {"primary": true, "deleteOption": get(attr::NIC_DELETE)},
+                }],
+            },
+            "provisioningState": provisioning,
+            "timeCreated": r.launch_time.format(&Rfc3339).unwrap_or_default(),
+        },
+    });
+    if with_view {
+        vm["properties"]["instanceView"] = instance_view_json(state, r);
+    }
+    vm
+}
+
+pub(super) fn nic_json(r: &InstanceRecord) -> Value {
+    let a = &r.attributes;
+    let get = |k: &str| a.get(k).cloned().unwrap_or_default();
+    let (sub, group, name) = (get(attr::SUBSCRIPTION), get(attr::GROUP), get(attr::NIC));
+    let id = resource_id(&sub, &group, "Microsoft.Network/networkInterfaces", &name);
+    let mut ip_config = json!({
+        "name": "ipconfig1",
+        "id": format!("{id}/ipConfigurations/ipconfig1"),
+        "properties": {
+            "privateIPAllocationMethod": "Dynamic",
+            "subnet": {"id": get(attr::SUBNET)},
+            "primary": true,
+            "privateIPAddressVersion": "IPv4",
+            "provisioningState": "Succeeded",
+        },
+    });
+    if let Some(ip) = r.private_ip {
+        ip_config["properties"]["privateIPAddress"] = ip.to_string().into();
+    }
+    if a.contains_key(attr::PIP) {
+        ip_config["properties"]["publicIPAddress"] = json!({"id": resource_id(&sub, &group, "Microsoft.Network/publicIPAddresses", &get(attr::PIP))});
+    }
+    let mut nic = json!({
+        "name": name,
+        "id": id,
+        "location": get(attr::LOCATION),
+        "type": "Microsoft.Network/networkInterfaces",
+        "properties": {
+            "provisioningState": "Succeeded",
+            "ipConfigurations": [ip_config],
+            "primary": true,
+            "virtualMachine": {"id": resource_id(&sub, &group, VMS, &r.id)},
+        },
+    });
+    if let Some(nsg) = a.get(attr::NSG) {
+        nic["properties"]["networkSecurityGroup"] = json!({"id": nsg});
+    }
+    nic
+}
+
+pub(super) fn pip_json(r: &InstanceRecord) -> Value {
+    let a = &r.attributes;
+    let get = |k: &str| a.get(k).cloned().unwrap_or_default();
+    let (sub, group, name) = (get(attr::SUBSCRIPTION), get(attr::GROUP), get(attr::PIP));
+    let nic_id = resource_id(
+        &sub,
+        &group,
+        "Microsoft.Network/networkInterfaces",
+        &get(attr::NIC),
+    );
+    let mut pip = json!({
+        "name": name,
+        "id": resource_id(&sub, &group, "Microsoft.Network/publicIPAddresses", &name),
+        "location": get(attr::LOCATION),
+        "type": "Microsoft.Network/publicIPAddresses",
+        "sku": {"name": "Standard", "tier": "Regional"},
+        "properties": {
+            "provisioningState": "Succeeded",
+            "publicIPAddressVersion": "IPv4",
+            "publicIPAllocationMethod": "Static",
+            "idleTimeoutInMinutes": 4,
+            "ipConfiguration": {"id": format!("{nic_id}/ipConfigurations/ipconfig1")},
+        },
+    });
+    if let Some(ip) = r.public_ip {
+        pip["properties"]["ipAddress"] = ip.to_string().into();
+    }
+    pip
+}
+
+pub(super) fn disk_json(r: &InstanceRecord) -> Value {
+    let get = |k: &str| r.attributes.get(k).cloned().unwrap_or_default();
+    let name = get(attr::DISK);
+    json!({
+        "name": name,
+        "id": resource_id(&get(attr::SUBSCRIPTION), &get(attr::GROUP), "Microsoft.Compute/disks", &name),
+        "location": get(attr::LOCATION),
+        "type": "Microsoft.Compute/disks",
+        "managedBy": resource_id(&get(attr::SUBSCRIPTION), &get(attr::GROUP), VMS, &r.id),
+        "properties": {"osType": "Linux", "diskSizeGB": r.config.disk_size_gb.unwrap_or(30), "diskState": "Attached", "provisioningState": "Succeeded"},
+    })
+}
