@@ -183,6 +183,10 @@ fn is_precondition_failed(e: &azure_core::Error) -> bool {
 
 #[async_trait]
 impl InstanceProvisioner for AzureProvisioner {
+    fn name(&self) -> &'static str {
+        "azure"
+    }
+
     async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
         validate::check_config(config, &AZURE_RULES)?;
         // Derived from the key, so that a repeated PUT is the same VM.

@@ -153,6 +153,12 @@ pub trait InstanceProvisioner: Send + Sync {
     /// restarted fleet manager rediscovers its instances (by tags such as
     /// `ManagedBy` and `fleet-id`).
     async fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>>;
+
+    /// A short name of the implementation (`"ec2"`, `"gcp"`, `"azure"`,
+    /// `"fake"`), for errors, logs and layers that label calls.
+    fn name(&self) -> &'static str {
+        "provisioner"
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! then runs is only known later. Clouds report a launch that failed after
 //! acceptance (no capacity, a quota) on the instance itself, so a fleet that
 //! waits with these helpers gets a typed error instead of a state that never
-//! comes.
+//! comes. Bulk helpers launch with a key per slot and terminate by filter.
 
 use std::time::Duration;
 
@@ -12,7 +12,10 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use crate::CloudInstanceState::{self, *};
-use crate::{Error, InstanceProvisioner, InstanceStatus, Result};
+use crate::{
+    Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner, InstanceStatus,
+    Result,
+};
 
 /// The first pause between two polls; it doubles up to [`MAX_POLL`].
 const FIRST_POLL: Duration = Duration::from_millis(50);
@@ -44,7 +47,7 @@ pub trait InstanceProvisionerExt: InstanceProvisioner {
                 Ok(status) if states.contains(&status.state) => return Ok(status),
                 Ok(status) if status.state == Terminated => {
                     return Err(match &status.launch_failure {
-                        Some(failure) => failure.to_error("cloud"),
+                        Some(failure) => failure.to_error(self.name()),
                         None => Error::InvalidState {
                             instance_id: instance_id.to_owned(),
                             message: format!(
@@ -80,6 +83,54 @@ pub trait InstanceProvisionerExt: InstanceProvisioner {
         deadline: Duration,
     ) -> Result<InstanceStatus> {
         self.wait_for_state(instance_id, &[Running], deadline).await
+    }
+
+    /// Launches `n` instances from `config`, at most `concurrency` at once,
+    /// each slot with its own idempotency key (`KEY-0`, `KEY-1`, … from the
+    /// config's key, or fresh ones), so retrying the whole call, or one slot,
+    /// never creates a second instance for a slot. One result per slot, in
+    /// slot order: one slot's failure does not fail the others.
+    async fn launch_many(
+        &self,
+        config: &InstanceConfig,
+        n: usize,
+        concurrency: usize,
+    ) -> Vec<Result<InstanceInfo>> {
+        let base = config
+            .idempotency_key
+            .clone()
+            .unwrap_or_else(|| crate::naming::fresh_token("many"));
+        let configs: Vec<InstanceConfig> = (0..n)
+            .map(|slot| {
+                let mut config = config.clone();
+                config.idempotency_key = Some(format!("{base}-{slot}"));
+                config
+            })
+            .collect();
+        let permits = tokio::sync::Semaphore::new(concurrency.max(1));
+        let mut launches = Vec::with_capacity(n);
+        for config in &configs {
+            let permits = &permits;
+            launches.push(async move {
+                // Never closed, so acquiring cannot fail.
+                let _permit = permits.acquire().await.ok();
+                self.launch_instance(config).await
+            });
+        }
+        futures::future::join_all(launches).await
+    }
+
+    /// Terminates every instance `filter` lists, and returns their ids. The
+    /// first error (of the listing or of a terminate) ends the call; what
+    /// was terminated before it stays terminated.
+    async fn terminate_matching(&self, filter: &InstanceFilter) -> Result<Vec<String>> {
+        let listed = self.list_instances(filter).await?;
+        let mut terminated = Vec::with_capacity(listed.len());
+        for info in listed {
+            self.terminate_instance(&info.instance_id).await?;
+            terminated.push(info.instance_id);
+        }
+        Ok(terminated)
     }
 }
 

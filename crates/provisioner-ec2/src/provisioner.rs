@@ -75,6 +75,10 @@ impl Ec2Provisioner {
 
 #[async_trait]
 impl InstanceProvisioner for Ec2Provisioner {
+    fn name(&self) -> &'static str {
+        "ec2"
+    }
+
     async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
         validate::check_config(config, &EC2_RULES)?;
         let mut request = self

@@ -93,6 +93,10 @@ impl FakeProvisioner {
 
 #[async_trait]
 impl InstanceProvisioner for FakeProvisioner {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+
     async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
         validate::check_config(config, &self.rules)?;
         let record = self.cloud.launch(config).await?;

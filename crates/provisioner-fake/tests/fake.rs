@@ -460,3 +460,38 @@ async fn the_table_of_bad_inputs_never_reaches_the_model() {
     assert!(problems.is_empty(), "{problems:#?}");
     assert!(cloud.calls().is_empty(), "{:?}", cloud.calls());
 }
+
+#[tokio::test]
+async fn launch_many_gives_each_slot_a_key_and_terminate_matching_ends_them() {
+    use provisioner_core::InstanceProvisionerExt;
+    let cloud = FakeCloud::new();
+    let p = FakeProvisioner::new(cloud.clone());
+    assert_eq!(p.name(), "fake");
+    let pool = config()
+        .with_tag("pool", "many")
+        .with_idempotency_key("pool-many-gen-0");
+    let first: Vec<String> = p
+        .launch_many(&pool, 5, 2)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().instance_id)
+        .collect();
+    let distinct: std::collections::BTreeSet<_> = first.iter().collect();
+    assert_eq!(distinct.len(), 5);
+    // The same call again (a retry after a crash) launches nothing new.
+    let again: Vec<String> = p
+        .launch_many(&pool, 5, 5)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().instance_id)
+        .collect();
+    assert_eq!(again, first);
+    assert_eq!(cloud.live_instances(), 5);
+    let filter = InstanceFilter::tagged([("pool", "many")]);
+    let mut ended = p.terminate_matching(&filter).await.unwrap();
+    ended.sort();
+    let mut want = first.clone();
+    want.sort();
+    assert_eq!(ended, want);
+    assert_eq!(cloud.live_instances(), 0);
+}

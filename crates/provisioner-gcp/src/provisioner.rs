@@ -171,6 +171,10 @@ fn fresh_request_id() -> String {
 
 #[async_trait]
 impl InstanceProvisioner for GcpProvisioner {
+    fn name(&self) -> &'static str {
+        "gcp"
+    }
+
     async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
         validate::check_config(config, &GCP_RULES)?;
         let name = naming::launch_name("p", config.idempotency_key.as_deref());
