@@ -40,6 +40,7 @@ mod types;
 mod wait;
 
 pub mod consistency;
+pub mod layers;
 pub mod naming;
 pub mod paging;
 pub mod sweep;

@@ -35,3 +35,22 @@ async fn subject() -> ContractSubject {
 }
 
 provisioner_core::contract_tests!(subject);
+
+/// The whole suite through every layer over the real SDK: the stack a fleet
+/// would run, on one wire provider.
+mod layered {
+    use super::*;
+    use provisioner_core::layers::{ConcurrencyLimit, Retry, Timeout, Traced};
+    use provisioner_core::InstanceProvisioner;
+
+    async fn subject() -> ContractSubject {
+        super::subject().await.wrapped(|ec2| {
+            let limited = Arc::new(ConcurrencyLimit::new(ec2, 8));
+            let bounded = Arc::new(Timeout::new(limited, std::time::Duration::from_secs(60)));
+            let retried = Arc::new(Retry::new(bounded));
+            let stack: Arc<dyn InstanceProvisioner> = Arc::new(Traced::new(retried));
+            stack
+        })
+    }
+    provisioner_core::contract_tests!(subject);
+}

@@ -60,3 +60,33 @@ mod eventually_consistent {
     }
     provisioner_core::contract_tests!(subject);
 }
+
+/// The whole suite through every layer, stacked: what a fleet would run.
+mod layered {
+    use super::*;
+    use provisioner_core::layers::{ConcurrencyLimit, Retry, Timeout, Traced};
+    use provisioner_core::InstanceProvisioner;
+
+    async fn subject() -> ContractSubject {
+        let cloud = FakeCloud::builder()
+            .personality(Personality::ec2())
+            .transitions(Transitions::uniform(Duration::from_millis(10)))
+            .build();
+        let faults = Arc::new(cloud.clone());
+        let fake: Arc<dyn InstanceProvisioner> =
+            Arc::new(FakeProvisioner::new(cloud).with_page_size(2));
+        let limited = Arc::new(ConcurrencyLimit::new(fake, 8));
+        let bounded = Arc::new(Timeout::new(limited, Duration::from_secs(30)));
+        let retried = Arc::new(Retry::new(bounded));
+        let stack: Arc<dyn InstanceProvisioner> = Arc::new(Traced::new(retried));
+        ContractSubject::new(
+            stack,
+            InstanceConfig::new("img-contract", "small"),
+            "i-0000000000000dead",
+            "i-../../x",
+        )
+        .with_faults(faults)
+        .with_small_pages()
+    }
+    provisioner_core::contract_tests!(subject);
+}

@@ -657,7 +657,8 @@ pub(super) async fn throttling_carries_retry_after_unwaited(run: SharedRun) -> C
     // An hour: far beyond any cap, so waiting it out would hang the case.
     let asked = std::time::Duration::from_secs(3600);
     let faults = run.faults();
-    faults.throttle_describes(10, asked).await;
+    // More throttles than any stack of retries makes attempts.
+    faults.throttle_describes(100, asked).await;
     let result = tokio::time::timeout(
         run.subject.timing.deadline,
         run.provisioner().describe_instance(&info.instance_id),

@@ -184,6 +184,16 @@ impl ContractSubject {
         self
     }
 
+    /// Runs the suite through layers: the provisioner becomes what `wrap`
+    /// makes of it (for example a stack of [`layers`](crate::layers)).
+    pub fn wrapped(
+        mut self,
+        wrap: impl FnOnce(Arc<dyn InstanceProvisioner>) -> Arc<dyn InstanceProvisioner>,
+    ) -> Self {
+        self.provisioner = wrap(self.provisioner);
+        self
+    }
+
     /// Lets the cases that need failures inject them with `faults`.
     pub fn with_faults(mut self, faults: Arc<dyn FaultInjector>) -> Self {
         self.faults = Some(faults);

@@ -1,0 +1,141 @@
+//! Layers: wrappers that implement [`InstanceProvisioner`] over any
+//! [`InstanceProvisioner`], stackable in any order (an `Arc<dyn …>` in, an
+//! `Arc<dyn …>` out), as tower's and OpenDAL's layers are.
+//!
+//! - [`Retry`]: retries retryable errors with jittered backoff, honours the
+//!   cloud's Retry-After up to a cap, within a shared retry budget; a launch
+//!   without a key gets one before its first attempt, so its retries carry
+//!   the same client token or name and never create a second instance.
+//! - [`Timeout`]: one deadline per call.
+//! - [`ConcurrencyLimit`]: at most N calls in flight.
+//! - [`Traced`]: one `tracing` span per call with the provider, operation,
+//!   instance id, outcome and latency; never user data or credentials.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use provisioner_core::layers::{ConcurrencyLimit, Retry, Timeout, Traced};
+//! use provisioner_core::InstanceProvisioner;
+//!
+//! fn stack(cloud: Arc<dyn InstanceProvisioner>) -> Arc<dyn InstanceProvisioner> {
+//!     let limited = Arc::new(ConcurrencyLimit::new(cloud, 32));
+//!     let bounded = Arc::new(Timeout::new(limited, Duration::from_secs(120)));
+//!     let retried = Arc::new(Retry::new(bounded));
+//!     Arc::new(Traced::new(retried))
+//! }
+//! ```
+
+mod concurrency;
+mod retry;
+mod timeout;
+mod traced;
+
+pub use concurrency::ConcurrencyLimit;
+pub use retry::{Retry, RetryBudget, RetryPolicy};
+pub use timeout::Timeout;
+pub use traced::Traced;
+
+use std::fmt;
+
+/// The operation a layer wraps, for labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `launch_instance`.
+    Launch,
+    /// `terminate_instance`.
+    Terminate,
+    /// `stop_instance`.
+    Stop,
+    /// `start_instance`.
+    Start,
+    /// `describe_instance`.
+    Describe,
+    /// `list_instances`.
+    List,
+}
+
+impl Op {
+    /// The lowercase name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Launch => "launch",
+            Self::Terminate => "terminate",
+            Self::Stop => "stop",
+            Self::Start => "start",
+            Self::Describe => "describe",
+            Self::List => "list",
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Implements [`InstanceProvisioner`] for a layer that has `inner` (the
+/// wrapped provisioner) and an `around(op, id, call)` method running each
+/// call; `launch` maps the launch config first (`|config| config`).
+macro_rules! layer {
+    ($layer:ty, launch = $prepare:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::InstanceProvisioner for $layer {
+            async fn launch_instance(
+                &self,
+                config: &$crate::InstanceConfig,
+            ) -> $crate::Result<$crate::InstanceInfo> {
+                let prepare: fn(&Self, &$crate::InstanceConfig) -> $crate::InstanceConfig =
+                    $prepare;
+                let config = prepare(self, config);
+                self.around($crate::layers::Op::Launch, "", || {
+                    self.inner.launch_instance(&config)
+                })
+                .await
+            }
+
+            async fn terminate_instance(&self, id: &str) -> $crate::Result<()> {
+                self.around($crate::layers::Op::Terminate, id, || {
+                    self.inner.terminate_instance(id)
+                })
+                .await
+            }
+
+            async fn stop_instance(&self, id: &str) -> $crate::Result<()> {
+                self.around($crate::layers::Op::Stop, id, || {
+                    self.inner.stop_instance(id)
+                })
+                .await
+            }
+
+            async fn start_instance(&self, id: &str) -> $crate::Result<$crate::InstanceInfo> {
+                self.around($crate::layers::Op::Start, id, || {
+                    self.inner.start_instance(id)
+                })
+                .await
+            }
+
+            async fn describe_instance(&self, id: &str) -> $crate::Result<$crate::InstanceStatus> {
+                self.around($crate::layers::Op::Describe, id, || {
+                    self.inner.describe_instance(id)
+                })
+                .await
+            }
+
+            async fn list_instances(
+                &self,
+                filter: &$crate::InstanceFilter,
+            ) -> $crate::Result<Vec<$crate::InstanceInfo>> {
+                self.around($crate::layers::Op::List, "", || {
+                    self.inner.list_instances(filter)
+                })
+                .await
+            }
+
+            fn name(&self) -> &'static str {
+                self.inner.name()
+            }
+        }
+    };
+}
+pub(crate) use layer;

@@ -1,0 +1,80 @@
+//! [`Traced`]: one `tracing` span per call.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tracing::Instrument as _;
+
+use crate::{Error, InstanceProvisioner, Result};
+
+use super::{layer, Op};
+
+/// Records each call in a `provisioner` span (provider, operation, instance
+/// id) and ends it with an event carrying the outcome (`ok` or the error
+/// class) and the latency. User data and credentials never reach a span:
+/// the layer sees ids and outcomes only.
+#[derive(Clone)]
+pub struct Traced {
+    inner: Arc<dyn InstanceProvisioner>,
+}
+
+impl std::fmt::Debug for Traced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Traced")
+            .field("inner", &self.inner.name())
+            .finish()
+    }
+}
+
+/// The class of an outcome, for a span field.
+fn outcome<T>(result: &Result<T>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(Error::InvalidArgument { .. }) => "invalid_argument",
+        Err(Error::NotFound { .. }) => "not_found",
+        Err(Error::InvalidState { .. }) => "invalid_state",
+        Err(Error::Throttled { .. }) => "throttled",
+        Err(Error::InsufficientCapacity { .. }) => "insufficient_capacity",
+        Err(Error::QuotaExceeded { .. }) => "quota_exceeded",
+        Err(Error::Unauthenticated { .. }) => "unauthenticated",
+        Err(Error::PermissionDenied { .. }) => "permission_denied",
+        Err(Error::Unavailable { .. }) => "unavailable",
+        Err(Error::DeadlineExceeded { .. }) => "deadline_exceeded",
+        Err(_) => "provider",
+    }
+}
+
+impl Traced {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn InstanceProvisioner>) -> Self {
+        Self { inner }
+    }
+
+    async fn around<T, F, Fut>(&self, op: Op, id: &str, call: F) -> Result<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let span = tracing::info_span!(
+            "provisioner",
+            provider = self.inner.name(),
+            operation = op.as_str(),
+            instance_id = id
+        );
+        async {
+            let started = tokio::time::Instant::now();
+            let result = call().await;
+            let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+            let outcome = outcome(&result);
+            match &result {
+                Ok(_) => tracing::debug!(outcome, latency_ms, "call done"),
+                Err(e) => tracing::warn!(outcome, latency_ms, error = %e, "call failed"),
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+layer!(Traced, launch = |_, config| config.clone());
