@@ -85,6 +85,9 @@ struct Tally {
     unkeyed_extras: usize,
     cancelled: usize,
     failed_after_acceptance: usize,
+    /// Slots whose launch failed after acceptance and whose retry then
+    /// created a new instance (a vanished failure frees the name).
+    relaunched_after_failure: usize,
     errors_to_caller: usize,
     swept: usize,
     leaked: usize,
@@ -107,7 +110,7 @@ pub(crate) fn run(options: Options) -> Result<bool, String> {
     for provider in &options.providers {
         let tally = runtime.block_on(soak(provider, &options))?;
         println!(
-            "soak {provider}: {} launches, {} duplicates, {} leaked, {} created, {} unkeyed extras and cancelled launches swept, {} cancelled by the caller, {} failed after acceptance, {} errors reached the caller",
+            "soak {provider}: {} launches, {} duplicates, {} leaked, {} created, {} unkeyed extras and cancelled launches swept, {} cancelled by the caller, {} failed after acceptance ({} relaunched), {} errors reached the caller",
             tally.launches,
             tally.duplicates,
             tally.leaked,
@@ -115,6 +118,7 @@ pub(crate) fn run(options: Options) -> Result<bool, String> {
             tally.swept,
             tally.cancelled,
             tally.failed_after_acceptance,
+            tally.relaunched_after_failure,
             tally.errors_to_caller,
         );
         clean &= tally.clean();
@@ -382,23 +386,38 @@ async fn soak(provider: &str, options: &Options) -> Result<Tally, String> {
     if let Some((emulator, _)) = &target.emulator {
         emulator.wire().clear();
     }
-    let mut per_slot: BTreeMap<String, usize> = BTreeMap::new();
-    for (_, tags) in target.cloud.creations() {
-        if tags.get("soak-run") == Some(&run) {
-            *per_slot
-                .entry(tags.get("slot").cloned().unwrap_or_default())
-                .or_default() += 1;
+    // A keyed slot may rightly get a second instance after its first
+    // failed after acceptance and vanished (Compute Engine frees the name,
+    // and a retry of the lost insert creates anew): only instances that ran
+    // count towards duplicates.
+    let mut per_slot: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut failed_slots = Vec::new();
+    for creation in target.cloud.creations() {
+        if creation.tags.get("soak-run") != Some(&run) {
+            continue;
         }
-    }
-    tally.created = per_slot.values().sum();
-    for (slot, count) in &per_slot {
-        let keyed = slot.parse::<usize>().is_ok_and(|n| n % 2 == 0);
-        if keyed {
-            tally.duplicates += count.saturating_sub(1);
+        tally.created += 1;
+        let slot = creation.tags.get("slot").cloned().unwrap_or_default();
+        if creation.fails_after_acceptance {
+            failed_slots.push(slot);
         } else {
-            tally.unkeyed_extras += count.saturating_sub(1);
+            per_slot.entry(slot).or_default().push(creation.id);
         }
     }
+    for (slot, ids) in &per_slot {
+        let keyed = slot.parse::<usize>().is_ok_and(|n| n % 2 == 0);
+        let extra = ids.len().saturating_sub(1);
+        if keyed && extra > 0 {
+            eprintln!("soak {provider}: keyed slot {slot} created {ids:?}");
+            tally.duplicates += extra;
+        } else if !keyed {
+            tally.unkeyed_extras += extra;
+        }
+    }
+    tally.relaunched_after_failure = failed_slots
+        .iter()
+        .filter(|slot| per_slot.contains_key(*slot))
+        .count();
     let everything = InstanceFilter {
         tags: owner,
         states: CloudInstanceState::ALL.to_vec(),

@@ -106,6 +106,17 @@ pub(crate) fn failure_text(kind: LaunchFailureKind) -> (&'static str, &'static s
     }
 }
 
+/// One instance the cloud created, as [`FakeCloud::creations`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Creation {
+    /// Its id.
+    pub id: String,
+    /// Its tags at creation.
+    pub tags: provisioner_core::Tags,
+    /// It was a launch planned to fail after acceptance: it never ran.
+    pub fails_after_acceptance: bool,
+}
+
 /// Wire attributes of an instance that only its face interprets.
 pub type Attributes = BTreeMap<String, String>;
 
@@ -364,7 +375,7 @@ struct Model {
     /// Launches planned to fail after acceptance: (count, why, after how long).
     doomed: Vec<(u32, LaunchFailureKind, Duration)>,
     /// Every instance created, when the builder asked to record them.
-    creations: Option<Vec<(Arc<str>, Arc<InstanceConfig>)>>,
+    creations: Option<Vec<Creation>>,
     /// Failed launches that vanished, kept an hour as a cloud keeps the
     /// operation that reports them (Compute Engine's insert operation).
     failed: HashMap<Arc<str>, LaunchFailureKind>,
@@ -677,7 +688,11 @@ impl FakeCloud {
             let mut record = instance.record(now);
             (record.state, record.previous_state) = (Pending, Pending);
             if let Some(creations) = &mut model.creations {
-                creations.push((Arc::clone(&id), Arc::clone(&instance.config)));
+                creations.push(Creation {
+                    id: id.to_string(),
+                    tags: instance.config.tags.clone(),
+                    fails_after_acceptance: instance.failure.is_some(),
+                });
             }
             model.order.insert(seq, Arc::clone(&id));
             // A name used again is a new instance, whatever the last one met.
@@ -995,13 +1010,8 @@ impl FakeCloud {
     /// The id and tags of every instance created so far, in creation order,
     /// when the cloud was built with
     /// [`record_creations`](FakeCloudBuilder::record_creations); else empty.
-    pub fn creations(&self) -> Vec<(String, provisioner_core::Tags)> {
-        self.lock()
-            .creations
-            .iter()
-            .flatten()
-            .map(|(id, config)| (id.to_string(), config.tags.clone()))
-            .collect()
+    pub fn creations(&self) -> Vec<Creation> {
+        self.lock().creations.iter().flatten().cloned().collect()
     }
 
     /// How many instances are live (launched and not terminated).
