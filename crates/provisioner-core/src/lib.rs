@@ -7,6 +7,12 @@
 //! call ([`validate`]), and, behind the `contract` feature, the suite that
 //! proves an implementation keeps the contract (`contract`).
 //!
+//! Around the trait: [`InstanceProvisionerExt`] (waiting for states, with
+//! the typed failure of a launch the cloud accepted and then failed; bulk
+//! launches and terminates), [`layers`] (retry, timeout, concurrency limit,
+//! tracing; stackable over any provisioner), [`Deadlines`] (how long a call
+//! may take), and [`sweep`] (finding and terminating lost launches).
+//!
 //! Implementations live in their own crates: `provisioner-fake` (in memory,
 //! for fleet unit tests), `provisioner-ec2`, `provisioner-gcp` and
 //! `provisioner-azure`. A fleet manager holds an `Arc<dyn InstanceProvisioner>`
