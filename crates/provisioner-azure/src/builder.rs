@@ -19,7 +19,7 @@ use crate::transport::ArmTransport;
 /// deleted.
 const FAILED_LAUNCH_MEMORY: Duration = Duration::from_secs(3600);
 
-/// An [`InstanceProvisioner`] on Azure virtual machines, in one subscription,
+/// An [`InstanceProvisioner`](provisioner_core::InstanceProvisioner) on Azure virtual machines, in one subscription,
 /// resource group and location. Instance ids are VM names within the group.
 pub struct AzureProvisioner {
     pub(crate) compute: compute::Client,

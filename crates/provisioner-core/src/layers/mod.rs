@@ -1,5 +1,5 @@
-//! Layers: wrappers that implement [`InstanceProvisioner`] over any
-//! [`InstanceProvisioner`], stackable in any order (an `Arc<dyn …>` in, an
+//! Layers: wrappers that implement [`InstanceProvisioner`](crate::InstanceProvisioner) over any
+//! [`InstanceProvisioner`](crate::InstanceProvisioner), stackable in any order (an `Arc<dyn …>` in, an
 //! `Arc<dyn …>` out), as tower's and OpenDAL's layers are.
 //!
 //! - [`Retry`]: retries retryable errors with jittered backoff, honours the
