@@ -5,6 +5,7 @@ use std::fmt;
 /// Settings every launch of one [`AzureProvisioner`](crate::AzureProvisioner)
 /// shares. The SSH public key is not secret, but `Debug` shortens it.
 #[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AzureLaunchConfig {
     /// The subnet the VM's network interface joins (a resource id).
     pub subnet_id: String,
@@ -13,8 +14,10 @@ pub struct AzureLaunchConfig {
     /// The administrator's SSH public key (password login is disabled).
     pub ssh_public_key: String,
     /// Whether the VM gets a public address (created with it, deleted with it).
+    #[cfg_attr(feature = "serde", serde(default))]
     pub public_ip: bool,
     /// A network security group for the interface (a resource id), if any.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub network_security_group_id: Option<String>,
 }
 
@@ -57,5 +60,23 @@ impl fmt::Debug for AzureLaunchConfig {
             .field("public_ip", &self.public_ip)
             .field("network_security_group_id", &self.network_security_group_id)
             .finish()
+    }
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use super::*;
+
+    #[test]
+    fn launch_settings_read_from_a_config_file() {
+        let settings =
+            AzureLaunchConfig::new("/subscriptions/s/x", "fleet", "ssh-ed25519 AAAA fleet")
+                .with_public_ip(true);
+        let json = serde_json::to_string(&settings).unwrap();
+        let back: AzureLaunchConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, settings);
+        // What a file leaves out takes the default.
+        let sparse: AzureLaunchConfig = serde_json::from_str(r#"{"subnet_id": "/s", "admin_username": "fleet", "ssh_public_key": "ssh-ed25519 AAAA"}"#).unwrap();
+        let _ = sparse;
     }
 }

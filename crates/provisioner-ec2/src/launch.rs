@@ -2,6 +2,8 @@
 
 /// The IAM instance profile to attach.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum IamInstanceProfile {
     /// By ARN.
     Arn(String),
@@ -12,6 +14,8 @@ pub enum IamInstanceProfile {
 /// Settings every launch of one [`Ec2Provisioner`](crate::Ec2Provisioner)
 /// shares: where instances go and what they may do. Nothing here is secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct Ec2LaunchConfig {
     /// The subnet (and so VPC and availability zone); the account's default
     /// subnet when `None`.
@@ -56,5 +60,23 @@ impl Ec2LaunchConfig {
     pub fn with_public_ip(mut self, associate: bool) -> Self {
         self.associate_public_ip = Some(associate);
         self
+    }
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use super::*;
+
+    #[test]
+    fn launch_settings_read_from_a_config_file() {
+        let settings = Ec2LaunchConfig::default()
+            .with_subnet("subnet-1")
+            .with_iam_instance_profile(IamInstanceProfile::Name("fleet".into()));
+        let json = serde_json::to_string(&settings).unwrap();
+        let back: Ec2LaunchConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, settings);
+        // What a file leaves out takes the default.
+        let sparse: Ec2LaunchConfig = serde_json::from_str(r#"{"subnet_id": "subnet-1"}"#).unwrap();
+        let _ = sparse;
     }
 }

@@ -2,6 +2,7 @@
 
 /// The service account instances run as.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ServiceAccount {
     /// Its email.
     pub email: String,
@@ -12,6 +13,8 @@ pub struct ServiceAccount {
 /// Settings every launch of one [`GcpProvisioner`](crate::GcpProvisioner)
 /// shares. Nothing here is secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct GcpLaunchConfig {
     /// The VPC network (URL or `global/networks/NAME`); the project's
     /// `default` network when `None`.
@@ -72,5 +75,23 @@ impl GcpLaunchConfig {
     pub fn with_user_data_key(mut self, key: impl Into<String>) -> Self {
         self.user_data_key = key.into();
         self
+    }
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use super::*;
+
+    #[test]
+    fn launch_settings_read_from_a_config_file() {
+        let settings = GcpLaunchConfig::default()
+            .with_subnetwork("regions/r/subnetworks/s")
+            .with_external_ip(false);
+        let json = serde_json::to_string(&settings).unwrap();
+        let back: GcpLaunchConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, settings);
+        // What a file leaves out takes the default.
+        let sparse: GcpLaunchConfig = serde_json::from_str(r#"{"external_ip": false}"#).unwrap();
+        let _ = sparse;
     }
 }
