@@ -269,18 +269,26 @@ async fn cycle(p: Arc<dyn InstanceProvisioner>, config: InstanceConfig, seed: u6
     let mut outcome = Cycle::default();
     let errors = &mut outcome.errors_to_caller;
     // One launch in twenty is abandoned at a random moment: the caller
-    // never learns whether an instance was created.
+    // never learns whether an instance was created. One that answers in
+    // time is used as any other.
+    let mut first = None;
     if dice.percent(5) {
         let patience = Duration::from_millis(dice.roll() % 40);
-        let launch = p.launch_instance(&config);
-        if tokio::time::timeout(patience, launch).await.is_err() {
-            outcome.cancelled = true;
-            return outcome;
+        match tokio::time::timeout(patience, p.launch_instance(&config)).await {
+            Ok(Ok(info)) => first = Some(info),
+            Ok(Err(_)) => *errors += 1,
+            Err(_) => {
+                outcome.cancelled = true;
+                return outcome;
+            }
         }
     }
-    let info = match retried(errors, || p.launch_instance(&config)).await {
-        Ok(info) => info,
-        Err(_) => return outcome,
+    let info = match first {
+        Some(info) => info,
+        None => match retried(errors, || p.launch_instance(&config)).await {
+            Ok(info) => info,
+            Err(_) => return outcome,
+        },
     };
     let id = info.instance_id;
     match p.wait_until_running(&id, Duration::from_secs(120)).await {
