@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use provisioner_core::consistency::Expiring;
 use provisioner_core::CloudInstanceState::{self, *};
 use provisioner_core::{
     InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus, LaunchFailure, LaunchFailureKind,
@@ -55,9 +56,6 @@ pub struct InstanceRecord {
     /// Why the cloud failed this launch after accepting it; set once the
     /// failure happened (the state is then `Terminated`).
     pub failure: Option<LaunchFailureKind>,
-    /// When a launch planned to fail after acceptance fails (or failed): a
-    /// face's long-running operation reports the failure from then on.
-    pub fails_at: Option<Instant>,
 }
 
 impl InstanceRecord {
@@ -77,11 +75,7 @@ impl InstanceRecord {
     /// own failure codes (`InsufficientCapacity`, `QuotaExceeded`).
     pub fn to_status(&self) -> InstanceStatus {
         if let Some(kind) = self.failure {
-            let (code, message) = failure_text(kind);
-            return InstanceStatus::failed_launch(
-                self.id.to_string(),
-                LaunchFailure::new(kind, code, message),
-            );
+            return InstanceStatus::failed_launch(self.id.to_string(), launch_failure(kind));
         }
         InstanceStatus {
             launch_failure: None,
@@ -94,16 +88,17 @@ impl InstanceRecord {
     }
 }
 
-/// The model's code and message of a launch failure.
-pub(crate) fn failure_text(kind: LaunchFailureKind) -> (&'static str, &'static str) {
-    match kind {
+/// A launch failure with the model's own code and message.
+pub(crate) fn launch_failure(kind: LaunchFailureKind) -> LaunchFailure {
+    let (code, message) = match kind {
         LaunchFailureKind::InsufficientCapacity => (
             "InsufficientCapacity",
             "no capacity for this instance type here",
         ),
         LaunchFailureKind::QuotaExceeded => ("QuotaExceeded", "an account quota is reached"),
         _ => ("LaunchFailed", "the launch failed"),
-    }
+    };
+    LaunchFailure::new(kind, code, message)
 }
 
 /// One instance the cloud created, as [`FakeCloud::creations`] lists it.
@@ -214,8 +209,7 @@ impl FakeCloudBuilder {
             token_expiry: BTreeMap::new(),
             key_retention: self.personality.key_retention_after_terminate,
             doomed: Vec::new(),
-            failed: HashMap::new(),
-            failed_order: std::collections::VecDeque::new(),
+            failed: Expiring::new(FAILED_LAUNCH_MEMORY),
             expiry: BTreeMap::new(),
             next_seq: 0,
             live: 0,
@@ -282,7 +276,6 @@ struct Instance {
     live: bool,
     /// The failure planned for (or met by) this launch after acceptance.
     failure: Option<LaunchFailureKind>,
-    fails_at: Option<Instant>,
 }
 
 impl Instance {
@@ -321,7 +314,6 @@ impl Instance {
         let failed = state == Terminated && self.failure.is_some();
         InstanceRecord {
             failure: self.failure.filter(|_| failed),
-            fails_at: self.fails_at,
             id: Arc::clone(&self.id),
             config: Arc::clone(&self.config),
             attributes: Arc::clone(&self.attributes),
@@ -378,9 +370,7 @@ struct Model {
     creations: Option<Vec<Creation>>,
     /// Failed launches that vanished, kept an hour as a cloud keeps the
     /// operation that reports them (Compute Engine's insert operation).
-    failed: HashMap<Arc<str>, LaunchFailureKind>,
-    /// (when it is forgotten, id), oldest first.
-    failed_order: std::collections::VecDeque<(Instant, Arc<str>)>,
+    failed: Expiring<LaunchFailureKind>,
     /// (when it vanishes, creation order) → id, for terminated instances.
     expiry: BTreeMap<(Instant, u64), Arc<str>>,
     next_seq: u64,
@@ -432,9 +422,7 @@ impl Model {
             self.order.remove(&seq);
             self.unindex_tags(&instance.config.tags, seq);
             if let Some(kind) = instance.failure {
-                self.failed.insert(Arc::clone(&id), kind);
-                self.failed_order
-                    .push_back((now + FAILED_LAUNCH_MEMORY, Arc::clone(&id)));
+                self.failed.insert(&*id, kind);
             }
             if let Some(ip) = instance.private_ip {
                 self.private.release(ip);
@@ -446,11 +434,6 @@ impl Model {
                 if self.key_retention.is_zero() && self.tokens.get(key) == Some(&id) {
                     self.tokens.remove(key);
                 }
-            }
-        }
-        while self.failed_order.front().is_some_and(|(at, _)| *at <= now) {
-            if let Some((_, id)) = self.failed_order.pop_front() {
-                self.failed.remove(&id);
             }
         }
         while let Some(entry) = self.token_expiry.first_entry() {
@@ -653,7 +636,6 @@ impl FakeCloud {
                 gone_at: None,
                 live: false,
                 failure: None,
-                fails_at: None,
             };
             match model.take_doom() {
                 None => {
@@ -670,7 +652,6 @@ impl FakeCloud {
                     let fails_at = now + after;
                     instance.transition(now, Pending, Terminated, after);
                     instance.failure = Some(kind);
-                    instance.fails_at = Some(fails_at);
                     instance.reason = Some("launch failed after acceptance");
                     if let Some(retention) = inner.personality.failed_launch_retention {
                         let gone_at = fails_at + retention;
@@ -813,7 +794,6 @@ impl FakeCloud {
             instance.reason = Some("user initiated terminate");
             // Terminated before it failed: it no longer will.
             instance.failure = None;
-            instance.fails_at = None;
             let was_live = std::mem::replace(&mut instance.live, false);
             let gone_at = now + delay + inner.personality.terminated_retention;
             instance.gone_at = Some(gone_at);

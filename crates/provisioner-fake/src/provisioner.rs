@@ -143,10 +143,9 @@ impl InstanceProvisioner for FakeProvisioner {
                 // Compute Engine) is reported from the cloud's record of it.
                 if let Some(kind) = self.cloud.vanished_launch_failure(instance_id) {
                     self.recent.forget(instance_id);
-                    let (code, message) = crate::cloud::failure_text(kind);
                     return Ok(InstanceStatus::failed_launch(
                         instance_id,
-                        provisioner_core::LaunchFailure::new(kind, code, message),
+                        crate::cloud::launch_failure(kind),
                     ));
                 }
                 if self.recent.contains(instance_id) {
