@@ -41,6 +41,7 @@
 
 mod deadline;
 mod error;
+mod operation;
 mod state;
 mod types;
 mod wait;
@@ -58,6 +59,7 @@ pub mod contract;
 pub use async_trait::async_trait;
 pub use deadline::Deadlines;
 pub use error::{BoxError, Error, ErrorClass, ProviderFailure, Result, DEFAULT_MAX_RETRY_AFTER};
+pub use operation::Operation;
 pub use state::{CloudInstanceState, ParseStateError};
 pub use types::{
     InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus, LaunchFailure, LaunchFailureKind,

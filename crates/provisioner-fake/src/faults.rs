@@ -4,71 +4,11 @@
 //! call changes nothing (the emulator adds wire-level faults such as a
 //! connection dropped after the model committed).
 
-use std::fmt;
 use std::time::Duration;
 
-/// The model's operations, as seen by faults and the call log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Operation {
-    /// Launch one instance.
-    Launch,
-    /// Terminate.
-    Terminate,
-    /// Stop.
-    Stop,
-    /// Start.
-    Start,
-    /// Describe one instance.
-    Describe,
-    /// List one page.
-    List,
-}
-
-impl Operation {
-    /// Every operation.
-    pub const ALL: [Operation; 6] = [
-        Self::Launch,
-        Self::Terminate,
-        Self::Stop,
-        Self::Start,
-        Self::Describe,
-        Self::List,
-    ];
-
-    pub(crate) const fn index(self) -> usize {
-        self as usize
-    }
-
-    /// The lowercase name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Launch => "launch",
-            Self::Terminate => "terminate",
-            Self::Stop => "stop",
-            Self::Start => "start",
-            Self::Describe => "describe",
-            Self::List => "list",
-        }
-    }
-}
-
-impl std::str::FromStr for Operation {
-    type Err = String;
-
-    /// Parses the lowercase name ([`as_str`](Self::as_str)).
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|op| op.as_str() == name)
-            .ok_or_else(|| format!("unknown operation {name:?}"))
-    }
-}
-
-impl fmt::Display for Operation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The operations of the trait, as seen by faults and the call log (one
+/// type with the core's layers).
+pub use provisioner_core::Operation;
 
 /// An injected failure. Each face turns it into its provider's wire error
 /// (EC2's `RequestLimitExceeded`, Compute Engine's `rateLimitExceeded`, …);

@@ -7,7 +7,8 @@ use tokio::sync::Semaphore;
 
 use crate::{InstanceProvisioner, Result};
 
-use super::{layer, Op};
+use super::layer;
+use crate::Operation;
 
 /// Lets at most `limit` calls through at once; the others wait their turn.
 #[derive(Clone)]
@@ -34,7 +35,7 @@ impl ConcurrencyLimit {
         }
     }
 
-    async fn around<T, F, Fut>(&self, _op: Op, _id: &str, call: F) -> Result<T>
+    async fn around<T, F, Fut>(&self, _op: Operation, _id: &str, call: F) -> Result<T>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T>>,

@@ -35,45 +35,6 @@ pub use retry::{Retry, RetryBudget, RetryPolicy};
 pub use timeout::Timeout;
 pub use traced::Traced;
 
-use std::fmt;
-
-/// The operation a layer wraps, for labels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Op {
-    /// `launch_instance`.
-    Launch,
-    /// `terminate_instance`.
-    Terminate,
-    /// `stop_instance`.
-    Stop,
-    /// `start_instance`.
-    Start,
-    /// `describe_instance`.
-    Describe,
-    /// `list_instances`.
-    List,
-}
-
-impl Op {
-    /// The lowercase name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Launch => "launch",
-            Self::Terminate => "terminate",
-            Self::Stop => "stop",
-            Self::Start => "start",
-            Self::Describe => "describe",
-            Self::List => "list",
-        }
-    }
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Implements [`InstanceProvisioner`] for a layer that has `inner` (the
 /// wrapped provisioner) and an `around(op, id, call)` method running each
 /// call; `launch` maps the launch config first (`|config| config`).
@@ -88,35 +49,33 @@ macro_rules! layer {
                 let prepare: fn(&Self, &$crate::InstanceConfig) -> $crate::InstanceConfig =
                     $prepare;
                 let config = prepare(self, config);
-                self.around($crate::layers::Op::Launch, "", || {
+                self.around($crate::Operation::Launch, "", || {
                     self.inner.launch_instance(&config)
                 })
                 .await
             }
 
             async fn terminate_instance(&self, id: &str) -> $crate::Result<()> {
-                self.around($crate::layers::Op::Terminate, id, || {
+                self.around($crate::Operation::Terminate, id, || {
                     self.inner.terminate_instance(id)
                 })
                 .await
             }
 
             async fn stop_instance(&self, id: &str) -> $crate::Result<()> {
-                self.around($crate::layers::Op::Stop, id, || {
-                    self.inner.stop_instance(id)
-                })
-                .await
+                self.around($crate::Operation::Stop, id, || self.inner.stop_instance(id))
+                    .await
             }
 
             async fn start_instance(&self, id: &str) -> $crate::Result<$crate::InstanceInfo> {
-                self.around($crate::layers::Op::Start, id, || {
+                self.around($crate::Operation::Start, id, || {
                     self.inner.start_instance(id)
                 })
                 .await
             }
 
             async fn describe_instance(&self, id: &str) -> $crate::Result<$crate::InstanceStatus> {
-                self.around($crate::layers::Op::Describe, id, || {
+                self.around($crate::Operation::Describe, id, || {
                     self.inner.describe_instance(id)
                 })
                 .await
@@ -126,7 +85,7 @@ macro_rules! layer {
                 &self,
                 filter: &$crate::InstanceFilter,
             ) -> $crate::Result<Vec<$crate::InstanceInfo>> {
-                self.around($crate::layers::Op::List, "", || {
+                self.around($crate::Operation::List, "", || {
                     self.inner.list_instances(filter)
                 })
                 .await

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::{naming, InstanceConfig, InstanceProvisioner, Result, DEFAULT_MAX_RETRY_AFTER};
 
-use super::{layer, Op};
+use super::layer;
+use crate::Operation;
 
 /// How a [`Retry`] layer retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,7 +146,7 @@ impl Retry {
         base.mul_f64(fraction)
     }
 
-    async fn around<T, F, Fut>(&self, _op: Op, _id: &str, mut call: F) -> Result<T>
+    async fn around<T, F, Fut>(&self, _op: Operation, _id: &str, mut call: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,

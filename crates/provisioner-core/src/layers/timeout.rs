@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::{Error, InstanceProvisioner, Result};
 
-use super::{layer, Op};
+use super::layer;
+use crate::Operation;
 
 /// Fails a call that takes longer than `limit` with [`Error::Unavailable`]
 /// (its outcome is unknown; a launch with a key may be retried safely).
@@ -31,7 +32,7 @@ impl Timeout {
         Self { inner, limit }
     }
 
-    async fn around<T, F, Fut>(&self, op: Op, id: &str, call: F) -> Result<T>
+    async fn around<T, F, Fut>(&self, op: Operation, id: &str, call: F) -> Result<T>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T>>,

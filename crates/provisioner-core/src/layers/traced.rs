@@ -7,7 +7,8 @@ use tracing::Instrument as _;
 
 use crate::{Error, InstanceProvisioner, Result};
 
-use super::{layer, Op};
+use super::layer;
+use crate::Operation;
 
 /// Records each call in a `provisioner` span (provider, operation, instance
 /// id) and ends it with an event carrying the outcome (`ok` or the error
@@ -50,7 +51,7 @@ impl Traced {
         Self { inner }
     }
 
-    async fn around<T, F, Fut>(&self, op: Op, id: &str, call: F) -> Result<T>
+    async fn around<T, F, Fut>(&self, op: Operation, id: &str, call: F) -> Result<T>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T>>,
