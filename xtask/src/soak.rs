@@ -18,7 +18,7 @@ use provisioner_core::{
 };
 use provisioner_ec2::{emulator_client, Ec2LaunchConfig, Ec2Provisioner};
 use provisioner_emulator::{Emulator, EmulatorHandle};
-use provisioner_fake::{FakeCloud, FakeProvisioner, Fault, Operation, Personality};
+use provisioner_fake::{FakeCloud, FakeProvisioner, Fault, Operation, Personality, SplitMix64};
 use provisioner_gcp::{GcpLaunchConfig, GcpProvisioner};
 use tokio::sync::Semaphore;
 
@@ -212,15 +212,12 @@ async fn target(provider: &str, seed: u64) -> Result<Target, String> {
     })
 }
 
-/// A small seeded generator for the soak's own choices.
-struct Dice(u64);
+/// The soak's own choices, from the fake's seeded generator.
+struct Dice(SplitMix64);
 
 impl Dice {
     fn roll(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        self.0.next_u64()
     }
 
     fn percent(&mut self, p: u64) -> bool {
@@ -265,7 +262,7 @@ where
 }
 
 async fn cycle(p: Arc<dyn InstanceProvisioner>, config: InstanceConfig, seed: u64) -> Cycle {
-    let mut dice = Dice(seed | 1);
+    let mut dice = Dice(SplitMix64::new(seed));
     let mut outcome = Cycle::default();
     let errors = &mut outcome.errors_to_caller;
     // One launch in twenty is abandoned at a random moment: the caller

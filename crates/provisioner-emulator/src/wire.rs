@@ -5,12 +5,14 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use provisioner_fake::SplitMix64;
+
 /// Wire-level faults, shared by every face.
 #[derive(Debug, Default)]
 pub struct WireFaults {
     drop_after_commit: Mutex<HashMap<String, u32>>,
-    /// action → (probability, generator state) of random drops.
-    random: Mutex<HashMap<String, (f64, u64)>>,
+    /// action → (probability, generator) of random drops.
+    random: Mutex<HashMap<String, (f64, SplitMix64)>>,
 }
 
 impl WireFaults {
@@ -29,7 +31,10 @@ impl WireFaults {
         self.random
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(action.to_owned(), (probability.clamp(0.0, 1.0), seed | 1));
+            .insert(
+                action.to_owned(),
+                (probability.clamp(0.0, 1.0), SplitMix64::new(seed)),
+            );
     }
 
     /// Consumes one planned drop for `action`, if any, or draws a random one.
@@ -41,15 +46,10 @@ impl WireFaults {
         }
         drop(plan);
         let mut random = self.random.lock().unwrap_or_else(|p| p.into_inner());
-        let Some((probability, state)) = random.get_mut(action) else {
+        let Some((probability, generator)) = random.get_mut(action) else {
             return false;
         };
-        // xorshift64: a fixed sequence per seed.
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        let draw = (*state >> 11) as f64 / (1u64 << 53) as f64;
-        draw < *probability
+        generator.next_f64() < *probability
     }
 
     /// Forgets every planned and random drop.

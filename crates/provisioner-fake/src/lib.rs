@@ -57,7 +57,7 @@ pub use cloud::{Attributes, Creation, FakeCloud, FakeCloudBuilder, InstanceRecor
 #[cfg(feature = "contract")]
 pub use contract::FAILURE_AFTER_ACCEPTANCE;
 pub use error::{retry_after, CloudError};
-pub use faults::{Fault, Operation};
+pub use faults::{Fault, Operation, SplitMix64};
 pub use personality::{Personality, Transitions};
 pub use provisioner::{FakeProvisioner, FAKE_RULES};
 
