@@ -159,6 +159,7 @@ async fn target(provider: &str, seed: u64) -> Result<Target, String> {
     }
     let emulator = Emulator::builder()
         .cloud(cloud.clone())
+        .resource_group("sub-1", "fleet", "westeurope")
         .start()
         .await
         .map_err(|e| format!("cannot start the emulator: {e}"))?;

@@ -235,6 +235,7 @@ const AZURE_IMAGE: &str = "Canonical:ubuntu-24_04-lts:server:latest";
 async fn azure_emulator() -> Result<ContractSubject, String> {
     let emulator = Emulator::builder()
         .personality(Personality::azure())
+        .resource_group("sub-1", "fleet", "westeurope")
         .arm_page_cap(2)
         .start()
         .await

@@ -63,6 +63,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let emulator = provisioner_emulator::Emulator::builder()
 //!     .personality(provisioner_fake::Personality::azure())
+//!     .resource_group("sub-1", "fleet", "westeurope")
 //!     .start()
 //!     .await?;
 //! let subnet = "/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default";

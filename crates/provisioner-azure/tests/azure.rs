@@ -39,6 +39,7 @@ impl TokenCredential for Token {
 async fn emulator(page_cap: usize) -> EmulatorHandle {
     Emulator::builder()
         .personality(Personality::azure())
+        .resource_group("sub-1", "fleet", "westeurope")
         .arm_page_cap(page_cap)
         .start()
         .await

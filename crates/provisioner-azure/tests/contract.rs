@@ -15,6 +15,7 @@ async fn subject() -> ContractSubject {
     // Pages of 2 make the listing cases cross pages (nextLink).
     let emulator = Emulator::builder()
         .personality(Personality::azure())
+        .resource_group("sub-1", "fleet", "westeurope")
         .arm_page_cap(2)
         .start()
         .await

@@ -161,6 +161,7 @@ fn every_example_body_parses_with_the_sdk_models() {
 async fn the_faces_bodies_match_the_examples() {
     let emulator = Emulator::builder()
         .personality(Personality::azure())
+        .resource_group("s", "g", "westus")
         .start()
         .await
         .unwrap();

@@ -49,9 +49,11 @@ mod envelope;
 mod gce;
 mod lro;
 mod server;
+mod tls;
 mod wire;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use provisioner_fake::{FakeCloud, Personality};
@@ -82,6 +84,9 @@ pub(crate) struct Settings {
     pub(crate) gce_page_cap: usize,
     /// The most VMs one ARM list page holds.
     pub(crate) arm_page_cap: usize,
+    /// `https` when serving TLS, else `http`: for the URLs the faces
+    /// answer with (ARM's operation and nextLink URLs).
+    pub(crate) scheme: &'static str,
 }
 
 /// The emulator: see [`Emulator::builder`].
@@ -98,6 +103,8 @@ impl Emulator {
             ec2_page_cap: 1000,
             gce_page_cap: 500,
             arm_page_cap: 1000,
+            tls_dir: None,
+            groups: Vec::new(),
         }
     }
 }
@@ -110,6 +117,8 @@ pub struct EmulatorBuilder {
     ec2_page_cap: usize,
     gce_page_cap: usize,
     arm_page_cap: usize,
+    tls_dir: Option<PathBuf>,
+    groups: Vec<(String, String, String)>,
 }
 
 impl EmulatorBuilder {
@@ -152,10 +161,41 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Serves https with a self-signed certificate for `localhost`,
+    /// `127.0.0.1` and `::1`, made at start and written as PEM into `dir`
+    /// (see [`EmulatorHandle::certificate`]) so that a client can trust it.
+    /// Some clients (azure-core's) send a bearer token only over https.
+    pub fn tls(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.tls_dir = Some(dir.into());
+        self
+    }
+
+    /// Creates a resource group for the Azure face, as the account it
+    /// stands for already has it: VMs, network interfaces and public
+    /// addresses go into existing groups only (clients may also create
+    /// groups with ARM's PUT).
+    pub fn resource_group(
+        mut self,
+        subscription: impl Into<String>,
+        group: impl Into<String>,
+        location: impl Into<String>,
+    ) -> Self {
+        self.groups
+            .push((subscription.into(), group.into(), location.into()));
+        self
+    }
+
     /// Binds and starts serving in the background.
     pub async fn start(self) -> std::io::Result<EmulatorHandle> {
         let listener = TcpListener::bind(self.listen).await?;
         let addr = listener.local_addr()?;
+        let (tls, certificate) = match &self.tls_dir {
+            Some(dir) => {
+                let (acceptor, path) = tls::self_signed(dir)?;
+                (Some(acceptor), Some(path))
+            }
+            None => (None, None),
+        };
         let cloud = self
             .cloud
             .unwrap_or_else(|| FakeCloud::builder().personality(Personality::ec2()).build());
@@ -167,22 +207,36 @@ impl EmulatorBuilder {
                 ec2_page_cap: self.ec2_page_cap,
                 gce_page_cap: self.gce_page_cap,
                 arm_page_cap: self.arm_page_cap,
+                scheme: if tls.is_some() { "https" } else { "http" },
             }),
             gce_operations: Arc::default(),
             arm_state: Arc::default(),
         };
+        for (sub, group, location) in &self.groups {
+            state
+                .arm_state
+                .put_group(sub, group, location, &serde_json::json!({}));
+        }
         let app = ec2::router()
             .merge(gce::router())
             .merge(arm::router())
             .merge(admin::router())
             .layer(axum::middleware::from_fn(envelope::shape_errors))
             .with_state(state.clone());
+        // ARM's fixed path words are matched without regard to case, before
+        // routing.
+        let app = axum::Router::new().fallback_service(
+            tower::ServiceBuilder::new()
+                .map_request(arm::canonical_path::<axum::body::Body>)
+                .service(app),
+        );
         let (stop, stopped) = oneshot::channel();
         let counts = Arc::clone(&state.counts);
-        let task = tokio::spawn(server::serve(listener, app.clone(), counts, stopped));
+        let task = tokio::spawn(server::serve(listener, tls, app.clone(), counts, stopped));
         Ok(EmulatorHandle {
             app,
             addr,
+            certificate,
             state,
             stop: Some(stop),
             task,
@@ -195,6 +249,7 @@ impl EmulatorBuilder {
 pub struct EmulatorHandle {
     app: axum::Router,
     addr: SocketAddr,
+    certificate: Option<PathBuf>,
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
@@ -206,9 +261,16 @@ impl EmulatorHandle {
         self.addr
     }
 
-    /// The base URL, such as `http://127.0.0.1:40123`.
+    /// The base URL, such as `http://127.0.0.1:40123` (`https://` when
+    /// serving TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.state.settings.scheme, self.addr)
+    }
+
+    /// Where the self-signed certificate was written, when serving TLS
+    /// ([`EmulatorBuilder::tls`]).
+    pub fn certificate(&self) -> Option<&Path> {
+        self.certificate.as_deref()
     }
 
     /// The model it serves (for faults, the call log and assertions).

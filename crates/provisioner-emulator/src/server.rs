@@ -9,8 +9,10 @@ use std::time::Duration;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::wire::{DropConnection, WireCounts};
@@ -33,9 +35,11 @@ const MAX_CONNECTIONS: usize = 1024;
 /// How long a client may take to send a request's headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves `app` on `listener` until `shutdown` fires (or its sender drops).
+/// Serves `app` on `listener` (over TLS when `tls` is given) until
+/// `shutdown` fires (or its sender drops).
 pub(crate) async fn serve(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     app: Router,
     counts: Arc<WireCounts>,
     mut shutdown: oneshot::Receiver<()>,
@@ -65,23 +69,35 @@ pub(crate) async fn serve(
             _ = &mut shutdown => return,
         };
         pause = Duration::from_millis(5);
-        tokio::spawn(serve_connection(
-            stream,
-            peer,
-            app.clone(),
-            Arc::clone(&counts),
-            permit,
-        ));
+        let (app, counts) = (app.clone(), Arc::clone(&counts));
+        match tls.clone() {
+            None => {
+                tokio::spawn(serve_connection(stream, peer, app, counts, permit));
+            }
+            Some(acceptor) => {
+                tokio::spawn(async move {
+                    // The handshake counts against the header timeout, so a
+                    // silent client cannot hold a slot.
+                    match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => serve_connection(stream, peer, app, counts, permit).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        }
     }
 }
 
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
+async fn serve_connection<S>(
+    stream: S,
     peer: SocketAddr,
     app: Router,
     counts: Arc<WireCounts>,
     _slot: OwnedSemaphorePermit,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let app = app.clone();
         counts.record(request.uri().path());

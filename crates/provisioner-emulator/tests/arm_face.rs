@@ -66,6 +66,7 @@ async fn call(
 async fn arm() -> EmulatorHandle {
     Emulator::builder()
         .personality(Personality::azure())
+        .resource_group("s", "g", "westeurope")
         .start()
         .await
         .unwrap()

@@ -384,6 +384,7 @@ async fn emulator(personality: Personality) -> EmulatorHandle {
         .ec2_page_cap(3)
         .gce_page_cap(3)
         .arm_page_cap(3)
+        .resource_group("sub-1", "fleet", "westeurope")
         .start()
         .await
         .unwrap()

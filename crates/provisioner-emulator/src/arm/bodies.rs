@@ -50,7 +50,6 @@ pub(super) fn vm_json(state: &AppState, r: &InstanceRecord, with_view: bool) -> 
     let image: Value = serde_json::from_str(&get(attr::IMAGE_REFERENCE)).unwrap_or(Value::Null);
     let os_profile: Value =
         serde_json::from_str(&get(attr::OS_PROFILE)).unwrap_or_else(|_| json!({}));
-    let nic = get(attr::NIC);
     let mut os_disk = json!({
         "osType": "Linux",
         "name": get(attr::DISK),
@@ -58,7 +57,7 @@ pub(super) fn vm_json(state: &AppState, r: &InstanceRecord, with_view: bool) -> 
         "caching": "ReadWrite",
         "managedDisk": {
             "storageAccountType": "Standard_LRS",
-            "id": resource_id(&sub, &group, "Microsoft.Compute/disks", &get(attr::DISK)),
+            "id": disk_id(r),
         },
         "deleteOption": get(attr::DISK_DELETE),
     });
@@ -78,7 +77,7 @@ pub(super) fn vm_json(state: &AppState, r: &InstanceRecord, with_view: bool) -> 
             "osProfile": os_profile,
             "networkProfile": {
                 "networkInterfaces": [{
-                    "id": resource_id(&sub, &group, "Microsoft.Network/networkInterfaces", &nic),
+                    "id": get(attr::NIC_ID),
                     "properties": {"primary": true, "deleteOption": get(attr::NIC_DELETE)},
                 }],
             },
@@ -95,8 +94,8 @@ pub(super) fn vm_json(state: &AppState, r: &InstanceRecord, with_view: bool) -> 
 pub(super) fn nic_json(r: &InstanceRecord) -> Value {
     let a = &r.attributes;
     let get = |k: &str| a.get(k).cloned().unwrap_or_default();
-    let (sub, group, name) = (get(attr::SUBSCRIPTION), get(attr::GROUP), get(attr::NIC));
-    let id = resource_id(&sub, &group, "Microsoft.Network/networkInterfaces", &name);
+    let (sub, group, id) = (get(attr::SUBSCRIPTION), get(attr::GROUP), get(attr::NIC_ID));
+    let name = last_segment(&id).to_owned();
     let mut ip_config = json!({
         "name": "ipconfig1",
         "id": format!("{id}/ipConfigurations/ipconfig1"),
@@ -111,14 +110,14 @@ pub(super) fn nic_json(r: &InstanceRecord) -> Value {
     if let Some(ip) = r.private_ip {
         ip_config["properties"]["privateIPAddress"] = ip.to_string().into();
     }
-    if a.contains_key(attr::PIP) {
-        ip_config["properties"]["publicIPAddress"] = json!({"id": resource_id(&sub, &group, "Microsoft.Network/publicIPAddresses", &get(attr::PIP))});
+    if let Some(pip) = a.get(attr::PIP_ID) {
+        ip_config["properties"]["publicIPAddress"] = json!({ "id": pip });
     }
     let mut nic = json!({
         "name": name,
         "id": id,
         "location": get(attr::LOCATION),
-        "type": "Microsoft.Network/networkInterfaces",
+        "type": NIC_KIND,
         "properties": {
             "provisioningState": "Succeeded",
             "ipConfigurations": [ip_config],
@@ -135,18 +134,12 @@ pub(super) fn nic_json(r: &InstanceRecord) -> Value {
 pub(super) fn pip_json(r: &InstanceRecord) -> Value {
     let a = &r.attributes;
     let get = |k: &str| a.get(k).cloned().unwrap_or_default();
-    let (sub, group, name) = (get(attr::SUBSCRIPTION), get(attr::GROUP), get(attr::PIP));
-    let nic_id = resource_id(
-        &sub,
-        &group,
-        "Microsoft.Network/networkInterfaces",
-        &get(attr::NIC),
-    );
+    let (id, nic_id) = (get(attr::PIP_ID), get(attr::NIC_ID));
     let mut pip = json!({
-        "name": name,
-        "id": resource_id(&sub, &group, "Microsoft.Network/publicIPAddresses", &name),
+        "name": last_segment(&id),
+        "id": id,
         "location": get(attr::LOCATION),
-        "type": "Microsoft.Network/publicIPAddresses",
+        "type": PIP_KIND,
         "sku": {"name": "Standard", "tier": "Regional"},
         "properties": {
             "provisioningState": "Succeeded",
@@ -162,14 +155,24 @@ pub(super) fn pip_json(r: &InstanceRecord) -> Value {
     pip
 }
 
+/// The id of a VM's OS disk, which lives in the VM's group.
+pub(super) fn disk_id(r: &InstanceRecord) -> String {
+    let get = |k: &str| r.attributes.get(k).cloned().unwrap_or_default();
+    resource_id(
+        &get(attr::SUBSCRIPTION),
+        &get(attr::GROUP),
+        DISK_KIND,
+        &get(attr::DISK),
+    )
+}
+
 pub(super) fn disk_json(r: &InstanceRecord) -> Value {
     let get = |k: &str| r.attributes.get(k).cloned().unwrap_or_default();
-    let name = get(attr::DISK);
     json!({
-        "name": name,
-        "id": resource_id(&get(attr::SUBSCRIPTION), &get(attr::GROUP), "Microsoft.Compute/disks", &name),
+        "name": get(attr::DISK),
+        "id": disk_id(r),
         "location": get(attr::LOCATION),
-        "type": "Microsoft.Compute/disks",
+        "type": DISK_KIND,
         "managedBy": resource_id(&get(attr::SUBSCRIPTION), &get(attr::GROUP), VMS, &r.id),
         "properties": {"osType": "Linux", "diskSizeGB": r.config.disk_size_gb.unwrap_or(30), "diskState": "Attached", "provisioningState": "Succeeded"},
     })

@@ -50,3 +50,23 @@ pub(super) fn check_tags(tags: &Tags) -> Result<(), ArmError> {
     }
     Ok(())
 }
+
+/// True when `id` is a resource id of `kind` in subscription `sub`:
+/// `/subscriptions/{sub}/resourceGroups/{group}/providers/{kind}/{name}`
+/// (ARM compares ids without regard to case).
+pub(super) fn is_resource_id(id: &str, sub: &str, kind: &str) -> bool {
+    let parts: Vec<&str> = id.split('/').collect();
+    let kind_parts: Vec<&str> = kind.split('/').collect();
+    parts.len() == 7 + kind_parts.len()
+        && parts[0].is_empty()
+        && parts[1].eq_ignore_ascii_case("subscriptions")
+        && parts[2].eq_ignore_ascii_case(sub)
+        && parts[3].eq_ignore_ascii_case("resourceGroups")
+        && !parts[4].is_empty()
+        && parts[5].eq_ignore_ascii_case("providers")
+        && parts[6..6 + kind_parts.len()]
+            .iter()
+            .zip(&kind_parts)
+            .all(|(a, b)| a.eq_ignore_ascii_case(b))
+        && !parts[parts.len() - 1].is_empty()
+}

@@ -33,14 +33,17 @@
 
 mod bodies;
 mod checks;
+mod groups;
 pub(crate) mod mapping;
 mod network;
 mod operations;
 mod request;
+mod versions;
 mod vms;
 
 use bodies::*;
 use checks::*;
+use groups::*;
 use network::*;
 use operations::*;
 use request::*;
@@ -52,7 +55,7 @@ use std::sync::Mutex;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use base64::Engine as _;
 use provisioner_core::{CloudInstanceState, InstanceConfig, InstanceFilter, Tags, UserData};
@@ -65,8 +68,6 @@ use crate::wire::DropConnection;
 use crate::AppState;
 use mapping::{ArmError, StopMode};
 
-const COMPUTE_VERSIONS: &[&str] = &["2024-07-01", "2024-11-01"];
-const NETWORK_VERSIONS: &[&str] = &["2024-03-01"];
 const VMS: &str = "Microsoft.Compute/virtualMachines";
 
 /// Attribute keys of the wire fields this face keeps.
@@ -76,11 +77,18 @@ mod attr {
     pub(crate) const LOCATION: &str = "location";
     pub(crate) const IMAGE_REFERENCE: &str = "imageReference";
     pub(crate) const OS_PROFILE: &str = "osProfile";
-    pub(crate) const NIC: &str = "nic.name";
+    /// The NIC's resource id.
+    pub(crate) const NIC_ID: &str = "nic.id";
+    /// Set when the VM named an existing NIC (`networkInterfaces[].id`)
+    /// rather than creating one.
+    pub(crate) const NIC_GIVEN: &str = "nic.given";
     pub(crate) const NIC_DELETE: &str = "nic.deleteOption";
     pub(crate) const SUBNET: &str = "nic.subnet";
     pub(crate) const NSG: &str = "nic.nsg";
-    pub(crate) const PIP: &str = "pip.name";
+    /// The public address's resource id.
+    pub(crate) const PIP_ID: &str = "pip.id";
+    /// Set when the public address exists on its own (named by the NIC).
+    pub(crate) const PIP_GIVEN: &str = "pip.given";
     pub(crate) const PIP_DELETE: &str = "pip.deleteOption";
     pub(crate) const DISK: &str = "disk.name";
     pub(crate) const DISK_DELETE: &str = "disk.deleteOption";
@@ -88,73 +96,137 @@ mod attr {
 }
 
 pub(crate) fn router() -> Router<AppState> {
+    let sub = "/subscriptions/{sub}";
     let group = "/subscriptions/{sub}/resourceGroups/{group}/providers";
+    let vm = format!("{group}/{VMS}/{{vm}}");
     Router::new()
         .route(
-            &format!("{group}/Microsoft.Compute/virtualMachines"),
-            get(list_vms),
+            &format!("{sub}/resourceGroups/{{group}}"),
+            put(put_group).get(get_group).head(head_group),
+        )
+        .route(&format!("{sub}/providers/{VMS}"), get(list_all_vms))
+        .route(&format!("{group}/{VMS}"), get(list_vms))
+        .route(&vm, get(get_vm).put(put_vm).delete(delete_vm))
+        .route(&format!("{vm}/instanceView"), get(instance_view))
+        .route(&format!("{vm}/deallocate"), post(deallocate))
+        .route(&format!("{vm}/start"), post(start))
+        .route(&format!("{vm}/powerOff"), post(power_off))
+        .route(&format!("{group}/{DISK_KIND}/{{name}}"), get(get_disk))
+        .route(&format!("{group}/{NIC_KIND}"), get(list_nics))
+        .route(
+            &format!("{group}/{NIC_KIND}/{{name}}"),
+            get(get_nic).put(put_nic).delete(delete_nic),
+        )
+        .route(&format!("{group}/{PIP_KIND}"), get(list_pips))
+        .route(
+            &format!("{group}/{PIP_KIND}/{{name}}"),
+            get(get_pip).put(put_pip).delete(delete_pip),
         )
         .route(
-            &format!("{group}/Microsoft.Compute/virtualMachines/{{vm}}"),
-            get(get_vm).put(put_vm).delete(delete_vm),
-        )
-        .route(
-            &format!("{group}/Microsoft.Compute/virtualMachines/{{vm}}/instanceView"),
-            get(instance_view),
-        )
-        .route(
-            &format!("{group}/Microsoft.Compute/virtualMachines/{{vm}}/deallocate"),
-            post(deallocate),
-        )
-        .route(
-            &format!("{group}/Microsoft.Compute/virtualMachines/{{vm}}/start"),
-            post(start),
-        )
-        .route(
-            &format!("{group}/Microsoft.Compute/virtualMachines/{{vm}}/powerOff"),
-            post(power_off),
-        )
-        .route(
-            &format!("{group}/Microsoft.Compute/disks/{{name}}"),
-            get(get_disk),
-        )
-        .route(
-            &format!("{group}/Microsoft.Network/networkInterfaces"),
-            get(list_nics),
-        )
-        .route(
-            &format!("{group}/Microsoft.Network/networkInterfaces/{{name}}"),
-            get(get_nic),
-        )
-        .route(
-            &format!("{group}/Microsoft.Network/publicIPAddresses"),
-            get(list_pips),
-        )
-        .route(
-            &format!("{group}/Microsoft.Network/publicIPAddresses/{{name}}"),
-            get(get_pip),
-        )
-        .route(
-            "/subscriptions/{sub}/providers/Microsoft.Compute/locations/{location}/operations/{id}",
+            &format!("{sub}/providers/{{namespace}}/locations/{{location}}/operations/{{id}}"),
             get(operation_status),
         )
 }
 
-/// The face's own records: operations, stop modes, the network resources
-/// named at creation, and resources left behind by a `Detach` delete option.
+/// ARM matches the fixed words of its paths without regard to case (the
+/// Python SDK sends `resourcegroups` for groups, `resourceGroups` for the
+/// rest): rewrites them to the spelling the routes use, leaving names as
+/// sent.
+pub(crate) fn canonical_path<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
+    const WORDS: &[&str] = &[
+        "subscriptions",
+        "resourceGroups",
+        "providers",
+        "Microsoft.Compute",
+        "Microsoft.Network",
+        "virtualMachines",
+        "networkInterfaces",
+        "publicIPAddresses",
+        "disks",
+        "locations",
+        "operations",
+        "instanceView",
+        "deallocate",
+        "start",
+        "powerOff",
+    ];
+    let uri = request.uri();
+    let path = uri.path();
+    if !path
+        .get(..15)
+        .is_some_and(|p| p.eq_ignore_ascii_case("/subscriptions/"))
+    {
+        return request;
+    }
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    // The positions of fixed words: /subscriptions/{sub}/resourceGroups/
+    // {group}/providers/{namespace}/{type}/{name}/{action}, or
+    // /subscriptions/{sub}/providers/{namespace}/{type}/{location}/operations/{id}.
+    let in_group = segments
+        .get(2)
+        .is_some_and(|s| s.eq_ignore_ascii_case("resourceGroups"));
+    let fixed: &[usize] = if in_group {
+        &[0, 2, 4, 5, 6, 8]
+    } else {
+        &[0, 2, 3, 4, 6]
+    };
+    let rewritten: Vec<&str> = segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if fixed.contains(&i) {
+                WORDS
+                    .iter()
+                    .find(|w| w.eq_ignore_ascii_case(s))
+                    .copied()
+                    .unwrap_or(s)
+            } else {
+                s
+            }
+        })
+        .collect();
+    let mut new = format!("/{}", rewritten.join("/"));
+    if let Some(query) = uri.query() {
+        new.push('?');
+        new.push_str(query);
+    }
+    if let Ok(parsed) = new.parse() {
+        *request.uri_mut() = parsed;
+    }
+    request
+}
+
+/// The face's own records: operations, stop modes, resource groups, and the
+/// network and disk resources around VMs.
 #[derive(Debug, Default)]
 pub(crate) struct ArmState {
     /// Operation status resources, each kept an hour.
     operations: Registry<ArmOp>,
     stop_modes: Mutex<HashMap<String, StopMode>>,
-    /// Network or disk resource name → its VM.
+    /// Resource groups by [`key`] of their id → their body.
+    groups: Mutex<HashMap<String, Value>>,
+    /// Network or disk resource, by [`key`] of its id → the VM using it.
     owners: Mutex<HashMap<String, String>>,
-    /// Resource name → its last body, for resources that outlived their VM.
-    orphans: Mutex<HashMap<String, Value>>,
+    /// Network or disk resources that exist on their own, by [`key`] of
+    /// their id → their body: created by a PUT, or left behind by a VM
+    /// whose `deleteOption` for them was `Detach`.
+    resources: Mutex<HashMap<String, Value>>,
+}
+
+/// ARM ids are case-insensitive: the map key of one.
+fn key(id: &str) -> String {
+    id.to_ascii_lowercase()
+}
+
+/// The last segment of a resource id: the resource's name.
+fn last_segment(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or_default()
 }
 
 #[derive(Debug, Clone)]
 struct ArmOp {
+    /// The VM the operation changes; empty for a network operation, which
+    /// is done when it is accepted.
     vm: String,
     kind: OpKind,
     started: String,
@@ -234,6 +306,11 @@ impl Params {
         }
     }
 
+    /// The api-version asked for (checked by [`Params::check`]).
+    fn version(&self) -> &str {
+        self.api_version.as_deref().unwrap_or_default()
+    }
+
     fn wants_instance_view(&self) -> bool {
         self.expand.as_deref() == Some("instanceView")
             || self.status_only.as_deref() == Some("true")
@@ -260,12 +337,12 @@ fn resource_id(sub: &str, group: &str, kind: &str, name: &str) -> String {
     format!("/subscriptions/{sub}/resourceGroups/{group}/providers/{kind}/{name}")
 }
 
-fn base_url(headers: &HeaderMap) -> String {
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
-    format!("http://{host}")
+    format!("{}://{host}", state.settings.scheme)
 }
 
 impl AppState {
@@ -289,12 +366,16 @@ async fn find_vm(
     name: &str,
 ) -> Result<InstanceRecord, ArmError> {
     check_vm_name(name)?;
+    require_group(state, sub, group)?;
     let record = state
         .cloud
         .describe(name)
         .await
         .map_err(|e| mapping::error(&e, name, group))?;
-    let here = record.attributes.get(attr::GROUP).map(String::as_str) == Some(group)
+    let here = record
+        .attributes
+        .get(attr::GROUP)
+        .is_some_and(|g| g.eq_ignore_ascii_case(group))
         && record
             .attributes
             .get(attr::SUBSCRIPTION)

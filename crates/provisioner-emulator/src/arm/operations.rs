@@ -10,6 +10,11 @@ pub(super) struct Request<'a> {
     pub(super) headers: &'a HeaderMap,
     pub(super) sub: &'a str,
     pub(super) location: &'a str,
+    /// The api-version of the request, which the operation URL carries on.
+    pub(super) version: &'a str,
+    /// The resource provider whose operation it is: `Microsoft.Compute` or
+    /// `Microsoft.Network`.
+    pub(super) namespace: &'a str,
 }
 
 /// Records an operation and answers with ARM's long-running headers.
@@ -26,6 +31,8 @@ pub(super) fn accepted(
         headers,
         sub,
         location,
+        version,
+        namespace,
     } = *request;
     let n = state.arm().operations.next_number();
     let id = format!("{n:08x}-0000-4000-8000-{n:012x}");
@@ -39,8 +46,8 @@ pub(super) fn accepted(
         },
     );
     let url = format!(
-        "{}/subscriptions/{sub}/providers/Microsoft.Compute/locations/{location}/operations/{id}?api-version=2024-07-01",
-        base_url(headers)
+        "{}/subscriptions/{sub}/providers/{namespace}/locations/{location}/operations/{id}?api-version={version}",
+        base_url(state, headers),
     );
     let mut response = match body {
         Some(body) => (status, Json(body)).into_response(),
@@ -65,14 +72,18 @@ pub(super) fn accepted(
 
 pub(super) async fn operation_status(
     State(state): State<AppState>,
-    Path((_sub, _location, id)): Path<(String, String, String)>,
+    Path((_sub, namespace, _location, id)): Path<(String, String, String, String)>,
     Query(q): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
     answer(
         async {
             check_auth(&headers)?;
-            q.check(COMPUTE_VERSIONS)?;
+            q.check(if namespace == "Microsoft.Network" {
+                versions::NETWORK
+            } else {
+                versions::VMS
+            })?;
             let op = state.arm().operations.get(&id).ok_or_else(|| {
                 ArmError::new(
                     StatusCode::NOT_FOUND,

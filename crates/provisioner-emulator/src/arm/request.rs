@@ -82,11 +82,6 @@ pub(super) fn parse_vm(
             ));
         }
     }
-    let nic = body
-        .pointer("/properties/networkProfile/networkInterfaceConfigurations/0")
-        .ok_or_else(|| ArmError::invalid("This emulator creates network interfaces with the VM: networkInterfaceConfigurations is required."))?;
-    let subnet = str_at(nic, "/properties/ipConfigurations/0/properties/subnet/id")
-        .ok_or_else(|| ArmError::invalid("The ipConfiguration's 'subnet.id' is required."))?;
     let mut a = Attributes::new();
     let mut set = |k: &str, v: &str| {
         a.insert(k.to_owned(), v.to_owned());
@@ -108,29 +103,69 @@ pub(super) fn parse_vm(
         profile.entry("secrets").or_insert_with(|| json!([]));
     }
     set(attr::OS_PROFILE, &os_profile.to_string());
-    set(
-        attr::NIC,
-        str_at(nic, "/name").unwrap_or(&format!("{name}-nic")),
-    );
-    set(
-        attr::NIC_DELETE,
-        str_at(nic, "/properties/deleteOption").unwrap_or("Detach"),
-    );
-    set(attr::SUBNET, subnet);
-    if let Some(nsg) = str_at(nic, "/properties/networkSecurityGroup/id") {
-        set(attr::NSG, nsg);
-    }
-    if let Some(pip) =
-        nic.pointer("/properties/ipConfigurations/0/properties/publicIPAddressConfiguration")
-    {
-        set(
-            attr::PIP,
-            str_at(pip, "/name").unwrap_or(&format!("{name}-pip")),
-        );
-        set(
-            attr::PIP_DELETE,
-            str_at(pip, "/properties/deleteOption").unwrap_or("Detach"),
-        );
+    let network = body.pointer("/properties/networkProfile");
+    let given = network.and_then(|n| n.pointer("/networkInterfaces/0"));
+    let created = network.and_then(|n| n.pointer("/networkInterfaceConfigurations/0"));
+    match (given, created) {
+        // An existing NIC, named by id (the shape most tools send).
+        (Some(nic), None) => {
+            let id = str_at(nic, "/id")
+                .filter(|id| is_resource_id(id, sub, NIC_KIND))
+                .ok_or_else(|| {
+                    ArmError::new(
+                        StatusCode::BAD_REQUEST,
+                        "LinkedInvalidPropertyId",
+                        format!(
+                            "Property id '{}' at path 'properties.networkProfile.networkInterfaces[0].id' is invalid. Expect fully qualified resource Id that start with '/subscriptions/{{subscriptionId}}' or '/providers/{{resourceProviderNamespace}}/'.",
+                            str_at(nic, "/id").unwrap_or_default()
+                        ),
+                    )
+                })?;
+            set(attr::NIC_ID, id);
+            set(attr::NIC_GIVEN, "true");
+            set(
+                attr::NIC_DELETE,
+                str_at(nic, "/properties/deleteOption").unwrap_or("Detach"),
+            );
+        }
+        // A NIC created with the VM (2021-03-01 on).
+        (None, Some(nic)) => {
+            let subnet = str_at(nic, "/properties/ipConfigurations/0/properties/subnet/id")
+                .ok_or_else(|| ArmError::invalid("The ipConfiguration's 'subnet.id' is required."))?;
+            let nic_name = str_at(nic, "/name").map_or_else(|| format!("{name}-nic"), str::to_owned);
+            set(attr::NIC_ID, &resource_id(sub, group, NIC_KIND, &nic_name));
+            set(
+                attr::NIC_DELETE,
+                str_at(nic, "/properties/deleteOption").unwrap_or("Detach"),
+            );
+            set(attr::SUBNET, subnet);
+            if let Some(nsg) = str_at(nic, "/properties/networkSecurityGroup/id") {
+                set(attr::NSG, nsg);
+            }
+            if let Some(pip) = nic
+                .pointer("/properties/ipConfigurations/0/properties/publicIPAddressConfiguration")
+            {
+                let pip_name =
+                    str_at(pip, "/name").map_or_else(|| format!("{name}-pip"), str::to_owned);
+                set(attr::PIP_ID, &resource_id(sub, group, PIP_KIND, &pip_name));
+                set(
+                    attr::PIP_DELETE,
+                    str_at(pip, "/properties/deleteOption").unwrap_or("Detach"),
+                );
+            }
+        }
+        (Some(_), Some(_)) => {
+            return Err(ArmError::invalid(
+                "networkProfile has both networkInterfaces and networkInterfaceConfigurations; use one.",
+            ))
+        }
+        (None, None) => {
+            return Err(ArmError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameter",
+                "Required parameter 'networkProfile' is missing (null).",
+            ))
+        }
     }
     let os_disk = body.pointer("/properties/storageProfile/osDisk");
     set(

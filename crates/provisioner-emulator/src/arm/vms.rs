@@ -13,29 +13,40 @@ pub(super) async fn put_vm(
     answer(
         async {
             check_auth(&headers)?;
-            q.check(COMPUTE_VERSIONS)?;
+            q.check(versions::VMS)?;
             check_vm_name(&name)?;
             let create_only = headers
                 .get(header::IF_NONE_MATCH)
                 .is_some_and(|v| v.as_bytes() == b"*");
             let body: Value = serde_json::from_slice(&body)
                 .map_err(|e| ArmError::invalid(format!("The request content was invalid: {e}")))?;
-            let (config, attributes) = parse_vm(&sub, &group, &name, &body)?;
+            versions::check_vm_fields(q.version(), &body)?;
+            require_group(&state, &sub, &group)?;
+            let (config, mut attributes) = parse_vm(&sub, &group, &name, &body)?;
             let location = attributes[attr::LOCATION].clone();
-            match state
+            let claimed = claim_network(&state, &name, &mut attributes)?;
+            let launched = state
                 .cloud
                 .launch_named(&name, &config, attributes.clone())
-                .await
-            {
+                .await;
+            if launched.is_err() {
+                release_claims(&state, &name, &claimed);
+            }
+            match launched {
                 Ok(record) => {
+                    // Resources created with this VM replace any left behind
+                    // under the same id; the VM now uses them.
                     let mut owners = lock(&state.arm().owners);
-                    for key in [attr::NIC, attr::PIP, attr::DISK] {
-                        if let Some(resource) = attributes.get(key) {
-                            owners.insert(resource.clone(), name.clone());
-                            lock(&state.arm().orphans).remove(resource);
+                    let mut resources = lock(&state.arm().resources);
+                    for what in [&NIC, &PIP, &DISK] {
+                        if let Some((id, given)) = (what.of_vm)(&record) {
+                            if !given {
+                                resources.remove(&key(&id));
+                            }
+                            owners.insert(key(&id), name.clone());
                         }
                     }
-                    drop(owners);
+                    drop((owners, resources));
                     let body = vm_json(&state, &record, false);
                     let action = "Microsoft.Compute/virtualMachines/write";
                     Ok(accepted(
@@ -44,6 +55,8 @@ pub(super) async fn put_vm(
                             headers: &headers,
                             sub: &sub,
                             location: &location,
+                            version: q.version(),
+                            namespace: "Microsoft.Compute",
                         },
                         &name,
                         OpKind::Create,
@@ -87,9 +100,10 @@ pub(super) async fn get_vm(
     answer(
         async {
             check_auth(&headers)?;
-            q.check(COMPUTE_VERSIONS)?;
+            q.check(versions::VMS)?;
             let record = find_vm(&state, &sub, &group, &name).await?;
-            Ok(Json(vm_json(&state, &record, q.wants_instance_view())).into_response())
+            let body = vm_json(&state, &record, q.wants_instance_view());
+            Ok(Json(for_version(body, q.version())).into_response())
         }
         .await,
     )
@@ -104,7 +118,7 @@ pub(super) async fn instance_view(
     answer(
         async {
             check_auth(&headers)?;
-            q.check(COMPUTE_VERSIONS)?;
+            q.check(versions::VMS)?;
             let record = find_vm(&state, &sub, &group, &name).await?;
             Ok(Json(instance_view_json(&state, &record)).into_response())
         }
@@ -121,7 +135,7 @@ pub(super) async fn delete_vm(
     answer(
         async {
             check_auth(&headers)?;
-            q.check(COMPUTE_VERSIONS)?;
+            q.check(versions::VMS)?;
             let record = match find_vm(&state, &sub, &group, &name).await {
                 Ok(record) => record,
                 // ARM answers a delete of what does not exist with 204.
@@ -135,21 +149,8 @@ pub(super) async fn delete_vm(
                 .terminate(&name)
                 .await
                 .map_err(|e| mapping::error(&e, &name, &group))?;
-            // Resources whose delete option is not Delete outlive the VM.
             let a = &record.attributes;
-            let mut orphans = lock(&state.arm().orphans);
-            for (key, option, body) in [
-                (attr::NIC, attr::NIC_DELETE, nic_json(&record)),
-                (attr::PIP, attr::PIP_DELETE, pip_json(&record)),
-                (attr::DISK, attr::DISK_DELETE, disk_json(&record)),
-            ] {
-                if let Some(resource) = a.get(key) {
-                    if a.get(option).map(String::as_str) != Some("Delete") {
-                        orphans.insert(resource.clone(), body);
-                    }
-                }
-            }
-            drop(orphans);
+            release_network(&state, &record);
             let location = a.get(attr::LOCATION).cloned().unwrap_or_default();
             Ok(accepted(
                 &Request {
@@ -157,6 +158,8 @@ pub(super) async fn delete_vm(
                     headers: &headers,
                     sub: &sub,
                     location: &location,
+                    version: q.version(),
+                    namespace: "Microsoft.Compute",
                 },
                 &name,
                 OpKind::Delete,
@@ -186,7 +189,7 @@ async fn power_action(
     answer(
         async {
             check_auth(&headers)?;
-            q.check(COMPUTE_VERSIONS)?;
+            q.check(versions::VMS)?;
             let record = find_vm(&state, &sub, &group, &name).await?;
             let result = match kind {
                 OpKind::Start => state.cloud.start(&name).await,
@@ -207,6 +210,8 @@ async fn power_action(
                     headers: &headers,
                     sub: &sub,
                     location: &location,
+                    version: q.version(),
+                    namespace: "Microsoft.Compute",
                 },
                 &name,
                 kind,
@@ -285,40 +290,192 @@ pub(super) async fn list_vms(
     Query(q): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    answer(async {
-        check_auth(&headers)?;
-        q.check(COMPUTE_VERSIONS)?;
-        let after = q
-            .skip_token
-            .as_deref()
-            .map(|t| t.parse::<u64>().map_err(|_| ArmError::invalid("The $skiptoken is invalid.")))
-            .transpose()?;
-        let live = InstanceFilter::default().in_states(CloudInstanceState::ALL);
-        let page = state
-            .cloud
-            .list(&live, after, state.settings.arm_page_cap)
-            .await
-            .map_err(|e| mapping::error(&e, "", &group))?;
-        let value: Vec<Value> = page
-            .items
-            .iter()
-            .filter(|r| r.attributes.get(attr::GROUP) == Some(&group) && r.attributes.get(attr::SUBSCRIPTION) == Some(&sub))
-            .filter(|r| exists_on_arm(r))
-            .map(|r| vm_json(&state, r, q.wants_instance_view()))
-            .collect();
-        let mut body = json!({"value": value});
-        if let Some(next) = page.next {
-            let mut link = format!(
-                "{}/subscriptions/{sub}/resourceGroups/{group}/providers/{VMS}?api-version={}&$skiptoken={next}",
-                base_url(&headers),
-                q.api_version.as_deref().unwrap_or_default()
-            );
-            if q.wants_instance_view() {
-                link.push_str("&$expand=instanceView");
-            }
-            body["nextLink"] = link.into();
-        }
-        Ok(Json(body).into_response())
+    answer(list_vms_in(&state, &sub, Some(&group), &q, &headers).await)
+}
+
+/// `list_all`: every VM of the subscription.
+pub(super) async fn list_all_vms(
+    State(state): State<AppState>,
+    Path(sub): Path<String>,
+    Query(q): Query<Params>,
+    headers: HeaderMap,
+) -> Response {
+    answer(list_vms_in(&state, &sub, None, &q, &headers).await)
+}
+
+/// One page of the VMs of `group` (or of the whole subscription), with a
+/// `nextLink` that carries the api-version and `$expand` asked for.
+async fn list_vms_in(
+    state: &AppState,
+    sub: &str,
+    group: Option<&str>,
+    q: &Params,
+    headers: &HeaderMap,
+) -> Result<Response, ArmError> {
+    check_auth(headers)?;
+    q.check(versions::VMS)?;
+    if let Some(group) = group {
+        require_group(state, sub, group)?;
     }
-    .await)
+    let after = q
+        .skip_token
+        .as_deref()
+        .map(|t| {
+            t.parse::<u64>()
+                .map_err(|_| ArmError::invalid("The $skiptoken is invalid."))
+        })
+        .transpose()?;
+    let live = InstanceFilter::default().in_states(CloudInstanceState::ALL);
+    let page = state
+        .cloud
+        .list(&live, after, state.settings.arm_page_cap)
+        .await
+        .map_err(|e| mapping::error(&e, "", group.unwrap_or_default()))?;
+    let value: Vec<Value> = page
+        .items
+        .iter()
+        .filter(|r| {
+            r.attributes.get(attr::SUBSCRIPTION).map(String::as_str) == Some(sub)
+                && group.is_none_or(|g| {
+                    r.attributes
+                        .get(attr::GROUP)
+                        .is_some_and(|mine| mine.eq_ignore_ascii_case(g))
+                })
+        })
+        .filter(|r| exists_on_arm(r))
+        .map(|r| for_version(vm_json(state, r, q.wants_instance_view()), q.version()))
+        .collect();
+    let mut body = json!({ "value": value });
+    if let Some(next) = page.next {
+        let scope = match group {
+            Some(group) => format!("/subscriptions/{sub}/resourceGroups/{group}"),
+            None => format!("/subscriptions/{sub}"),
+        };
+        let mut link = format!(
+            "{}{scope}/providers/{VMS}?api-version={}&$skiptoken={next}",
+            base_url(state, headers),
+            q.version()
+        );
+        if let Some(expand) = &q.expand {
+            link.push_str("&$expand=");
+            link.push_str(expand);
+        }
+        if q.status_only.is_some() {
+            link.push_str("&statusOnly=true");
+        }
+        body["nextLink"] = link.into();
+    }
+    Ok(Json(body).into_response())
+}
+
+/// A VM body in the shape of `version`: `timeCreated` only from
+/// 2021-11-01 on.
+pub(super) fn for_version(mut vm: Value, version: &str) -> Value {
+    if !versions::has_time_created(version) {
+        if let Some(p) = vm["properties"].as_object_mut() {
+            p.remove("timeCreated");
+        }
+    }
+    vm
+}
+
+/// Claims the existing network interface (and its public address) a VM
+/// PUT names, as Network does: it must exist, in the VM's region, and not
+/// be used by another VM. Records them in `attributes`; returns the ids
+/// newly claimed, to release if the launch fails.
+fn claim_network(
+    state: &AppState,
+    vm: &str,
+    attributes: &mut Attributes,
+) -> Result<Vec<String>, ArmError> {
+    if !attributes.contains_key(attr::NIC_GIVEN) {
+        return Ok(Vec::new());
+    }
+    let nic_id = attributes[attr::NIC_ID].clone();
+    let vm_id = resource_id(
+        &attributes[attr::SUBSCRIPTION],
+        &attributes[attr::GROUP],
+        VMS,
+        vm,
+    );
+    let region = |l: &str| l.replace(' ', "").to_ascii_lowercase();
+    let resources = lock(&state.arm().resources);
+    let nic = resources
+        .get(&key(&nic_id))
+        .filter(|nic| {
+            str_at(nic, "/location").map(region) == Some(region(&attributes[attr::LOCATION]))
+        })
+        .ok_or_else(|| {
+            ArmError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidResourceReference",
+                format!("Resource {nic_id} referenced by resource {vm_id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region."),
+            )
+        })?;
+    let pip = str_at(nic, "/properties/ipConfigurations/0/properties/publicIPAddress/id")
+        .map(str::to_owned);
+    drop(resources);
+    let mut owners = lock(&state.arm().owners);
+    // An owner whose VM is gone (ended outside this face) no longer holds it.
+    let used_by_other = |owner: &String| {
+        owner != vm && state.cloud.peek(owner).is_some_and(|r| exists_on_arm(&r))
+    };
+    if let Some(other) = owners.get(&key(&nic_id)).filter(|o| used_by_other(o)) {
+        return Err(ArmError::new(
+            StatusCode::BAD_REQUEST,
+            "NicInUse",
+            format!("Network Interface {nic_id} is used by existing resource {}. In order to use this network interface with another resource, please first remove it from the existing resource.", resource_id(&attributes[attr::SUBSCRIPTION], &attributes[attr::GROUP], VMS, other)),
+        ));
+    }
+    let mut claimed = Vec::new();
+    for id in std::iter::once(nic_id).chain(pip.clone()) {
+        if owners.get(&key(&id)).map(String::as_str) != Some(vm) {
+            owners.insert(key(&id), vm.to_owned());
+            claimed.push(key(&id));
+        }
+    }
+    if let Some(pip) = pip {
+        attributes.insert(attr::PIP_ID.to_owned(), pip);
+        attributes.insert(attr::PIP_GIVEN.to_owned(), "true".to_owned());
+    }
+    Ok(claimed)
+}
+
+fn release_claims(state: &AppState, vm: &str, claimed: &[String]) {
+    let mut owners = lock(&state.arm().owners);
+    for id in claimed {
+        if owners.get(id).map(String::as_str) == Some(vm) {
+            owners.remove(id);
+        }
+    }
+}
+
+/// What a VM delete does to the resources around it: each is no longer
+/// used; one created with the VM is deleted with it when its
+/// `deleteOption` says `Delete` and otherwise stays on its own; a network
+/// interface the VM named is deleted only when its `deleteOption` says so.
+fn release_network(state: &AppState, record: &InstanceRecord) {
+    let a = &record.attributes;
+    let mut owners = lock(&state.arm().owners);
+    let mut resources = lock(&state.arm().resources);
+    for (what, option) in [
+        (&NIC, attr::NIC_DELETE),
+        (&PIP, attr::PIP_DELETE),
+        (&DISK, attr::DISK_DELETE),
+    ] {
+        let Some((id, given)) = (what.of_vm)(record) else {
+            continue;
+        };
+        owners.remove(&key(&id));
+        let delete = a.get(option).map(String::as_str) == Some("Delete");
+        match (given, delete) {
+            (false, false) => {
+                resources.insert(key(&id), what.detached(record));
+            }
+            (true, true) => {
+                resources.remove(&key(&id));
+            }
+            _ => {}
+        }
+    }
 }

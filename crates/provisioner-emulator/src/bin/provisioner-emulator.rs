@@ -1,4 +1,4 @@
-//! `provisioner-emulator --listen 127.0.0.1:PORT [--personality ec2|gce|azure] [--ec2-page-cap N]`
+//! `provisioner-emulator --listen 127.0.0.1:PORT [--personality ec2|gce|azure] [--ec2-page-cap N] [--tls DIR]`
 //!
 //! Serves the emulator until interrupted, so that a person or a client in
 //! any language can point at it. Fault injection: the `/_emulator/` JSON
@@ -7,15 +7,26 @@
 #![allow(clippy::print_stdout)]
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use provisioner_emulator::Emulator;
 use provisioner_fake::{FakeCloud, Personality};
 
 const USAGE: &str =
-    "usage: provisioner-emulator [--listen 127.0.0.1:PORT] [--personality ec2|gce|azure] [--ec2-page-cap N]";
+    "usage: provisioner-emulator [--listen 127.0.0.1:PORT] [--personality ec2|gce|azure] [--ec2-page-cap N] [--tls DIR]
+  --tls DIR   serve https with a self-signed certificate written to DIR/emulator-cert.pem";
 
-fn parse(args: &[String]) -> Result<(SocketAddr, Personality, usize), String> {
+/// What the command line asks for.
+struct Options {
+    listen: SocketAddr,
+    personality: Personality,
+    page_cap: usize,
+    tls: Option<PathBuf>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut tls = None;
     let mut listen = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut personality = Personality::ec2();
     let mut page_cap = 1000;
@@ -37,17 +48,28 @@ fn parse(args: &[String]) -> Result<(SocketAddr, Personality, usize), String> {
                     .parse()
                     .map_err(|e| format!("--ec2-page-cap: {e}"))?
             }
+            "--tls" => tls = Some(PathBuf::from(value()?)),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
-    Ok((listen, personality, page_cap))
+    Ok(Options {
+        listen,
+        personality,
+        page_cap,
+        tls,
+    })
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (listen, personality, page_cap) = match parse(&args) {
+    let Options {
+        listen,
+        personality,
+        page_cap,
+        tls,
+    } = match parse(&args) {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("{message}");
@@ -55,13 +77,14 @@ async fn main() -> ExitCode {
         }
     };
     let cloud = FakeCloud::builder().personality(personality).build();
-    let emulator = match Emulator::builder()
+    let mut builder = Emulator::builder()
         .cloud(cloud)
         .listen(listen)
-        .ec2_page_cap(page_cap)
-        .start()
-        .await
-    {
+        .ec2_page_cap(page_cap);
+    if let Some(dir) = tls {
+        builder = builder.tls(dir);
+    }
+    let emulator = match builder.start().await {
         Ok(emulator) => emulator,
         Err(e) => {
             eprintln!("cannot listen on {listen}: {e}");
@@ -69,6 +92,9 @@ async fn main() -> ExitCode {
         }
     };
     println!("provisioner-emulator listening on {}", emulator.endpoint());
+    if let Some(cert) = emulator.certificate() {
+        println!("certificate: {}", cert.display());
+    }
     let _ = tokio::signal::ctrl_c().await;
     emulator.shutdown().await;
     ExitCode::SUCCESS
@@ -90,8 +116,9 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let (listen, personality, cap) = parse(&args).unwrap();
-        assert_eq!((listen.port(), personality.name, cap), (4566, "gce", 5));
+        let o = parse(&args).unwrap();
+        assert_eq!((o.listen.port(), o.personality.name, o.page_cap), (4566, "gce", 5));
+        assert!(o.tls.is_none());
         assert!(parse(&["--personality".to_owned(), "ibm".to_owned()]).is_err());
         assert!(parse(&["--listen".to_owned()]).is_err());
     }
