@@ -118,7 +118,7 @@ async fn terminate_deletes_the_nic_disk_and_public_address_too() {
         );
     }
     // The disk too (through the same ARM face).
-    let disk = format!("/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Compute/disks/{name}-osdisk?api-version=2024-07-01");
+    let disk = format!("/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Compute/disks/{name}-osdisk?api-version=2024-03-02");
     let (status, _) = get_json(&emulator, &disk).await;
     assert_eq!(status, 404);
 }
@@ -342,7 +342,7 @@ async fn a_create_that_fails_after_acceptance_is_reported_and_deleted_with_its_r
         format!("{base}/Microsoft.Compute/virtualMachines/{name}?api-version=2024-07-01&$expand=instanceView");
     let nic_path =
         format!("{base}/Microsoft.Network/networkInterfaces/{name}-nic?api-version=2024-03-01");
-    let disk_path = format!("{base}/Microsoft.Compute/disks/{name}-osdisk?api-version=2024-07-01");
+    let disk_path = format!("{base}/Microsoft.Compute/disks/{name}-osdisk?api-version=2024-03-02");
     let (status, vm) = get_json(&emulator, &vm_path).await;
     assert_eq!(status, 200);
     assert_eq!(vm["properties"]["provisioningState"], "Failed");
