@@ -3,16 +3,20 @@
 //! - `cargo xtask contract [--provider fake|ec2|gcp|azure|all] [--against emulator|moto|live]`
 //!   runs the contract suite and prints the provider × case matrix.
 //! - `cargo xtask bench` runs the criterion benchmarks.
+//! - `cargo xtask clients [--face ec2|gce|arm|all]` runs each cloud's
+//!   official Python client through a lifecycle against the emulator.
 //! - `cargo xtask soak [--provider …] [--launches N] [--faults P] [--seed S]`
 //!   runs launch cycles under faults on every provider and counts
 //!   duplicates and leaks at the emulator.
 
 #![allow(clippy::print_stdout)]
 
+mod clients;
 mod contract;
 mod moto;
 mod soak;
 mod subjects;
+mod venv;
 
 use std::process::{Command, ExitCode};
 
@@ -20,6 +24,7 @@ const USAGE: &str = "\
 usage:
   cargo xtask contract [--provider fake|ec2|gcp|azure|all] [--against emulator|moto|live]
   cargo xtask bench [criterion arguments]
+  cargo xtask clients [--face ec2|gce|arm|all]
   cargo xtask soak [--provider fake|ec2|gcp|azure|all] [--launches N] [--faults PERCENT] [--seed S]";
 
 fn main() -> ExitCode {
@@ -27,6 +32,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("contract") => contract::Options::parse(&args[1..]).and_then(contract::run),
         Some("bench") => bench(&args[1..]),
+        Some("clients") => clients::Options::parse(&args[1..]).and_then(clients::run),
         Some("soak") => soak::Options::parse(&args[1..]).and_then(soak::run),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

@@ -1,8 +1,7 @@
 //! moto, an independent EC2 emulator (Python), installed pinned into a
 //! virtual environment under `target/` and run on a free loopback port.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,59 +21,10 @@ impl Drop for MotoServer {
     }
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
-}
-
-/// Creates the virtual environment and installs moto, unless the pinned
-/// version is already there.
-fn install() -> Result<PathBuf, String> {
-    let venv = workspace_root().join("target").join("moto-venv");
-    let marker = venv.join(".installed");
-    if std::fs::read_to_string(&marker).is_ok_and(|pinned| pinned == MOTO) {
-        return Ok(venv);
-    }
-    let run = |program: &Path, args: &[&str]| -> Result<(), String> {
-        let status = Command::new(program)
-            .args(args)
-            .status()
-            .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(format!("{} {args:?} failed: {status}", program.display()))
-        }
-    };
-    eprintln!("xtask: installing {MOTO} into {}", venv.display());
-    run(
-        Path::new("python3"),
-        &["-m", "venv", &venv.to_string_lossy()],
-    )?;
-    let pip = venv.join("bin").join("pip");
-    run(
-        &pip,
-        &["install", "--quiet", "--disable-pip-version-check", MOTO],
-    )?;
-    std::fs::write(&marker, MOTO).map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
-    Ok(venv)
-}
-
-fn free_port() -> Result<u16, String> {
-    let listener =
-        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| format!("no free port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
-}
-
 /// Installs (if needed) and starts moto, and waits until it accepts connections.
 pub(crate) fn start() -> Result<MotoServer, String> {
-    let venv = install()?;
-    let port = free_port()?;
+    let venv = crate::venv::install("moto-venv", &[MOTO])?;
+    let port = crate::venv::free_port()?;
     let child = Command::new(venv.join("bin").join("moto_server"))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())

@@ -189,3 +189,214 @@ async fn throttling_and_quota_answer_with_computes_bodies() {
         "{error:#}"
     );
 }
+
+#[tokio::test]
+async fn api_versions_are_those_of_the_resource_type_and_shape_the_request() {
+    let emulator = arm().await;
+    // The current SDK's version is served.
+    let (status, _, _) = call(
+        &emulator,
+        "PUT",
+        &format!("{VM}?api-version=2026-04-01"),
+        Some(&body(json!({}))),
+        false,
+    )
+    .await;
+    assert_eq!(status, 201);
+    // A Compute VM version is not a disks version.
+    let disk = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/disks/vm-1_OsDisk?api-version=2024-07-01";
+    let (status, _, error) = call(&emulator, "GET", disk, None, false).await;
+    assert_eq!(status, 400);
+    assert_eq!(error["error"]["code"], "InvalidApiVersionParameter");
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("2024-03-02"));
+    // A member the version does not know is refused.
+    let mut old = body(json!({}));
+    old["properties"]["userData"] = "aGk=".into();
+    let (status, _, error) = call(
+        &emulator,
+        "PUT",
+        &format!("{VM}-old?api-version=2020-12-01"),
+        Some(&old),
+        false,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(error["error"]["code"], "InvalidRequestContent");
+    // Answers in a version before 2021-11-01 have no timeCreated.
+    let (_, _, old_shape) = call(
+        &emulator,
+        "GET",
+        &format!("{VM}?api-version=2021-07-01"),
+        None,
+        false,
+    )
+    .await;
+    let (_, _, new_shape) = call(
+        &emulator,
+        "GET",
+        &format!("{VM}?api-version=2024-07-01"),
+        None,
+        false,
+    )
+    .await;
+    assert!(old_shape["properties"].get("timeCreated").is_none());
+    assert!(new_shape["properties"]["timeCreated"].is_string());
+}
+
+#[tokio::test]
+async fn resources_live_in_existing_groups_and_paths_ignore_case() {
+    let emulator = arm().await;
+    let elsewhere = VM.replace("resourceGroups/g/", "resourceGroups/missing/");
+    let (status, _, error) = call(
+        &emulator,
+        "PUT",
+        &format!("{elsewhere}?api-version=2024-07-01"),
+        Some(&body(json!({}))),
+        false,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(error["error"]["code"], "ResourceGroupNotFound");
+    // ARM's fixed words in any case; the group created by a PUT.
+    let group = "/subscriptions/s/resourcegroups/missing?api-version=2025-04-01";
+    let (status, _, _) = call(
+        &emulator,
+        "PUT",
+        group,
+        Some(&json!({"location": "westeurope"})),
+        false,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let lower = elsewhere
+        .replace("virtualMachines", "virtualmachines")
+        .replace("Microsoft.Compute", "microsoft.compute");
+    let (status, _, _) = call(
+        &emulator,
+        "PUT",
+        &format!("{lower}?api-version=2024-07-01"),
+        Some(&body(json!({}))),
+        false,
+    )
+    .await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn a_vm_uses_an_existing_nic_which_cannot_be_deleted_or_shared_meanwhile() {
+    let emulator = arm().await;
+    let net = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network";
+    let pip = format!("{net}/publicIPAddresses/pip-1");
+    let nic = format!("{net}/networkInterfaces/nic-1");
+    let v = "?api-version=2026-03-01";
+    let (status, headers, _) = call(
+        &emulator,
+        "PUT",
+        &format!("{pip}{v}"),
+        Some(&json!({"location": "westeurope", "sku": {"name": "Standard"}, "properties": {"publicIPAllocationMethod": "Dynamic"}})),
+        false,
+    )
+    .await;
+    assert_eq!(status, 400, "Standard addresses must be static");
+    assert!(headers.get("azure-asyncoperation").is_none());
+    let (status, headers, _) = call(
+        &emulator,
+        "PUT",
+        &format!("{pip}{v}"),
+        Some(&json!({"location": "westeurope"})),
+        false,
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert!(headers["azure-asyncoperation"]
+        .to_str()
+        .unwrap()
+        .contains("/providers/Microsoft.Network/locations/westeurope/operations/"));
+    let config = json!({"location": "westeurope", "properties": {"ipConfigurations": [{"name": "ipconfig1", "properties": {
+        "subnet": {"id": format!("{net}/virtualNetworks/v/subnets/d")}, "publicIPAddress": {"id": pip}}}]}});
+    let (status, _, _) = call(&emulator, "PUT", &format!("{nic}{v}"), Some(&config), false).await;
+    assert_eq!(status, 201);
+
+    let by_id = |name: &str| {
+        let mut b = body(json!({}));
+        b["properties"]["networkProfile"] = json!({"networkInterfaces": [{"id": nic}]});
+        b["properties"]["osProfile"]["computerName"] = name.into();
+        b
+    };
+    let (status, _, _) = call(
+        &emulator,
+        "PUT",
+        &format!("{VM}?api-version=2024-07-01"),
+        Some(&by_id("vm-1")),
+        false,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _, error) = call(
+        &emulator,
+        "PUT",
+        &format!("{VM}-2?api-version=2024-07-01"),
+        Some(&by_id("vm-1-2")),
+        false,
+    )
+    .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (400, Some("NicInUse"))
+    );
+
+    // The NIC and the address show their VM's addresses.
+    let (_, _, shown) = call(&emulator, "GET", &format!("{nic}{v}"), None, false).await;
+    assert!(shown["properties"]["virtualMachine"]["id"]
+        .as_str()
+        .unwrap()
+        .ends_with("/vm-1"));
+    assert!(
+        shown["properties"]["ipConfigurations"][0]["properties"]["privateIPAddress"].is_string()
+    );
+    let (status, _, error) = call(&emulator, "DELETE", &format!("{nic}{v}"), None, false).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (400, Some("NicInUse"))
+    );
+    let (status, _, error) = call(&emulator, "DELETE", &format!("{pip}{v}"), None, false).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (400, Some("PublicIPAddressCannotBeDeleted"))
+    );
+
+    // Once the VM is gone the NIC stays (Detach), free to delete.
+    let (status, _, _) = call(
+        &emulator,
+        "DELETE",
+        &format!("{VM}?api-version=2024-07-01"),
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let (_, _, shown) = call(&emulator, "GET", &format!("{nic}{v}"), None, false).await;
+    assert!(shown["properties"].get("virtualMachine").is_none());
+    let (status, _, _) = call(&emulator, "DELETE", &format!("{nic}{v}"), None, false).await;
+    assert_eq!(status, 202);
+    let (status, _, _) = call(&emulator, "DELETE", &format!("{pip}{v}"), None, false).await;
+    assert_eq!(status, 202);
+    let (status, _, _) = call(&emulator, "GET", &format!("{nic}{v}"), None, false).await;
+    assert_eq!(status, 404);
+    // A VM naming a NIC that does not exist.
+    let (status, _, error) = call(
+        &emulator,
+        "PUT",
+        &format!("{VM}?api-version=2024-07-01"),
+        Some(&by_id("vm-1")),
+        false,
+    )
+    .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (400, Some("InvalidResourceReference"))
+    );
+}

@@ -415,7 +415,12 @@ pub(super) async fn put_nic(
         let mut resources = lock(&state.arm().resources);
         let previous_pip = resources
             .get(&key(&id))
-            .and_then(|nic| str_at(nic, "/properties/ipConfigurations/0/properties/publicIPAddress/id"))
+            .and_then(|nic| {
+                str_at(
+                    nic,
+                    "/properties/ipConfigurations/0/properties/publicIPAddress/id",
+                )
+            })
             .map(str::to_owned);
         let pip = str_at(config, "/properties/publicIPAddress/id");
         if let Some(pip) = pip {
@@ -431,7 +436,9 @@ pub(super) async fn put_nic(
                     return Err(ArmError::new(
                         StatusCode::BAD_REQUEST,
                         "PublicIPAddressInUse",
-                        format!("Resource {pip} is referenced by {user}, which is not {config_id}."),
+                        format!(
+                            "Resource {pip} is referenced by {user}, which is not {config_id}."
+                        ),
                     ));
                 }
             }
@@ -469,7 +476,10 @@ pub(super) async fn put_nic(
         // The public address now points at this NIC, and no longer at it
         // when the PUT took it away.
         if let Some(old) = previous_pip.filter(|old| Some(old.as_str()) != pip) {
-            if let Some(old) = resources.get_mut(&key(&old)).and_then(|p| p["properties"].as_object_mut()) {
+            if let Some(old) = resources
+                .get_mut(&key(&old))
+                .and_then(|p| p["properties"].as_object_mut())
+            {
                 old.remove("ipConfiguration");
             }
         }

@@ -412,14 +412,16 @@ fn claim_network(
                 format!("Resource {nic_id} referenced by resource {vm_id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region."),
             )
         })?;
-    let pip = str_at(nic, "/properties/ipConfigurations/0/properties/publicIPAddress/id")
-        .map(str::to_owned);
+    let pip = str_at(
+        nic,
+        "/properties/ipConfigurations/0/properties/publicIPAddress/id",
+    )
+    .map(str::to_owned);
     drop(resources);
     let mut owners = lock(&state.arm().owners);
     // An owner whose VM is gone (ended outside this face) no longer holds it.
-    let used_by_other = |owner: &String| {
-        owner != vm && state.cloud.peek(owner).is_some_and(|r| exists_on_arm(&r))
-    };
+    let used_by_other =
+        |owner: &String| owner != vm && state.cloud.peek(owner).is_some_and(|r| exists_on_arm(&r));
     if let Some(other) = owners.get(&key(&nic_id)).filter(|o| used_by_other(o)) {
         return Err(ArmError::new(
             StatusCode::BAD_REQUEST,

@@ -117,7 +117,10 @@ mod tests {
         .map(String::from)
         .to_vec();
         let o = parse(&args).unwrap();
-        assert_eq!((o.listen.port(), o.personality.name, o.page_cap), (4566, "gce", 5));
+        assert_eq!(
+            (o.listen.port(), o.personality.name, o.page_cap),
+            (4566, "gce", 5)
+        );
         assert!(o.tls.is_none());
         assert!(parse(&["--personality".to_owned(), "ibm".to_owned()]).is_err());
         assert!(parse(&["--listen".to_owned()]).is_err());

@@ -1,0 +1,89 @@
+"""boto3, unmodified, against the emulator's EC2 face.
+
+Environment: EMULATOR_ENDPOINT (http://127.0.0.1:PORT). The emulator serves
+DescribeInstances pages of 1 instance, so the filtered list crosses pages.
+"""
+
+import os
+import sys
+
+import boto3
+from botocore.exceptions import ClientError
+
+IMAGE = "ami-0abcdef1234567890"
+
+
+def check(condition, message):
+    if not condition:
+        sys.exit(f"ec2 smoke: {message}")
+
+
+def main():
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=os.environ["EMULATOR_ENDPOINT"],
+        region_name="us-east-1",
+        aws_access_key_id="AKIAEMULATOR",
+        aws_secret_access_key="emulator-secret",
+    )
+    fast = {"Delay": 1, "MaxAttempts": 60}
+
+    # Three launches, two tagged for the smoke fleet; a retried token
+    # returns the same instance.
+    ids = []
+    for n, fleet in enumerate(["smoke", "smoke", "other"]):
+        request = dict(
+            ImageId=IMAGE,
+            InstanceType="t3.micro",
+            MinCount=1,
+            MaxCount=1,
+            ClientToken=f"smoke-{n}",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "fleet", "Value": fleet}]}],
+        )
+        first = ec2.run_instances(**request)["Instances"][0]["InstanceId"]
+        again = ec2.run_instances(**request)["Instances"][0]["InstanceId"]
+        check(first == again, f"ClientToken retry made {again}, not {first}")
+        ids.append(first)
+    ec2.get_waiter("instance_running").wait(InstanceIds=ids, WaiterConfig=fast)
+
+    # Describe one; list the tagged ones across pages.
+    one = ec2.describe_instances(InstanceIds=[ids[0]])["Reservations"][0]["Instances"][0]
+    check(one["State"]["Name"] == "running", f"state {one['State']}")
+    check({"Key": "fleet", "Value": "smoke"} in one["Tags"], f"tags {one['Tags']}")
+    pages = ec2.get_paginator("describe_instances").paginate(
+        Filters=[{"Name": "tag:fleet", "Values": ["smoke"]}, {"Name": "instance-state-name", "Values": ["running"]}],
+        PaginationConfig={"PageSize": 5},
+    )
+    seen, page_count = [], 0
+    for page in pages:
+        page_count += 1
+        seen += [i["InstanceId"] for r in page["Reservations"] for i in r["Instances"]]
+    check(sorted(seen) == sorted(ids[:2]), f"tagged list {seen}")
+    check(page_count > 1, f"the list took {page_count} page")
+
+    # Stop and start: a new public address after the start.
+    address = one.get("PublicIpAddress")
+    ec2.stop_instances(InstanceIds=[ids[0]])
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[ids[0]], WaiterConfig=fast)
+    ec2.start_instances(InstanceIds=[ids[0]])
+    ec2.get_waiter("instance_running").wait(InstanceIds=[ids[0]], WaiterConfig=fast)
+    again = ec2.describe_instances(InstanceIds=[ids[0]])["Reservations"][0]["Instances"][0]
+    check(again.get("PublicIpAddress") and again.get("PublicIpAddress") != address, "no new public address")
+
+    # Terminate; terminated instances stay visible for a while.
+    ec2.terminate_instances(InstanceIds=ids)
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=ids, WaiterConfig=fast)
+
+    # The cloud's not-found error.
+    try:
+        ec2.describe_instances(InstanceIds=["i-0123456789abcdef0"])
+        sys.exit("ec2 smoke: an unknown id was described")
+    except ClientError as e:
+        code = e.response["Error"]["Code"]
+        check(code == "InvalidInstanceID.NotFound", f"not-found code {code}")
+        check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, "not-found status")
+    print("ec2: boto3 lifecycle ok")
+
+
+if __name__ == "__main__":
+    main()
