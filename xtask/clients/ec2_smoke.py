@@ -18,6 +18,12 @@ def check(condition, message):
         sys.exit(f"ec2 smoke: {message}")
 
 
+def listed(ec2, filters):
+    """The ids DescribeInstances finds with these filters, over every page."""
+    pages = ec2.get_paginator("describe_instances").paginate(Filters=filters)
+    return [i["InstanceId"] for page in pages for r in page["Reservations"] for i in r["Instances"]]
+
+
 def main():
     ec2 = boto3.client(
         "ec2",
@@ -60,6 +66,23 @@ def main():
         seen += [i["InstanceId"] for r in page["Reservations"] for i in r["Instances"]]
     check(sorted(seen) == sorted(ids[:2]), f"tagged list {seen}")
     check(page_count > 1, f"the list took {page_count} page")
+
+    # DryRun checks and changes nothing.
+    try:
+        ec2.stop_instances(InstanceIds=[ids[0]], DryRun=True)
+        sys.exit("ec2 smoke: a DryRun stop went through")
+    except ClientError as e:
+        check(e.response["Error"]["Code"] == "DryRunOperation", f"DryRun code {e.response['Error']['Code']}")
+        check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 412, "DryRun status")
+
+    # Tags after launch, and wildcard filters.
+    ec2.create_tags(Resources=ids[:2], Tags=[{"Key": "role", "Value": "web-blue"}])
+    ec2.delete_tags(Resources=[ids[1]], Tags=[{"Key": "role", "Value": "not-this-value"}])
+    found = sorted(listed(ec2, [{"Name": "tag:role", "Values": ["web-*"]}]))
+    check(found == sorted(ids[:2]), f"tag wildcard found {found}")
+    ec2.delete_tags(Resources=[ids[1]], Tags=[{"Key": "role"}])
+    found = listed(ec2, [{"Name": "instance-type", "Values": ["t3.mic?o"]}, {"Name": "tag-value", "Values": ["web-*"]}])
+    check(found == [ids[0]], f"type and tag-value filters found {found}")
 
     # Stop and start: a new public address after the start.
     address = one.get("PublicIpAddress")

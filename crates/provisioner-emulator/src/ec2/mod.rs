@@ -8,8 +8,10 @@
 //! instances are applied one by one, so an error part-way leaves the earlier
 //! ones applied (EC2 itself checks every id first).
 
+mod filters;
 mod mapping;
 mod params;
+mod tags;
 mod xml;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +29,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::wire::DropConnection;
 use crate::AppState;
+use filters::filters;
 use mapping::WireError;
 use params::Params;
 use xml::Xml;
@@ -74,6 +77,7 @@ async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         return error_response(&e, &request_id);
     }
     let outcome = match action.as_str() {
+        _ if params.get("DryRun") == Some("true") => dry_run(&action, &params),
         "RunInstances" => run_instances(&state, &params, &request_id).await,
         "DescribeInstances" => describe_instances(&state, &params, &request_id).await,
         "TerminateInstances" => {
@@ -82,6 +86,8 @@ async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         "StopInstances" => change_states(&state, &params, &request_id, Change::Stop).await,
         "StartInstances" => change_states(&state, &params, &request_id, Change::Start).await,
         "DescribeImages" => describe_images(&params, &request_id),
+        "CreateTags" => tags::create_tags(&state, &params, &request_id).await,
+        "DeleteTags" => tags::delete_tags(&state, &params, &request_id).await,
         other => Err(WireError::bad_request(
             "InvalidAction",
             format!("The action {other:?} is not valid for this web service"),
@@ -100,6 +106,46 @@ async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         response.extensions_mut().insert(DropConnection);
     }
     response
+}
+
+/// `DryRun=true`: the request is checked as it would be, then refused
+/// with 412 `DryRunOperation` ("would have succeeded"); nothing changes.
+/// (Every caller here holds every permission, so `UnauthorizedOperation`
+/// never comes.)
+fn dry_run(action: &str, params: &Params) -> Outcome {
+    match action {
+        "RunInstances" => {
+            check_image_id(required(params, "ImageId")?)?;
+            required(params, "InstanceType")?;
+            instance_tags(params)?;
+        }
+        "DescribeInstances" => {
+            filters(params)?;
+            params
+                .strings("InstanceId")
+                .iter()
+                .try_for_each(|id| check_instance_id(id))?;
+        }
+        "TerminateInstances" | "StopInstances" | "StartInstances" => {
+            let ids = params.strings("InstanceId");
+            if ids.is_empty() {
+                required(params, "InstanceId.1")?;
+            }
+            ids.iter().try_for_each(|id| check_instance_id(id))?;
+        }
+        "CreateTags" | "DeleteTags" | "DescribeImages" => {}
+        other => {
+            return Err(WireError::bad_request(
+                "InvalidAction",
+                format!("The action {other:?} is not valid for this web service"),
+            ))
+        }
+    }
+    Err(WireError {
+        status: StatusCode::PRECONDITION_FAILED,
+        code: "DryRunOperation",
+        message: "Request would have succeeded, but DryRun flag is set.".into(),
+    })
 }
 
 /// An error this face's handlers never produced (no such route, a refused
@@ -169,7 +215,34 @@ fn invalid(message: impl Into<String>) -> WireError {
     WireError::bad_request("InvalidParameterValue", message)
 }
 
-/// EC2's own tag rules, enforced as EC2 does.
+/// One tag as EC2 checks it: a key of 1 to 128 characters not starting
+/// with `aws:`, a value of up to 256.
+fn check_tag(key: &str, value: &str) -> Result<(), WireError> {
+    if key.is_empty() || key.chars().count() > 128 || value.chars().count() > 256 {
+        return Err(invalid(format!(
+            "Tag key or value has an invalid length: {key:?}"
+        )));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(invalid(
+            "Tag keys starting with 'aws:' are reserved for internal use",
+        ));
+    }
+    Ok(())
+}
+
+/// EC2's limit of 50 tags on a resource.
+fn check_tag_count(tags: &Tags) -> Result<(), WireError> {
+    if tags.len() > 50 {
+        return Err(WireError::bad_request(
+            "TagLimitExceeded",
+            "The maximum number of tags is 50",
+        ));
+    }
+    Ok(())
+}
+
+/// The instance tags of RunInstances' `TagSpecification`s.
 fn instance_tags(params: &Params) -> Result<Tags, WireError> {
     let mut tags = Tags::new();
     for spec in params.members("TagSpecification") {
@@ -179,25 +252,11 @@ fn instance_tags(params: &Params) -> Result<Tags, WireError> {
         for tag in spec.members("Tag") {
             let key = tag.get("Key").unwrap_or_default();
             let value = tag.get("Value").unwrap_or_default();
-            if key.is_empty() || key.chars().count() > 128 || value.chars().count() > 256 {
-                return Err(invalid(format!(
-                    "Tag key or value has an invalid length: {key:?}"
-                )));
-            }
-            if key.to_ascii_lowercase().starts_with("aws:") {
-                return Err(invalid(
-                    "Tag keys starting with 'aws:' are reserved for internal use",
-                ));
-            }
+            check_tag(key, value)?;
             tags.insert(key.to_owned(), value.to_owned());
         }
     }
-    if tags.len() > 50 {
-        return Err(WireError::bad_request(
-            "TagLimitExceeded",
-            "The maximum number of tags is 50",
-        ));
-    }
+    check_tag_count(&tags)?;
     Ok(tags)
 }
 
@@ -318,71 +377,6 @@ fn instance(x: &mut Xml, r: &InstanceRecord) {
         });
     }
     x.leaf("hypervisor", "xen");
-}
-
-/// One DescribeInstances filter that the model's index cannot answer alone.
-enum Residual {
-    TagAnyOf(String, Vec<String>),
-    TagKey(Vec<String>),
-    InstanceId(Vec<String>),
-}
-
-impl Residual {
-    fn admits(&self, r: &InstanceRecord) -> bool {
-        match self {
-            Self::TagAnyOf(key, values) => {
-                r.config.tags.get(key).is_some_and(|v| values.contains(v))
-            }
-            Self::TagKey(keys) => keys.iter().any(|k| r.config.tags.contains_key(k)),
-            Self::InstanceId(ids) => ids.iter().any(|id| **id == *r.id),
-        }
-    }
-}
-
-/// Splits EC2 filters into what the model's index answers (single-valued
-/// tag filters, states) and what is checked per instance.
-fn filters(params: &Params) -> Result<(InstanceFilter, Vec<Residual>), WireError> {
-    let mut filter = InstanceFilter::default();
-    let mut states: Option<Vec<CloudInstanceState>> = None;
-    let mut residual = Vec::new();
-    for f in params.members("Filter") {
-        let name = f.get("Name").unwrap_or_default();
-        let values = f.strings("Value");
-        if let Some(key) = name.strip_prefix("tag:") {
-            match values.as_slice() {
-                [one] if !filter.tags.contains_key(key) => {
-                    filter.tags.insert(key.to_owned(), one.clone());
-                }
-                _ => residual.push(Residual::TagAnyOf(key.to_owned(), values)),
-            }
-            continue;
-        }
-        match name {
-            "instance-state-name" => {
-                let wanted: Vec<CloudInstanceState> = values
-                    .iter()
-                    .filter_map(|v| mapping::state_from_name(v))
-                    .collect();
-                states = Some(match states {
-                    Some(earlier) => earlier.into_iter().filter(|s| wanted.contains(s)).collect(),
-                    None => wanted,
-                });
-            }
-            "tag-key" => residual.push(Residual::TagKey(values)),
-            "instance-id" => residual.push(Residual::InstanceId(values)),
-            other => return Err(invalid(format!("The filter '{other}' is invalid"))),
-        }
-    }
-    filter.states = match states {
-        // No state filter: EC2 lists every state, terminated included.
-        None => CloudInstanceState::ALL.to_vec(),
-        // A state filter no value of which exists matches nothing.
-        Some(states) if states.is_empty() => {
-            return Ok((filter, vec![Residual::InstanceId(Vec::new())]))
-        }
-        Some(states) => states,
-    };
-    Ok((filter, residual))
 }
 
 fn parse_token(token: &str) -> Result<u64, WireError> {
