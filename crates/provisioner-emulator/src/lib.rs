@@ -5,20 +5,24 @@
 //! One server, one model, one fault layer, several faces. The faces today:
 //!
 //! - **EC2** (`POST /`, the Query API): RunInstances, DescribeInstances
-//!   (filters `tag:KEY`, `tag-key`, `instance-state-name`, `instance-id`;
-//!   MaxResults and NextToken), TerminateInstances, StopInstances,
-//!   StartInstances and DescribeImages, with EC2's XML shapes, error envelope
-//!   and status codes, and ClientToken idempotency.
+//!   (filters `tag:KEY`, `tag-key`, `tag-value`, `instance-state-name`,
+//!   `instance-id`, `instance-type`, `availability-zone`, with EC2's `*`/`?`
+//!   wildcards and `\` escapes; MaxResults and NextToken),
+//!   TerminateInstances, StopInstances, StartInstances, CreateTags,
+//!   DeleteTags and DescribeImages, with EC2's XML shapes, error envelope
+//!   and status codes, `DryRun`, and ClientToken idempotency.
 //! - **Compute Engine** (`/compute/v1/...`, REST JSON): instances insert,
 //!   get, list, aggregatedList, delete, start, stop; zone operations get and
 //!   wait; `filter` on labels, status and name; `maxResults`/`pageToken`;
 //!   its error envelope; operations that go PENDING, RUNNING, DONE.
-//! - **Azure Resource Manager** (`/subscriptions/...`, JSON): virtual
-//!   machines PUT, GET (`$expand=instanceView`), DELETE, deallocate, start,
-//!   powerOff, instanceView and paged list; the network interfaces, public
-//!   addresses and OS disks created with them; long-running operations with
-//!   `Azure-AsyncOperation`, `Location` and `Retry-After`; `api-version`
-//!   checked; ARM's error envelope.
+//! - **Azure Resource Manager** (`/subscriptions/...`, JSON): resource
+//!   groups; virtual machines PUT, GET (`$expand=instanceView`), DELETE,
+//!   deallocate, start, powerOff, instanceView, and lists by group and by
+//!   subscription paged by `nextLink`; network interfaces and public
+//!   addresses created with a VM or by their own PUT, and VMs naming an
+//!   existing NIC by id; long-running operations with
+//!   `Azure-AsyncOperation`, `Location` and `Retry-After`; every published
+//!   `api-version` of each resource type; ARM's error envelope.
 //! - **Control** (`/_emulator/...`, JSON): fault injection over HTTP.
 //!
 //! Faults come from two places: the model's ([`FakeCloud::fail_next`],

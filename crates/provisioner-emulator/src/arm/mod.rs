@@ -6,13 +6,18 @@
 //! user data, size; with `If-None-Match: *` it is refused with 412), GET
 //! (`$expand=instanceView`), DELETE, `deallocate`, `start`, `powerOff`,
 //! `instanceView`, and list (with `$expand=instanceView` or `statusOnly`,
-//! paged by `nextLink`). Network interfaces and public addresses: GET and
-//! list; OS disks: GET. They exist while their VM does, and outlive it when
-//! its request set their `deleteOption` to `Detach`. Long-running operations
+//! paged by `nextLink`, by group or by subscription). Network interfaces and
+//! public addresses: PUT, GET, DELETE, list; OS disks: GET. Those created
+//! with a VM exist while it does, and outlive it when its request set their
+//! `deleteOption` to `Detach`. Long-running operations
 //! answer as ARM does: 201 or 202 with `Azure-AsyncOperation`, `Location` and
 //! `Retry-After`, and an operation status resource that goes from
 //! `InProgress` to `Succeeded` when the model reaches the state asked for.
-//! `api-version` is required and checked; errors use ARM's envelope, with
+//! Resource groups: PUT, GET, HEAD; every resource lives in an existing
+//! one. Network interfaces and public addresses are also created, listed
+//! and deleted on their own, and a VM may name an existing NIC by id.
+//! `api-version` is required and checked against the published versions of
+//! the resource type; errors use ARM's envelope, with
 //! `details[]` where Compute sends them (throttling: 429
 //! `OperationNotAllowed` with a `TooManyRequests` detail and Retry-After;
 //! vCPU quota: 409 `OperationNotAllowed` naming the quota).

@@ -2,7 +2,8 @@
 //! shared model, answering in EC2's XML shapes.
 //!
 //! Supported actions: RunInstances (one instance per call), DescribeInstances,
-//! TerminateInstances, StopInstances, StartInstances, DescribeImages. Images
+//! TerminateInstances, StopInstances, StartInstances, CreateTags, DeleteTags,
+//! DescribeImages, each with `DryRun`. Images
 //! are not stored: every well-formed `ami-` id names an available x86_64 EBS
 //! image whose root device is `/dev/xvda` (8 GiB). Calls naming several
 //! instances are applied one by one, so an error part-way leaves the earlier
