@@ -47,7 +47,7 @@ pub(super) async fn put_vm(
                         }
                     }
                     drop((owners, resources));
-                    let body = vm_json(&state, &record, false);
+                    let body = for_version(vm_json(&state, &record, false), q.version());
                     let action = "Microsoft.Compute/virtualMachines/write";
                     Ok(accepted(
                         &Request {
@@ -82,7 +82,8 @@ pub(super) async fn put_vm(
                         .update(&name, &config)
                         .await
                         .map_err(|e| mapping::error(&e, &name, &group))?;
-                    Ok((StatusCode::OK, Json(vm_json(&state, &record, false))).into_response())
+                    let body = for_version(vm_json(&state, &record, false), q.version());
+                    Ok((StatusCode::OK, Json(body)).into_response())
                 }
                 Err(e) => Err(mapping::error(&e, &name, &group)),
             }
