@@ -81,6 +81,38 @@ def main():
     ]
     check(sorted(everywhere) == sorted(names), f"aggregated list {everywhere}")
 
+    # Labels change with the current fingerprint; a regular-expression and a
+    # has filter find them.
+    fingerprint = got.label_fingerprint
+    client.set_labels(
+        project=PROJECT,
+        zone=ZONE,
+        instance="smoke-a",
+        instances_set_labels_request_resource=compute_v1.InstancesSetLabelsRequest(
+            labels={"fleet": "smoke", "role": "web"}, label_fingerprint=fingerprint
+        ),
+    ).result(timeout=60)
+    try:
+        client.set_labels(
+            project=PROJECT,
+            zone=ZONE,
+            instance="smoke-a",
+            instances_set_labels_request_resource=compute_v1.InstancesSetLabelsRequest(labels={}, label_fingerprint=fingerprint),
+        ).result(timeout=60)
+        sys.exit("gce smoke: a stale label fingerprint was accepted")
+    except exceptions.PreconditionFailed:
+        pass
+    roles = [i.name for i in client.list(request=compute_v1.ListInstancesRequest(project=PROJECT, zone=ZONE, filter="labels.role:*"))]
+    check(roles == ["smoke-a"], f"has filter {roles}")
+    smoke = sorted(i.name for i in client.list(request=compute_v1.ListInstancesRequest(project=PROJECT, zone=ZONE, filter="name eq smoke-.*")))
+    check(smoke == ["smoke-a", "smoke-b"], f"regular-expression filter {smoke}")
+
+    # Suspend and resume.
+    client.suspend(project=PROJECT, zone=ZONE, instance="smoke-b").result(timeout=60)
+    check(client.get(project=PROJECT, zone=ZONE, instance="smoke-b").status == "SUSPENDED", "not suspended")
+    client.resume(project=PROJECT, zone=ZONE, instance="smoke-b").result(timeout=60)
+    check(client.get(project=PROJECT, zone=ZONE, instance="smoke-b").status == "RUNNING", "not resumed")
+
     # Stop and start.
     client.stop(project=PROJECT, zone=ZONE, instance="smoke-a").result(timeout=60)
     check(client.get(project=PROJECT, zone=ZONE, instance="smoke-a").status == "TERMINATED", "not stopped")

@@ -72,6 +72,12 @@ impl<V> Expiring<V> {
         self.entries.remove(key).map(|(value, _)| value)
     }
 
+    /// Every value remembered and not expired, in no particular order.
+    pub fn values(&mut self) -> impl Iterator<Item = &V> {
+        self.forget_expired(Instant::now());
+        self.entries.values().map(|(value, _)| value)
+    }
+
     /// How many keys are remembered (expired ones may still count until the
     /// next insert or read).
     pub fn len(&self) -> usize {

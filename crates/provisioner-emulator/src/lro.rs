@@ -42,6 +42,11 @@ impl<R: Clone> Registry<R> {
         self.lock().insert(name, record);
     }
 
+    /// Every record kept, in no particular order.
+    pub(crate) fn values(&self) -> Vec<R> {
+        self.lock().values().cloned().collect()
+    }
+
     /// The record `name`, while it is kept.
     pub(crate) fn get(&self, name: &str) -> Option<R> {
         self.lock().get(name).cloned()
@@ -63,6 +68,9 @@ pub(crate) enum Change {
     Start,
     /// Stop (or deallocate, or power off).
     Stop,
+    /// An in-place change (labels, metadata): done once applied, which is
+    /// when it is answered.
+    Update,
 }
 
 impl Change {
@@ -70,7 +78,7 @@ impl Change {
     /// gone), is where this change takes it.
     pub(crate) fn is_done(self, now: Option<CloudInstanceState>) -> bool {
         match (self, now) {
-            (Self::Delete, None | Some(Terminated)) | (_, None) => true,
+            (Self::Update, _) | (Self::Delete, None | Some(Terminated)) | (_, None) => true,
             (Self::Delete, _) => false,
             (Self::Create | Self::Start, Some(state)) => state != Pending,
             (Self::Stop, Some(state)) => state != Stopping,

@@ -463,3 +463,178 @@ async fn a_stock_out_after_acceptance_is_reported_in_the_insert_operation() {
     assert_eq!(status, 200);
     assert!(op.get("error").is_none(), "{op:#}");
 }
+
+#[tokio::test]
+async fn labels_and_metadata_change_only_with_the_current_fingerprint() {
+    let emulator = gce().await;
+    let vm = format!("{ZONE_PATH}/instances/vm-1");
+    call(
+        &emulator,
+        "POST",
+        &format!("{ZONE_PATH}/instances"),
+        &insert_body("vm-1"),
+    )
+    .await;
+    let (_, before) = call(&emulator, "GET", &vm, &Value::Null).await;
+    let fingerprint = before["labelFingerprint"].as_str().unwrap().to_owned();
+
+    let stale = json!({"labels": {"fleet-id": "green"}, "labelFingerprint": "c3RhbGU="});
+    let (status, error) = call(&emulator, "POST", &format!("{vm}/setLabels"), &stale).await;
+    assert_eq!(
+        (status, error["error"]["errors"][0]["reason"].as_str()),
+        (412, Some("conditionNotMet"))
+    );
+    let fresh = json!({"labels": {"fleet-id": "green"}, "labelFingerprint": fingerprint});
+    let (status, op) = call(&emulator, "POST", &format!("{vm}/setLabels"), &fresh).await;
+    assert_eq!(
+        (status, op["operationType"].as_str()),
+        (200, Some("setLabels"))
+    );
+    assert_shape(&op, "Operation");
+    let (_, after) = call(&emulator, "GET", &vm, &Value::Null).await;
+    assert_eq!(after["labels"], json!({"fleet-id": "green"}));
+    assert_ne!(after["labelFingerprint"], before["labelFingerprint"]);
+    // The same fingerprint again is stale now.
+    let (status, _) = call(&emulator, "POST", &format!("{vm}/setLabels"), &fresh).await;
+    assert_eq!(status, 412);
+    // The label index follows.
+    let (_, listed) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/instances?filter=labels.fleet-id%3Dgreen"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+
+    let metadata = json!({"fingerprint": after["metadata"]["fingerprint"], "items": [{"key": "role", "value": "web"}]});
+    let (status, op) = call(&emulator, "POST", &format!("{vm}/setMetadata"), &metadata).await;
+    assert_eq!(
+        (status, op["operationType"].as_str()),
+        (200, Some("setMetadata"))
+    );
+    let (_, after) = call(&emulator, "GET", &vm, &Value::Null).await;
+    assert_eq!(
+        after["metadata"]["items"],
+        json!([{"key": "role", "value": "web"}])
+    );
+    assert_shape(&after, "Instance");
+    let (status, _) = call(&emulator, "POST", &format!("{vm}/setMetadata"), &metadata).await;
+    assert_eq!(status, 412);
+}
+
+#[tokio::test]
+async fn suspend_and_resume() {
+    let emulator = gce().await;
+    let vm = format!("{ZONE_PATH}/instances/vm-1");
+    let (_, op) = call(
+        &emulator,
+        "POST",
+        &format!("{ZONE_PATH}/instances"),
+        &insert_body("vm-1"),
+    )
+    .await;
+    let wait = |op: &Value| {
+        format!(
+            "{ZONE_PATH}/operations/{}/wait",
+            op["name"].as_str().unwrap()
+        )
+    };
+    call(&emulator, "POST", &wait(&op), &Value::Null).await;
+    let (status, op) = call(&emulator, "POST", &format!("{vm}/suspend"), &Value::Null).await;
+    assert_eq!(
+        (status, op["operationType"].as_str()),
+        (200, Some("suspend"))
+    );
+    call(&emulator, "POST", &wait(&op), &Value::Null).await;
+    let (_, got) = call(&emulator, "GET", &vm, &Value::Null).await;
+    assert_eq!(got["status"], "SUSPENDED");
+    // start does not bring back a suspended instance; resume does.
+    let (status, _) = call(&emulator, "POST", &format!("{vm}/start"), &Value::Null).await;
+    assert_eq!(status, 400);
+    let (status, op) = call(&emulator, "POST", &format!("{vm}/resume"), &Value::Null).await;
+    assert_eq!(
+        (status, op["operationType"].as_str()),
+        (200, Some("resume"))
+    );
+    call(&emulator, "POST", &wait(&op), &Value::Null).await;
+    let (_, got) = call(&emulator, "GET", &vm, &Value::Null).await;
+    assert_eq!(got["status"], "RUNNING");
+    let (status, _) = call(&emulator, "POST", &format!("{vm}/resume"), &Value::Null).await;
+    assert_eq!(status, 400, "a running instance is not suspended");
+
+    // Every operation of the zone, oldest first, across pages.
+    let (_, first) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/operations?maxResults=2"),
+        &Value::Null,
+    )
+    .await;
+    assert_shape(&first, "OperationList");
+    let token = first["nextPageToken"].as_str().unwrap();
+    let (_, second) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/operations?maxResults=2&pageToken={token}"),
+        &Value::Null,
+    )
+    .await;
+    let types: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .map(|op| op["operationType"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["insert", "suspend", "resume"]);
+    assert!(second.get("nextPageToken").is_none());
+}
+
+#[tokio::test]
+async fn has_and_regular_expression_filters() {
+    let emulator = gce().await;
+    for name in ["web-1", "web-2", "db-1"] {
+        call(
+            &emulator,
+            "POST",
+            &format!("{ZONE_PATH}/instances"),
+            &insert_body(name),
+        )
+        .await;
+    }
+    let names = |filter: &str| {
+        let path = format!(
+            "{ZONE_PATH}/instances?filter={}",
+            filter
+                .replace(' ', "%20")
+                .replace('=', "%3D")
+                .replace(':', "%3A")
+                .replace('*', "%2A")
+        );
+        let emulator = &emulator;
+        async move {
+            let (status, body) = call(emulator, "GET", &path, &Value::Null).await;
+            let mut names: Vec<String> = body["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|i| i["name"].as_str().unwrap().to_owned())
+                .collect();
+            names.sort();
+            (status, names)
+        }
+    };
+    assert_eq!(
+        names("labels.fleet-id:*").await.1,
+        ["db-1", "web-1", "web-2"]
+    );
+    assert_eq!(names("labels.owner:*").await.1, Vec::<String>::new());
+    assert_eq!(names("name eq web-.*").await.1, ["web-1", "web-2"]);
+    assert_eq!(names("name ne web-.*").await.1, ["db-1"]);
+    assert_eq!(
+        names("(name eq .*-1) (labels.fleet-id eq blu.)").await.1,
+        ["db-1", "web-1"]
+    );
+    assert_eq!(names("name eq web-.* AND status = RUNNING").await.0, 400);
+}

@@ -883,6 +883,32 @@ impl FakeCloud {
         }
     }
 
+    /// Changes the wire attributes of a live instance, as a cloud applies an
+    /// in-place update its face names (Compute Engine's setMetadata). What
+    /// the instance was launched with, its key and its state are kept.
+    pub async fn update_attributes(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Attributes),
+    ) -> Result<InstanceRecord, CloudError> {
+        self.call(Operation::Launch, Some(id), |model, now| {
+            model.purge(now);
+            let instance = visible_mut(&mut model.instances, id, now)?;
+            if instance.state.is_terminal() {
+                return Err(CloudError::InvalidState {
+                    id: id.to_owned(),
+                    state: instance.state,
+                    op: Operation::Launch,
+                });
+            }
+            let mut attributes = (*instance.attributes).clone();
+            change(&mut attributes);
+            instance.attributes = Arc::new(attributes);
+            Ok(instance.record(now))
+        })
+        .await
+    }
+
     /// Changes what a live instance was launched with, as a cloud applies an
     /// update of an existing resource (Azure's PUT): tags (re-indexed), user
     /// data, disk size and type; a new type on a running instance reboots it.

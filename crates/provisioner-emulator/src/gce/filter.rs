@@ -1,20 +1,62 @@
-//! Compute Engine list filters, the subset this face understands:
-//! comparisons `FIELD = VALUE` and `FIELD != VALUE` on `name`, `status` and
-//! `labels.KEY`, with values quoted (`"…"`, backslash escapes) or bare,
-//! combined with `AND`, `OR` and parentheses.
+//! Compute Engine list filters, the subset this face understands, on the
+//! fields `name`, `status` and `labels.KEY`. Compute takes two kinds of
+//! filter, which "cannot be mixed in one request" (the API reference of
+//! `filter`):
+//!
+//! - AIP-160: `FIELD = VALUE`, `FIELD != VALUE`, and `FIELD : VALUE` (has:
+//!   `labels.KEY:*` is true when the label is defined, otherwise it compares
+//!   as `=`), with values quoted (`"…"`, backslash escapes) or bare, combined
+//!   with `AND`, `OR` and parentheses;
+//! - regular expressions: `FIELD eq VALUE` or `FIELD ne VALUE`, alone or as
+//!   parenthesized expressions side by side (all must hold); the value (bare,
+//!   `'…'` or `"…"`) is an RE2 expression that must match the whole field.
 
 use std::collections::BTreeMap;
 
 /// A parsed filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Expr {
-    Cmp {
-        field: Field,
-        equal: bool,
-        value: String,
-    },
+    Cmp { field: Field, op: Op, value: String },
     And(Vec<Expr>),
     Or(Vec<Expr>),
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// `=`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `:` (has)
+    Has,
+    /// `eq` (`true`) or `ne` (`false`): a whole-field regular expression.
+    Regex(Pattern, bool),
+}
+
+/// A compiled regular expression, compared by its source.
+#[derive(Debug, Clone)]
+pub(crate) struct Pattern(regex::Regex);
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for Pattern {}
+
+/// The largest compiled regular expression a request may ask for.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+impl Pattern {
+    fn new(value: &str) -> Result<Self, String> {
+        regex::RegexBuilder::new(&format!("^(?:{value})$"))
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map(Self)
+            .map_err(|e| format!("invalid regular expression {value:?}: {e}"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,17 +76,21 @@ pub(crate) struct Subject<'a> {
 impl Expr {
     pub(crate) fn matches(&self, s: &Subject<'_>) -> bool {
         match self {
-            Expr::Cmp {
-                field,
-                equal,
-                value,
-            } => {
+            Expr::Cmp { field, op, value } => {
                 let actual = match field {
                     Field::Name => Some(s.name),
                     Field::Status => Some(s.status),
                     Field::Label(key) => s.labels.get(key).map(String::as_str),
                 };
-                (actual == Some(value.as_str())) == *equal
+                match op {
+                    Op::Eq => actual == Some(value.as_str()),
+                    Op::Ne => actual != Some(value.as_str()),
+                    Op::Has if value == "*" => actual.is_some(),
+                    Op::Has => actual == Some(value.as_str()),
+                    Op::Regex(pattern, equal) => {
+                        actual.is_some_and(|a| pattern.0.is_match(a)) == *equal
+                    }
+                }
             }
             Expr::And(all) => all.iter().all(|e| e.matches(s)),
             Expr::Or(any) => any.iter().any(|e| e.matches(s)),
@@ -57,7 +103,7 @@ impl Expr {
         match self {
             Expr::Cmp {
                 field: Field::Label(key),
-                equal: true,
+                op: Op::Eq,
                 value,
             } => vec![(key.clone(), value.clone())],
             Expr::And(all) => all.iter().flat_map(Expr::required_labels).collect(),
@@ -72,6 +118,7 @@ enum Token {
     Close,
     Eq,
     Ne,
+    Has,
     Word(String),
     Quoted(String),
 }
@@ -96,6 +143,10 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
                 chars.next();
                 tokens.push(Token::Eq);
             }
+            ':' => {
+                chars.next();
+                tokens.push(Token::Has);
+            }
             '!' => {
                 chars.next();
                 if chars.next() != Some('=') {
@@ -103,13 +154,16 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
                 }
                 tokens.push(Token::Ne);
             }
-            '"' => {
+            '"' | '\'' => {
+                let quote = c;
                 chars.next();
                 let mut value = String::new();
                 loop {
                     match chars.next() {
-                        Some('\\') => value.push(chars.next().ok_or("dangling escape")?),
-                        Some('"') => break,
+                        Some('\\') if quote == '"' => {
+                            value.push(chars.next().ok_or("dangling escape")?)
+                        }
+                        Some(c) if c == quote => break,
                         Some(c) => value.push(c),
                         None => return Err("unterminated string".to_owned()),
                     }
@@ -119,7 +173,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
             _ => {
                 let mut word = String::new();
                 while let Some(&c) = chars.peek() {
-                    if c.is_whitespace() || matches!(c, '(' | ')' | '=' | '!' | '"') {
+                    if c.is_whitespace() || matches!(c, '(' | ')' | '=' | '!' | '"' | ':') {
                         break;
                     }
                     word.push(c);
@@ -189,7 +243,7 @@ impl Parser {
         })
     }
 
-    /// primary := ( conjunction ) | FIELD (=|!=) VALUE
+    /// primary := ( conjunction ) | FIELD (=|!=|:|eq|ne) VALUE
     fn primary(&mut self) -> Result<Expr, String> {
         match self.next() {
             Some(Token::Open) => {
@@ -213,20 +267,25 @@ impl Parser {
                         _ => return Err(format!("unsupported field {other:?}")),
                     },
                 };
-                let equal = match self.next() {
-                    Some(Token::Eq) => true,
-                    Some(Token::Ne) => false,
-                    _ => return Err(format!("expected = or != after {name}")),
+                let op = match self.next() {
+                    Some(Token::Eq) => Op::Eq,
+                    Some(Token::Ne) => Op::Ne,
+                    Some(Token::Has) => Op::Has,
+                    Some(Token::Word(w)) if w == "eq" || w == "ne" => {
+                        // The regular expression is read below.
+                        Op::Regex(Pattern::new("")?, w == "eq")
+                    }
+                    _ => return Err(format!("expected =, !=, :, eq or ne after {name}")),
                 };
                 let value = match self.next() {
                     Some(Token::Quoted(v) | Token::Word(v)) => v,
                     _ => return Err(format!("expected a value for {name}")),
                 };
-                Ok(Expr::Cmp {
-                    field,
-                    equal,
-                    value,
-                })
+                let op = match op {
+                    Op::Regex(_, equal) => Op::Regex(Pattern::new(&value)?, equal),
+                    op => op,
+                };
+                Ok(Expr::Cmp { field, op, value })
             }
             other => Err(format!("unexpected {other:?}")),
         }
@@ -248,9 +307,36 @@ pub(crate) fn parse(text: &str) -> Result<Option<Expr>, String> {
         depth: 0,
     };
     let expr = parser.conjunction()?;
-    match parser.peek() {
-        None => Ok(Some(expr)),
-        Some(t) => Err(format!("unexpected {t:?}")),
+    if let Some(t) = parser.peek() {
+        return Err(format!("unexpected {t:?}"));
+    }
+    let (mut regex, mut aip, mut or) = (false, false, false);
+    expr.kinds(&mut regex, &mut aip, &mut or);
+    if regex && aip {
+        return Err(
+            "regular expressions (eq, ne) and AIP-160 comparisons cannot be mixed".to_owned(),
+        );
+    }
+    if regex && or {
+        return Err("regular-expression filters are parenthesized expressions that all must hold; OR is not one".to_owned());
+    }
+    Ok(Some(expr))
+}
+
+impl Expr {
+    /// Which kinds of comparison the filter uses, and whether it has OR.
+    fn kinds(&self, regex: &mut bool, aip: &mut bool, or: &mut bool) {
+        match self {
+            Expr::Cmp {
+                op: Op::Regex(..), ..
+            } => *regex = true,
+            Expr::Cmp { .. } => *aip = true,
+            Expr::And(all) => all.iter().for_each(|e| e.kinds(regex, aip, or)),
+            Expr::Or(any) => {
+                *or = true;
+                any.iter().for_each(|e| e.kinds(regex, aip, or));
+            }
+        }
     }
 }
 
@@ -309,7 +395,7 @@ mod tests {
             f,
             Expr::Cmp {
                 field: Field::Label("k".into()),
-                equal: true,
+                op: Op::Eq,
                 value: r#"x" OR name != "y"#.into()
             }
         );
@@ -322,5 +408,34 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad}");
         }
         assert_eq!(parse("  ").unwrap(), None);
+    }
+
+    #[test]
+    fn has_and_regular_expressions_as_compute_takes_them() {
+        let blue = labels(&[("fleet", "blue-7")]);
+        let none = labels(&[]);
+        let on = |labels| Subject {
+            name: "web-12",
+            status: "RUNNING",
+            labels,
+        };
+        let yes = |f: &str, labels| parse(f).unwrap().unwrap().matches(&on(labels));
+        assert!(yes("labels.fleet:*", &blue) && !yes("labels.fleet:*", &none));
+        assert!(yes("labels.fleet:blue-7", &blue) && !yes("labels.fleet:blue", &blue));
+        assert!(yes("name eq web-.*", &blue) && !yes("name eq web", &blue));
+        assert!(yes("name ne .*-instance", &blue));
+        assert!(yes(
+            "(name eq 'web-[0-9]+') (labels.fleet eq \"blue-.*\")",
+            &blue
+        ));
+        assert!(!yes("(name eq 'web-[0-9]+') (labels.fleet eq red)", &blue));
+        assert!(yes("labels.fleet ne red", &none));
+        for bad in [
+            "name eq web-.* AND status = RUNNING",
+            "(name eq a) OR (name eq b)",
+            "name eq (",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 }

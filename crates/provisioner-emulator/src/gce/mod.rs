@@ -22,6 +22,12 @@
 
 mod filter;
 mod mapping;
+mod operations;
+mod updates;
+
+pub(crate) use operations::Operations;
+use operations::*;
+use updates::*;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -32,6 +38,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use base64::Engine as _;
 use provisioner_core::consistency::Expiring;
 use provisioner_core::{CloudInstanceState, InstanceConfig, InstanceFilter, Tags};
 use provisioner_fake::{Attributes, InstanceRecord};
@@ -68,61 +75,31 @@ pub(crate) fn router() -> Router<AppState> {
             "/compute/v1/projects/{project}/aggregated/instances",
             get(aggregated_list),
         )
+        .route(&format!("{zone}/operations"), get(list_operations))
         .route(
             &format!("{zone}/operations/{{operation}}"),
             get(get_operation),
         )
         .route(
+            &format!("{zone}/instances/{{instance}}/setLabels"),
+            post(set_labels),
+        )
+        .route(
+            &format!("{zone}/instances/{{instance}}/setMetadata"),
+            post(set_metadata),
+        )
+        .route(
+            &format!("{zone}/instances/{{instance}}/suspend"),
+            post(suspend),
+        )
+        .route(
+            &format!("{zone}/instances/{{instance}}/resume"),
+            post(resume),
+        )
+        .route(
             &format!("{zone}/operations/{{operation}}/wait"),
             post(wait_operation),
         )
-}
-
-/// How long a `requestId` names the operation it started.
-const REQUEST_ID_LIFETIME: Duration = Duration::from_secs(3600);
-
-/// The operations this face started.
-#[derive(Debug)]
-pub(crate) struct Operations {
-    by_name: Registry<OpRecord>,
-    /// `requestId` → operation name, each kept [`REQUEST_ID_LIFETIME`].
-    by_request_id: Mutex<Expiring<String>>,
-}
-
-impl Default for Operations {
-    fn default() -> Self {
-        Self {
-            by_name: Registry::default(),
-            by_request_id: Mutex::new(Expiring::new(REQUEST_ID_LIFETIME)),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct OpRecord {
-    name: String,
-    id: u64,
-    project: String,
-    zone: String,
-    kind: OpKind,
-    target: String,
-    inserted: String,
-    /// An error known when the call was answered.
-    error: Option<OpError>,
-}
-
-/// An operation's error: code, message, and the HTTP status Compute Engine
-/// gives it (`httpErrorStatusCode`).
-type OpError = (&'static str, String, StatusCode);
-
-/// Compute Engine's `operationType` of a change.
-fn operation_type(change: OpKind) -> &'static str {
-    match change {
-        OpKind::Create => "insert",
-        OpKind::Delete => "delete",
-        OpKind::Start => "start",
-        OpKind::Stop => "stop",
-    }
 }
 
 type Answer = Result<Response, GceError>;
@@ -220,7 +197,7 @@ fn numeric_id(name: &str) -> u64 {
     }) >> 1
 }
 
-fn instance_json(project: &str, r: &InstanceRecord) -> Value {
+fn instance_json(state: &AppState, project: &str, r: &InstanceRecord) -> Value {
     let zone = r.attributes.get(ZONE).map_or("", String::as_str);
     let mut nic = Map::new();
     nic.insert("kind".into(), "compute#networkInterface".into());
@@ -271,13 +248,13 @@ fn instance_json(project: &str, r: &InstanceRecord) -> Value {
         "creationTimestamp": r.launch_time.format(&Rfc3339).unwrap_or_default(),
         "name": &*r.id,
         "machineType": format!("{BASE}/projects/{project}/zones/{zone}/machineTypes/{}", r.config.instance_type),
-        "status": mapping::status(r.state),
+        "status": status_of(state, r),
         "zone": format!("{BASE}/projects/{project}/zones/{zone}"),
         "networkInterfaces": [Value::Object(nic)],
         "disks": [disk],
-        "metadata": {"kind": "compute#metadata", "fingerprint": "ZW11bGF0b3I=", "items": metadata},
+        "metadata": {"kind": "compute#metadata", "fingerprint": metadata_fingerprint(r), "items": metadata},
         "labels": r.config.tags,
-        "labelFingerprint": "ZW11bGF0b3I=",
+        "labelFingerprint": label_fingerprint(r),
         "selfLink": format!("{BASE}/{}", resource(project, zone, &r.id)),
     });
     if let Some(reason) = r.state_reason {
@@ -293,107 +270,6 @@ fn instance_json(project: &str, r: &InstanceRecord) -> Value {
     instance
 }
 
-impl AppState {
-    fn operation_json(&self, op: &OpRecord, first: bool) -> Value {
-        // The face's bookkeeping, not a cloud call: not logged, never faulted.
-        let now = self.cloud.peek_state(&op.target);
-        // An insert the model accepted and then failed: its instance is
-        // gone, and the operation reports why.
-        let later = || {
-            let kind = self.cloud.vanished_launch_failure(&op.target)?;
-            Some(mapping::launch_failure(kind, &op.project, &op.zone))
-        };
-        let error = match (&op.error, op.kind) {
-            (Some(error), _) => Some(error.clone()),
-            (None, OpKind::Create) if now.is_none() => later(),
-            _ => None,
-        };
-        let status = if error.is_some() || op.kind.is_done(now) {
-            "DONE"
-        } else if first {
-            "PENDING"
-        } else {
-            "RUNNING"
-        };
-        let mut value = json!({
-            "kind": "compute#operation",
-            "id": op.id.to_string(),
-            "name": op.name,
-            "zone": format!("{BASE}/projects/{}/zones/{}", op.project, op.zone),
-            "operationType": operation_type(op.kind),
-            "targetLink": format!("{BASE}/{}", resource(&op.project, &op.zone, &op.target)),
-            "targetId": numeric_id(&op.target).to_string(),
-            "status": status,
-            "progress": if status == "DONE" { 100 } else { 0 },
-            "insertTime": op.inserted,
-            "selfLink": format!("{BASE}/projects/{}/zones/{}/operations/{}", op.project, op.zone, op.name),
-        });
-        if let Some((code, message, http)) = &error {
-            value["error"] = json!({"errors": [{"code": code, "message": message}]});
-            value["httpErrorStatusCode"] = http.as_u16().into();
-            value["httpErrorMessage"] = http
-                .canonical_reason()
-                .unwrap_or_default()
-                .to_ascii_uppercase()
-                .into();
-        }
-        if status == "DONE" {
-            value["endTime"] = op.inserted.clone().into();
-        }
-        value
-    }
-
-    fn gce(&self) -> &Operations {
-        &self.gce_operations
-    }
-}
-
-fn new_operation(
-    state: &AppState,
-    project: &str,
-    zone: &str,
-    kind: OpKind,
-    target: &str,
-) -> OpRecord {
-    let n = state.gce().by_name.next_number();
-    OpRecord {
-        name: format!("operation-{n:013}-emulated"),
-        id: 1_000_000 + n,
-        project: project.to_owned(),
-        zone: zone.to_owned(),
-        kind,
-        target: target.to_owned(),
-        inserted: state.cloud.now_wall().format(&Rfc3339).unwrap_or_default(),
-        error: None,
-    }
-}
-
-/// Records and answers an operation; applies drop-after-commit.
-fn started(state: &AppState, op: OpRecord, request_id: Option<&str>) -> Response {
-    let value = state.operation_json(&op, true);
-    let action = format!("compute.instances.{}", operation_type(op.kind));
-    if let Some(id) = request_id {
-        lock(&state.gce().by_request_id).insert(id, op.name.clone());
-    }
-    state.gce().by_name.insert(&op.name.clone(), op);
-    let mut response = (StatusCode::OK, Json(value)).into_response();
-    if state.wire.take_drop(&action) {
-        response.extensions_mut().insert(DropConnection);
-    }
-    response
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// A repeated `requestId`: the operation it started, without a new call.
-fn replayed(state: &AppState, request_id: Option<&str>) -> Option<Response> {
-    let name = lock(&state.gce().by_request_id).get(request_id?)?.clone();
-    let op = state.gce().by_name.get(&name)?;
-    Some((StatusCode::OK, Json(state.operation_json(&op, false))).into_response())
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct MutationQuery {
@@ -402,6 +278,33 @@ struct MutationQuery {
 
 fn string_at<'v>(v: &'v Value, pointer: &str) -> Option<&'v str> {
     v.pointer(pointer).and_then(Value::as_str)
+}
+
+/// Metadata `items` as the model's attributes (`metadata.KEY`), checked as
+/// Compute Engine checks them: keys of 1 to 128 letters, digits, `-` and
+/// `_`; 512 KB in all.
+fn metadata_items(items: Option<&Value>) -> Result<Vec<(String, String)>, GceError> {
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for item in items.and_then(Value::as_array).into_iter().flatten() {
+        let key = string_at(item, "/key").unwrap_or_default();
+        let value = string_at(item, "/value").unwrap_or_default();
+        let key_ok = (1..=128).contains(&key.len())
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !key_ok {
+            return Err(GceError::invalid(format!(
+                "Invalid value for field 'resource.metadata': '{key}'"
+            )));
+        }
+        bytes += key.len() + value.len();
+        out.push((format!("{METADATA}{key}"), value.to_owned()));
+    }
+    if bytes > 512 * 1024 {
+        return Err(GceError::invalid("Metadata is limited to 512 KB in total"));
+    }
+    Ok(out)
 }
 
 /// The model launch an insert body asks for.
@@ -443,30 +346,7 @@ fn parse_insert(
     check_labels(&config.tags)?;
     let mut attributes = Attributes::new();
     attributes.insert(ZONE.to_owned(), zone.to_owned());
-    let mut metadata_bytes = 0;
-    for item in body
-        .pointer("/metadata/items")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let key = string_at(item, "/key").unwrap_or_default();
-        let value = string_at(item, "/value").unwrap_or_default();
-        let key_ok = (1..=128).contains(&key.len())
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !key_ok {
-            return Err(GceError::invalid(format!(
-                "Invalid value for field 'resource.metadata': '{key}'"
-            )));
-        }
-        metadata_bytes += key.len() + value.len();
-        attributes.insert(format!("{METADATA}{key}"), value.to_owned());
-    }
-    if metadata_bytes > 512 * 1024 {
-        return Err(GceError::invalid("Metadata is limited to 512 KB in total"));
-    }
+    attributes.extend(metadata_items(body.pointer("/metadata/items"))?);
     if let Some(network) = string_at(body, "/networkInterfaces/0/network") {
         attributes.insert(NETWORK.to_owned(), network.to_owned());
     }
@@ -553,7 +433,7 @@ async fn get_instance(
     answer(
         describe_in_zone(&state, &project, &zone, &name)
             .await
-            .map(|r| Json(instance_json(&project, &r)).into_response()),
+            .map(|r| Json(instance_json(&state, &project, &r)).into_response()),
     )
 }
 
@@ -573,13 +453,25 @@ async fn change(
             // The zone must hold the instance before anything changes.
             let path = resource(&project, &zone, &name);
             let record = describe_in_zone(&state, &project, &zone, &name).await?;
+            let suspended = is_suspended(&state, &name);
             let result = match kind {
+                // A suspended instance comes back with resume only.
+                OpKind::Start if suspended => {
+                    return Err(GceError::new(
+                        StatusCode::BAD_REQUEST,
+                        "resourceNotReady",
+                        format!("The resource '{path}' is suspended; resume it instead"),
+                    ))
+                }
                 OpKind::Delete => state.cloud.terminate(&record.id).await,
                 OpKind::Start => state.cloud.start(&record.id).await,
                 OpKind::Stop => state.cloud.stop(&record.id).await,
-                OpKind::Create => unreachable!("insert has its own handler"),
+                OpKind::Create | OpKind::Update => unreachable!("these have their own handlers"),
             };
             result.map_err(|e| mapping::error(&e, &path))?;
+            if suspended {
+                lock(&state.gce().suspended).remove(&name);
+            }
             let op = new_operation(&state, &project, &zone, kind, &name);
             Ok(started(&state, op, request_id.as_deref()))
         }
@@ -663,7 +555,7 @@ async fn page(
             expr.as_ref().is_none_or(|e| {
                 e.matches(&filter::Subject {
                     name: &r.id,
-                    status: mapping::status(r.state),
+                    status: status_of(state, r),
                     labels: &r.config.tags,
                 })
             })
@@ -681,7 +573,10 @@ async fn list(
         async {
             check_name("zone", &zone)?;
             let (items, next) = page(&state, Some(&zone), &q).await?;
-            let items: Vec<Value> = items.iter().map(|r| instance_json(&project, r)).collect();
+            let items: Vec<Value> = items
+                .iter()
+                .map(|r| instance_json(&state, &project, r))
+                .collect();
             let mut body = json!({
                 "kind": "compute#instanceList",
                 "id": format!("projects/{project}/zones/{zone}/instances"),
@@ -711,7 +606,7 @@ async fn aggregated_list(
                 scopes
                     .entry(format!("zones/{zone}"))
                     .or_default()
-                    .push(instance_json(&project, r));
+                    .push(instance_json(&state, &project, r));
             }
             let scopes: Map<String, Value> = scopes
                 .into_iter()
@@ -730,70 +625,4 @@ async fn aggregated_list(
         }
         .await,
     )
-}
-
-fn find_operation(
-    state: &AppState,
-    project: &str,
-    zone: &str,
-    name: &str,
-) -> Result<OpRecord, GceError> {
-    state
-        .gce()
-        .by_name
-        .get(name)
-        .filter(|op| op.project == project && op.zone == zone)
-        .ok_or_else(|| {
-            GceError::not_found(&format!(
-                "projects/{project}/zones/{zone}/operations/{name}"
-            ))
-        })
-}
-
-async fn get_operation(
-    State(state): State<AppState>,
-    Path((project, zone, name)): Path<(String, String, String)>,
-) -> Response {
-    answer(
-        find_operation(&state, &project, &zone, &name)
-            .map(|op| Json(state.operation_json(&op, false)).into_response()),
-    )
-}
-
-/// Waits until the operation is done, up to a bound (Compute Engine waits up
-/// to two minutes), then answers it as it is.
-async fn wait_operation(
-    State(state): State<AppState>,
-    Path((project, zone, name)): Path<(String, String, String)>,
-) -> Response {
-    answer(
-        async {
-            let op = find_operation(&state, &project, &zone, &name)?;
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-            loop {
-                let value = state.operation_json(&op, false);
-                if value["status"] == "DONE" || tokio::time::Instant::now() >= deadline {
-                    return Ok(Json(value).into_response());
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-        .await,
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn request_ids_name_their_operation_for_an_hour_then_are_forgotten() {
-        let operations = Operations::default();
-        let name = || lock(&operations.by_request_id).get("r-1").cloned();
-        lock(&operations.by_request_id).insert("r-1", "operation-1".to_owned());
-        tokio::time::advance(Duration::from_secs(59 * 60)).await;
-        assert_eq!(name().as_deref(), Some("operation-1"));
-        tokio::time::advance(Duration::from_secs(2 * 60)).await;
-        assert_eq!(name(), None);
-    }
 }

@@ -1,0 +1,299 @@
+//! Compute Engine's zone operations: the records this face keeps of the
+//! calls it started (kept an hour), their JSON, `requestId` replay, and the
+//! `get`, `wait` and `list` methods.
+
+use super::*;
+
+/// How long a `requestId` names the operation it started.
+const REQUEST_ID_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// The operations this face started.
+#[derive(Debug)]
+pub(crate) struct Operations {
+    by_name: Registry<OpRecord>,
+    /// `requestId` → operation name, each kept [`REQUEST_ID_LIFETIME`].
+    by_request_id: Mutex<Expiring<String>>,
+    /// Instances suspended (not stopped): the model's stop, shown as
+    /// `SUSPENDING`/`SUSPENDED`, left by `resume` only.
+    pub(super) suspended: Mutex<std::collections::HashSet<String>>,
+}
+
+impl Default for Operations {
+    fn default() -> Self {
+        Self {
+            by_name: Registry::default(),
+            by_request_id: Mutex::new(Expiring::new(REQUEST_ID_LIFETIME)),
+            suspended: Mutex::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct OpRecord {
+    name: String,
+    id: u64,
+    project: String,
+    zone: String,
+    kind: OpKind,
+    /// The method when [`OpKind`] does not name it (`setLabels`,
+    /// `setMetadata`, `suspend`, `resume`); empty otherwise.
+    pub(super) update: &'static str,
+    target: String,
+    inserted: String,
+    /// An error known when the call was answered.
+    pub(super) error: Option<OpError>,
+}
+
+/// An operation's error: code, message, and the HTTP status Compute Engine
+/// gives it (`httpErrorStatusCode`).
+type OpError = (&'static str, String, StatusCode);
+
+/// Compute Engine's `operationType` of a change.
+fn operation_type(op: &OpRecord) -> &'static str {
+    if !op.update.is_empty() {
+        return op.update;
+    }
+    match op.kind {
+        OpKind::Create => "insert",
+        OpKind::Delete => "delete",
+        OpKind::Start => "start",
+        OpKind::Stop => "stop",
+        OpKind::Update => "update",
+    }
+}
+
+impl AppState {
+    pub(super) fn operation_json(&self, op: &OpRecord, first: bool) -> Value {
+        // The face's bookkeeping, not a cloud call: not logged, never faulted.
+        let now = self.cloud.peek_state(&op.target);
+        // An insert the model accepted and then failed: its instance is
+        // gone, and the operation reports why.
+        let later = || {
+            let kind = self.cloud.vanished_launch_failure(&op.target)?;
+            Some(mapping::launch_failure(kind, &op.project, &op.zone))
+        };
+        let error = match (&op.error, op.kind) {
+            (Some(error), _) => Some(error.clone()),
+            (None, OpKind::Create) if now.is_none() => later(),
+            _ => None,
+        };
+        let status = if error.is_some() || op.kind.is_done(now) {
+            "DONE"
+        } else if first {
+            "PENDING"
+        } else {
+            "RUNNING"
+        };
+        let mut value = json!({
+            "kind": "compute#operation",
+            "id": op.id.to_string(),
+            "name": op.name,
+            "zone": format!("{BASE}/projects/{}/zones/{}", op.project, op.zone),
+            "operationType": operation_type(op),
+            "targetLink": format!("{BASE}/{}", resource(&op.project, &op.zone, &op.target)),
+            "targetId": numeric_id(&op.target).to_string(),
+            "status": status,
+            "progress": if status == "DONE" { 100 } else { 0 },
+            "insertTime": op.inserted,
+            "selfLink": format!("{BASE}/projects/{}/zones/{}/operations/{}", op.project, op.zone, op.name),
+        });
+        if let Some((code, message, http)) = &error {
+            value["error"] = json!({"errors": [{"code": code, "message": message}]});
+            value["httpErrorStatusCode"] = http.as_u16().into();
+            value["httpErrorMessage"] = http
+                .canonical_reason()
+                .unwrap_or_default()
+                .to_ascii_uppercase()
+                .into();
+        }
+        if status == "DONE" {
+            value["endTime"] = op.inserted.clone().into();
+        }
+        value
+    }
+
+    pub(super) fn gce(&self) -> &Operations {
+        &self.gce_operations
+    }
+}
+
+pub(super) fn new_operation(
+    state: &AppState,
+    project: &str,
+    zone: &str,
+    kind: OpKind,
+    target: &str,
+) -> OpRecord {
+    let n = state.gce().by_name.next_number();
+    OpRecord {
+        name: format!("operation-{n:013}-emulated"),
+        id: 1_000_000 + n,
+        project: project.to_owned(),
+        zone: zone.to_owned(),
+        kind,
+        update: "",
+        target: target.to_owned(),
+        inserted: state.cloud.now_wall().format(&Rfc3339).unwrap_or_default(),
+        error: None,
+    }
+}
+
+/// Records and answers an operation; applies drop-after-commit.
+pub(super) fn started(state: &AppState, op: OpRecord, request_id: Option<&str>) -> Response {
+    let value = state.operation_json(&op, true);
+    let action = format!("compute.instances.{}", operation_type(&op));
+    if let Some(id) = request_id {
+        lock(&state.gce().by_request_id).insert(id, op.name.clone());
+    }
+    state.gce().by_name.insert(&op.name.clone(), op);
+    let mut response = (StatusCode::OK, Json(value)).into_response();
+    if state.wire.take_drop(&action) {
+        response.extensions_mut().insert(DropConnection);
+    }
+    response
+}
+
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A repeated `requestId`: the operation it started, without a new call.
+pub(super) fn replayed(state: &AppState, request_id: Option<&str>) -> Option<Response> {
+    let name = lock(&state.gce().by_request_id).get(request_id?)?.clone();
+    let op = state.gce().by_name.get(&name)?;
+    Some((StatusCode::OK, Json(state.operation_json(&op, false))).into_response())
+}
+
+fn find_operation(
+    state: &AppState,
+    project: &str,
+    zone: &str,
+    name: &str,
+) -> Result<OpRecord, GceError> {
+    state
+        .gce()
+        .by_name
+        .get(name)
+        .filter(|op| op.project == project && op.zone == zone)
+        .ok_or_else(|| {
+            GceError::not_found(&format!(
+                "projects/{project}/zones/{zone}/operations/{name}"
+            ))
+        })
+}
+
+pub(super) async fn get_operation(
+    State(state): State<AppState>,
+    Path((project, zone, name)): Path<(String, String, String)>,
+) -> Response {
+    answer(
+        find_operation(&state, &project, &zone, &name)
+            .map(|op| Json(state.operation_json(&op, false)).into_response()),
+    )
+}
+
+/// Waits until the operation is done, up to a bound (Compute Engine waits up
+/// to two minutes), then answers it as it is.
+pub(super) async fn wait_operation(
+    State(state): State<AppState>,
+    Path((project, zone, name)): Path<(String, String, String)>,
+) -> Response {
+    answer(
+        async {
+            let op = find_operation(&state, &project, &zone, &name)?;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+            loop {
+                let value = state.operation_json(&op, false);
+                if value["status"] == "DONE" || tokio::time::Instant::now() >= deadline {
+                    return Ok(Json(value).into_response());
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        .await,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct OperationsQuery {
+    filter: Option<String>,
+    max_results: Option<u32>,
+    page_token: Option<String>,
+}
+
+/// `zoneOperations.list`: the operations of the zone still kept, oldest
+/// first, paged by `maxResults` (at most 500) and `pageToken`.
+pub(super) async fn list_operations(
+    State(state): State<AppState>,
+    Path((project, zone)): Path<(String, String)>,
+    Query(q): Query<OperationsQuery>,
+) -> Response {
+    answer((|| {
+        check_name("zone", &zone)?;
+        if q.filter.as_deref().is_some_and(|f| !f.trim().is_empty()) {
+            return Err(GceError::invalid(
+                "This emulator does not filter operations; list them without a filter.",
+            ));
+        }
+        let limit = match q.max_results {
+            None => 500,
+            Some(n @ 0..=500) => n.max(1) as usize,
+            Some(_) => {
+                return Err(GceError::invalid(
+                    "Invalid value for field 'maxResults': must be at most 500",
+                ))
+            }
+        };
+        let after = q
+            .page_token
+            .as_deref()
+            .map(|t| {
+                t.strip_prefix("op-")
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .ok_or_else(|| GceError::invalid("Invalid page token"))
+            })
+            .transpose()?;
+        let mut ops: Vec<OpRecord> = state
+            .gce()
+            .by_name
+            .values()
+            .into_iter()
+            .filter(|op| op.project == project && op.zone == zone)
+            .filter(|op| after.is_none_or(|after| op.id > after))
+            .collect();
+        ops.sort_by_key(|op| op.id);
+        let more = ops.len() > limit;
+        ops.truncate(limit);
+        let items: Vec<Value> = ops
+            .iter()
+            .map(|op| state.operation_json(op, false))
+            .collect();
+        let mut body = json!({
+            "kind": "compute#operationList",
+            "id": format!("projects/{project}/zones/{zone}/operations"),
+            "items": items,
+            "selfLink": format!("{BASE}/projects/{project}/zones/{zone}/operations"),
+        });
+        if let (true, Some(last)) = (more, ops.last()) {
+            body["nextPageToken"] = format!("op-{}", last.id).into();
+        }
+        Ok(Json(body).into_response())
+    })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn request_ids_name_their_operation_for_an_hour_then_are_forgotten() {
+        let operations = Operations::default();
+        let name = || lock(&operations.by_request_id).get("r-1").cloned();
+        lock(&operations.by_request_id).insert("r-1", "operation-1".to_owned());
+        tokio::time::advance(Duration::from_secs(59 * 60)).await;
+        assert_eq!(name().as_deref(), Some("operation-1"));
+        tokio::time::advance(Duration::from_secs(2 * 60)).await;
+        assert_eq!(name(), None);
+    }
+}
