@@ -638,3 +638,74 @@ async fn has_and_regular_expression_filters() {
     );
     assert_eq!(names("name eq web-.* AND status = RUNNING").await.0, 400);
 }
+
+#[tokio::test]
+async fn names_are_unique_per_project_and_zone() {
+    let emulator = gce().await;
+    let other_zone = "/compute/v1/projects/p/zones/europe-west1-b";
+    let other_project = "/compute/v1/projects/q/zones/us-central1-a";
+    for base in [ZONE_PATH, other_zone, other_project] {
+        let (status, op) = call(
+            &emulator,
+            "POST",
+            &format!("{base}/instances"),
+            &insert_body("vm-1"),
+        )
+        .await;
+        assert_eq!(status, 200, "{base}: {op}");
+    }
+    let (status, _) = call(
+        &emulator,
+        "POST",
+        &format!("{ZONE_PATH}/instances"),
+        &insert_body("vm-1"),
+    )
+    .await;
+    assert_eq!(status, 409);
+    // Each lives where it was made; a project sees only its own.
+    let (_, got) = call(
+        &emulator,
+        "GET",
+        &format!("{other_zone}/instances/vm-1"),
+        &Value::Null,
+    )
+    .await;
+    assert!(got["zone"]
+        .as_str()
+        .unwrap()
+        .ends_with("/zones/europe-west1-b"));
+    let (_, all) = call(
+        &emulator,
+        "GET",
+        "/compute/v1/projects/p/aggregated/instances",
+        &Value::Null,
+    )
+    .await;
+    let zones: Vec<&String> = all["items"].as_object().unwrap().keys().collect();
+    assert_eq!(zones, ["zones/europe-west1-b", "zones/us-central1-a"]);
+    let (_, q) = call(
+        &emulator,
+        "GET",
+        "/compute/v1/projects/q/aggregated/instances",
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(q["items"].as_object().unwrap().len(), 1);
+    // Deleting one leaves the others.
+    let (status, _) = call(
+        &emulator,
+        "DELETE",
+        &format!("{ZONE_PATH}/instances/vm-1"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &emulator,
+        "GET",
+        &format!("{other_zone}/instances/vm-1"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200);
+}

@@ -34,6 +34,13 @@ async fn setup() -> (EmulatorHandle, GcpProvisioner) {
     (emulator, gcp)
 }
 
+/// The emulator's model id of an instance id `ZONE/NAME` in project `p`:
+/// its resource path.
+fn model_id(instance_id: &str) -> String {
+    let (zone, name) = instance_id.split_once('/').unwrap();
+    format!("projects/p/zones/{zone}/instances/{name}")
+}
+
 fn config() -> InstanceConfig {
     InstanceConfig::new(
         "projects/debian-cloud/global/images/family/debian-12",
@@ -78,8 +85,11 @@ async fn tags_round_trip_exactly_through_labels_and_metadata() {
     assert_eq!(listed[0].instance_id, b.instance_id);
 
     // On the wire: lowercase labels, the exact tags in metadata.
-    let name = a.instance_id.split('/').nth(1).unwrap();
-    let record = emulator.cloud().describe(name).await.unwrap();
+    let record = emulator
+        .cloud()
+        .describe(&model_id(&a.instance_id))
+        .await
+        .unwrap();
     assert_eq!(
         record.config.tags.get("managedby").map(String::as_str),
         Some("fleet_a_1")
@@ -279,8 +289,11 @@ async fn launch_sends_the_body_compute_engine_needs() {
         )
         .await
         .unwrap();
-    let name = info.instance_id.split('/').nth(1).unwrap();
-    let record = emulator.cloud().describe(name).await.unwrap();
+    let record = emulator
+        .cloud()
+        .describe(&model_id(&info.instance_id))
+        .await
+        .unwrap();
     assert_eq!(record.config.instance_type, "e2-small");
     assert_eq!(record.config.disk_size_gb, Some(30));
     assert_eq!(

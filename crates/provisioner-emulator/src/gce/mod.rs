@@ -1,11 +1,14 @@
 //! The Compute Engine face: compute/v1 REST JSON over the shared model.
 //!
 //! Instances `insert`, `get`, `list`, `aggregatedList`, `delete`, `start`,
-//! `stop`; zone operations `get` and `wait`. Paths, fields and enum values
-//! follow the discovery document (`shared/fixtures/gce`). Instances are
-//! named by the caller (the model's id is the name; names are unique across
-//! the emulator's zones). Labels are the model's tags; metadata items and the
-//! other wire fields are kept as the model's attributes and echoed.
+//! `stop`, `suspend`, `resume`, `setLabels`, `setMetadata`; zone operations
+//! `get`, `wait` and `list`. Paths, fields and enum values follow the
+//! discovery document (`shared/fixtures/gce`). Instances are named by the
+//! caller; a name is unique in its project and zone, as on Compute Engine
+//! (the model's id is the instance's resource path,
+//! `projects/P/zones/Z/instances/NAME`). Labels are the model's tags;
+//! metadata items and the other wire fields are kept as the model's
+//! attributes and echoed.
 //!
 //! Operations are records of this face: `PENDING` in the answer to the call,
 //! `RUNNING` until the model reaches the state the call asked for, then
@@ -199,6 +202,7 @@ fn numeric_id(name: &str) -> u64 {
 
 fn instance_json(state: &AppState, project: &str, r: &InstanceRecord) -> Value {
     let zone = r.attributes.get(ZONE).map_or("", String::as_str);
+    let name = last_segment(&r.id);
     let mut nic = Map::new();
     nic.insert("kind".into(), "compute#networkInterface".into());
     nic.insert("name".into(), "nic0".into());
@@ -232,7 +236,7 @@ fn instance_json(state: &AppState, project: &str, r: &InstanceRecord) -> Value {
         "kind": "compute#attachedDisk",
         "type": "PERSISTENT",
         "mode": "READ_WRITE",
-        "source": format!("{BASE}/projects/{project}/zones/{zone}/disks/{}", r.id),
+        "source": format!("{BASE}/projects/{project}/zones/{zone}/disks/{name}"),
         "deviceName": "persistent-disk-0",
         "index": 0,
         "boot": true,
@@ -246,7 +250,7 @@ fn instance_json(state: &AppState, project: &str, r: &InstanceRecord) -> Value {
         "kind": "compute#instance",
         "id": numeric_id(&r.id).to_string(),
         "creationTimestamp": r.launch_time.format(&Rfc3339).unwrap_or_default(),
-        "name": &*r.id,
+        "name": name,
         "machineType": format!("{BASE}/projects/{project}/zones/{zone}/machineTypes/{}", r.config.instance_type),
         "status": status_of(state, r),
         "zone": format!("{BASE}/projects/{project}/zones/{zone}"),
@@ -255,7 +259,7 @@ fn instance_json(state: &AppState, project: &str, r: &InstanceRecord) -> Value {
         "metadata": {"kind": "compute#metadata", "fingerprint": metadata_fingerprint(r), "items": metadata},
         "labels": r.config.tags,
         "labelFingerprint": label_fingerprint(r),
-        "selfLink": format!("{BASE}/{}", resource(project, zone, &r.id)),
+        "selfLink": format!("{BASE}/{}", r.id),
     });
     if let Some(reason) = r.state_reason {
         instance["statusMessage"] = reason.into();
@@ -388,11 +392,12 @@ async fn insert(
                 .map_err(|e| GceError::invalid(format!("Invalid JSON payload: {e}")))?;
             let (name, config, attributes) = parse_insert(&zone, &body)?;
             let mut op = new_operation(&state, &project, &zone, OpKind::Create, &name);
-            match state.cloud.launch_named(&name, &config, attributes).await {
+            let id = resource(&project, &zone, &name);
+            match state.cloud.launch_named(&id, &config, attributes).await {
                 Ok(_) => {}
                 Err(e) => match mapping::operation_error(&e, &project, &zone) {
                     Some(error) => op.error = Some(error),
-                    None => return Err(mapping::error(&e, &resource(&project, &zone, &name))),
+                    None => return Err(mapping::error(&e, &id)),
                 },
             }
             Ok(started(&state, op, q.request_id.as_deref()))
@@ -413,7 +418,7 @@ async fn describe_in_zone(
     let path = resource(project, zone, name);
     let record = state
         .cloud
-        .describe(name)
+        .describe(&path)
         .await
         .map_err(|e| mapping::error(&e, &path))?;
     // A deleted instance is gone on Compute Engine, whatever the model's
@@ -453,7 +458,7 @@ async fn change(
             // The zone must hold the instance before anything changes.
             let path = resource(&project, &zone, &name);
             let record = describe_in_zone(&state, &project, &zone, &name).await?;
-            let suspended = is_suspended(&state, &name);
+            let suspended = is_suspended(&state, &record.id);
             let result = match kind {
                 // A suspended instance comes back with resume only.
                 OpKind::Start if suspended => {
@@ -470,7 +475,7 @@ async fn change(
             };
             result.map_err(|e| mapping::error(&e, &path))?;
             if suspended {
-                lock(&state.gce().suspended).remove(&name);
+                lock(&state.gce().suspended).remove(&*record.id);
             }
             let op = new_operation(&state, &project, &zone, kind, &name);
             Ok(started(&state, op, request_id.as_deref()))
@@ -514,6 +519,7 @@ struct ListQuery {
 /// One page of instances matching `q`, in `zone` or in every zone.
 async fn page(
     state: &AppState,
+    project: &str,
     zone: Option<&str>,
     q: &ListQuery,
 ) -> Result<(Vec<InstanceRecord>, Option<String>), GceError> {
@@ -550,11 +556,12 @@ async fn page(
         .items
         .into_iter()
         .filter(|r| r.state != CloudInstanceState::Terminated)
+        .filter(|r| r.id.starts_with(&format!("projects/{project}/")))
         .filter(|r| zone.is_none_or(|z| r.attributes.get(ZONE).map(String::as_str) == Some(z)))
         .filter(|r| {
             expr.as_ref().is_none_or(|e| {
                 e.matches(&filter::Subject {
-                    name: &r.id,
+                    name: last_segment(&r.id),
                     status: status_of(state, r),
                     labels: &r.config.tags,
                 })
@@ -572,7 +579,7 @@ async fn list(
     answer(
         async {
             check_name("zone", &zone)?;
-            let (items, next) = page(&state, Some(&zone), &q).await?;
+            let (items, next) = page(&state, &project, Some(&zone), &q).await?;
             let items: Vec<Value> = items
                 .iter()
                 .map(|r| instance_json(&state, &project, r))
@@ -599,7 +606,7 @@ async fn aggregated_list(
 ) -> Response {
     answer(
         async {
-            let (items, next) = page(&state, None, &q).await?;
+            let (items, next) = page(&state, &project, None, &q).await?;
             let mut scopes: BTreeMap<String, Vec<Value>> = BTreeMap::new();
             for r in &items {
                 let zone = r.attributes.get(ZONE).cloned().unwrap_or_default();

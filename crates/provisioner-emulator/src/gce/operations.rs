@@ -38,6 +38,7 @@ pub(super) struct OpRecord {
     /// The method when [`OpKind`] does not name it (`setLabels`,
     /// `setMetadata`, `suspend`, `resume`); empty otherwise.
     pub(super) update: &'static str,
+    /// The instance's model id: its resource path.
     target: String,
     inserted: String,
     /// An error known when the call was answered.
@@ -90,7 +91,7 @@ impl AppState {
             "name": op.name,
             "zone": format!("{BASE}/projects/{}/zones/{}", op.project, op.zone),
             "operationType": operation_type(op),
-            "targetLink": format!("{BASE}/{}", resource(&op.project, &op.zone, &op.target)),
+            "targetLink": format!("{BASE}/{}", op.target),
             "targetId": numeric_id(&op.target).to_string(),
             "status": status,
             "progress": if status == "DONE" { 100 } else { 0 },
@@ -132,7 +133,7 @@ pub(super) fn new_operation(
         zone: zone.to_owned(),
         kind,
         update: "",
-        target: target.to_owned(),
+        target: resource(project, zone, target),
         inserted: state.cloud.now_wall().format(&Rfc3339).unwrap_or_default(),
         error: None,
     }

@@ -37,9 +37,9 @@ pub(super) fn metadata_fingerprint(r: &InstanceRecord) -> String {
     )
 }
 
-/// True when the instance `name` was suspended by this face.
-pub(super) fn is_suspended(state: &AppState, name: &str) -> bool {
-    lock(&state.gce().suspended).contains(name)
+/// True when the instance (its model id) was suspended by this face.
+pub(super) fn is_suspended(state: &AppState, id: &str) -> bool {
+    lock(&state.gce().suspended).contains(id)
 }
 
 /// The instance's `status`: the model's, or `SUSPENDING`/`SUSPENDED`.
@@ -192,7 +192,7 @@ pub(super) async fn suspend(
                 .stop(&record.id)
                 .await
                 .map_err(|e| mapping::error(&e, &path))?;
-            lock(&state.gce().suspended).insert(name.clone());
+            lock(&state.gce().suspended).insert(record.id.to_string());
             let mut op = new_operation(&state, &project, &zone, OpKind::Stop, &name);
             op.update = "suspend";
             Ok(started(&state, op, q.request_id.as_deref()))
@@ -214,7 +214,7 @@ pub(super) async fn resume(
         async {
             let record = describe_in_zone(&state, &project, &zone, &name).await?;
             let path = resource(&project, &zone, &name);
-            if !is_suspended(&state, &name) || record.state != CloudInstanceState::Stopped {
+            if !is_suspended(&state, &record.id) || record.state != CloudInstanceState::Stopped {
                 return Err(GceError::new(
                     StatusCode::BAD_REQUEST,
                     "resourceNotReady",
@@ -226,7 +226,7 @@ pub(super) async fn resume(
                 .start(&record.id)
                 .await
                 .map_err(|e| mapping::error(&e, &path))?;
-            lock(&state.gce().suspended).remove(&name);
+            lock(&state.gce().suspended).remove(&*record.id);
             let mut op = new_operation(&state, &project, &zone, OpKind::Start, &name);
             op.update = "resume";
             Ok(started(&state, op, q.request_id.as_deref()))
