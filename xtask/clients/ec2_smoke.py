@@ -84,6 +84,21 @@ def main():
     found = listed(ec2, [{"Name": "instance-type", "Values": ["t3.mic?o"]}, {"Name": "tag-value", "Values": ["web-*"]}])
     check(found == [ids[0]], f"type and tag-value filters found {found}")
 
+    # Two instances in one request and one reservation; a retried token
+    # returns both; their status checks pass once they run.
+    batch = dict(ImageId=IMAGE, InstanceType="t3.micro", MinCount=2, MaxCount=2, ClientToken="smoke-batch")
+    first = ec2.run_instances(**batch)
+    batch_ids = [i["InstanceId"] for i in first["Instances"]]
+    again = [i["InstanceId"] for i in ec2.run_instances(**batch)["Instances"]]
+    check(len(batch_ids) == 2 and again == batch_ids, f"batch {batch_ids} then {again}")
+    ec2.get_waiter("instance_status_ok").wait(InstanceIds=batch_ids, WaiterConfig=fast)
+    statuses = ec2.describe_instance_status(InstanceIds=batch_ids)["InstanceStatuses"]
+    check(sorted(s["InstanceId"] for s in statuses) == sorted(batch_ids), f"statuses {statuses}")
+    check(all(s["SystemStatus"]["Status"] == "ok" for s in statuses), f"statuses {statuses}")
+    reservations = ec2.describe_instances(InstanceIds=batch_ids)["Reservations"]
+    check(len(reservations) == 1 and reservations[0]["ReservationId"] == first["ReservationId"], "one reservation")
+    ids += batch_ids
+
     # Stop and start: a new public address after the start.
     address = one.get("PublicIpAddress")
     ec2.stop_instances(InstanceIds=[ids[0]])

@@ -282,3 +282,85 @@ async fn state_changes_report_current_and_previous_states() {
         "/dev/xvda"
     );
 }
+
+#[tokio::test]
+async fn one_request_launches_between_min_and_max_count_in_one_reservation() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let three = RUN.replace("MaxCount=1", "MaxCount=3") + "&ClientToken=batch-1";
+    let (status, first) = ec2(&emulator, &three).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first.matches("<instanceId>").count(), 3);
+    // A retry with the token returns the same three.
+    let (_, again) = ec2(&emulator, &three).await;
+    let ids = |xml: &str| -> Vec<String> {
+        xml.split("<instanceId>")
+            .skip(1)
+            .map(|s| s[..s.find('<').unwrap()].to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&first), ids(&again));
+    assert_eq!(emulator.cloud().live_instances(), 3);
+    // DescribeInstances lists them as one reservation, with the caller's token.
+    let (_, described) = ec2(&emulator, "Action=DescribeInstances").await;
+    assert_eq!(
+        described.matches("<reservationId>").count(),
+        1,
+        "{described}"
+    );
+    assert_eq!(
+        described
+            .matches("<clientToken>batch-1</clientToken>")
+            .count(),
+        3
+    );
+
+    // Fewer than MinCount possible: none launched.
+    let capped = Emulator::builder()
+        .cloud(
+            provisioner_fake::FakeCloud::builder()
+                .personality(provisioner_fake::Personality::ec2())
+                .max_live_instances(2)
+                .build(),
+        )
+        .start()
+        .await
+        .unwrap();
+    let at_least_three = RUN
+        .replace("MinCount=1", "MinCount=3")
+        .replace("MaxCount=1", "MaxCount=3");
+    let (status, error) = ec2(&capped, &at_least_three).await;
+    assert_ne!(status, 200, "{error}");
+    assert_eq!(capped.cloud().live_instances(), 0);
+    // Up to MaxCount as capacity allows, when MinCount is met.
+    let (status, some) = ec2(&capped, &RUN.replace("MaxCount=1", "MaxCount=5")).await;
+    assert_eq!(status, 200);
+    assert_eq!(some.matches("<instanceId>").count(), 2);
+    let (status, _) = ec2(&capped, &RUN.replace("MinCount=1", "MinCount=2")).await;
+    assert_eq!(status, 400, "MinCount above MaxCount");
+}
+
+#[tokio::test]
+async fn instance_status_shows_running_instances_unless_all_are_asked_for() {
+    let boot = std::time::Duration::from_millis(200);
+    let cloud = provisioner_fake::FakeCloud::builder()
+        .personality(provisioner_fake::Personality::ec2())
+        .transitions(provisioner_fake::Transitions::uniform(boot))
+        .build();
+    let emulator = Emulator::builder().cloud(cloud).start().await.unwrap();
+    let (_, run) = ec2(&emulator, RUN).await;
+    let id = between(&run, "<instanceId>", "</instanceId>").to_owned();
+    let by_id = format!("Action=DescribeInstanceStatus&InstanceId.1={id}");
+    // Booting: not shown without IncludeAllInstances; initializing with it.
+    let (_, status) = ec2(&emulator, &by_id).await;
+    assert!(status.contains("<instanceStatusSet></instanceStatusSet>"), "{status}");
+    let (_, all) = ec2(&emulator, &format!("{by_id}&IncludeAllInstances=true")).await;
+    assert!(all.contains("<status>initializing</status>"), "{all}");
+    tokio::time::sleep(boot * 2).await;
+    let (_, running) = ec2(&emulator, "Action=DescribeInstanceStatus").await;
+    assert!(running.contains(&id), "{running}");
+    assert!(
+        running.contains("<systemStatus><status>ok</status>"),
+        "{running}"
+    );
+    assert!(running.contains("<name>running</name>"), "{running}");
+}

@@ -567,6 +567,16 @@ impl FakeCloud {
         self.launch_as(None, config, Attributes::new()).await
     }
 
+    /// Launches one instance with wire `attributes` its face echoes back
+    /// (EC2's reservation, say); the model picks the id.
+    pub async fn launch_with(
+        &self,
+        config: &InstanceConfig,
+        attributes: Attributes,
+    ) -> Result<InstanceRecord, CloudError> {
+        self.launch_as(None, config, attributes).await
+    }
+
     /// Launches one instance whose id is `name` (clouds where the caller
     /// names instances), with wire `attributes` its face echoes back. An
     /// instance with that name is [`CloudError::AlreadyExists`].

@@ -1,17 +1,20 @@
 //! The EC2 face: the Query API (`POST /`, form-encoded `Action=…`) over the
 //! shared model, answering in EC2's XML shapes.
 //!
-//! Supported actions: RunInstances (one instance per call), DescribeInstances,
-//! TerminateInstances, StopInstances, StartInstances, CreateTags, DeleteTags,
-//! DescribeImages, each with `DryRun`. Images
-//! are not stored: every well-formed `ami-` id names an available x86_64 EBS
-//! image whose root device is `/dev/xvda` (8 GiB). Calls naming several
+//! Supported actions: RunInstances, DescribeInstances,
+//! DescribeInstanceStatus, TerminateInstances, StopInstances,
+//! StartInstances, CreateTags, DeleteTags, DescribeImages, each with
+//! `DryRun`. RunInstances launches MinCount to MaxCount instances in one
+//! reservation. Images are not stored: every well-formed `ami-` id names an
+//! available x86_64 EBS image whose root device is `/dev/xvda` (8 GiB).
+//! Calls naming several
 //! instances are applied one by one, so an error part-way leaves the earlier
 //! ones applied (EC2 itself checks every id first).
 
 mod filters;
 mod mapping;
 mod params;
+mod status;
 mod tags;
 mod xml;
 
@@ -87,6 +90,9 @@ async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         "StopInstances" => change_states(&state, &params, &request_id, Change::Stop).await,
         "StartInstances" => change_states(&state, &params, &request_id, Change::Start).await,
         "DescribeImages" => describe_images(&params, &request_id),
+        "DescribeInstanceStatus" => {
+            status::describe_instance_status(&state, &params, &request_id).await
+        }
         "CreateTags" => tags::create_tags(&state, &params, &request_id).await,
         "DeleteTags" => tags::delete_tags(&state, &params, &request_id).await,
         other => Err(WireError::bad_request(
@@ -120,7 +126,7 @@ fn dry_run(action: &str, params: &Params) -> Outcome {
             required(params, "InstanceType")?;
             instance_tags(params)?;
         }
-        "DescribeInstances" => {
+        "DescribeInstances" | "DescribeInstanceStatus" => {
             filters(params)?;
             params
                 .strings("InstanceId")
@@ -265,12 +271,16 @@ async fn run_instances(state: &AppState, params: &Params, request_id: &str) -> O
     let image = required(params, "ImageId")?;
     check_image_id(image)?;
     let instance_type = required(params, "InstanceType")?;
-    for count in ["MinCount", "MaxCount"] {
-        if required(params, count)? != "1" {
-            return Err(invalid(format!(
-                "{count}: this emulator launches one instance per call"
-            )));
-        }
+    let count = |name: &str| -> Result<usize, WireError> {
+        required(params, name)?
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PER_REQUEST).contains(n))
+            .ok_or_else(|| invalid(format!("{name} must be between 1 and {MAX_PER_REQUEST}")))
+    };
+    let (min, max) = (count("MinCount")?, count("MaxCount")?);
+    if min > max {
+        return Err(invalid("MinCount must be less than or equal to MaxCount"));
     }
     let mut config = InstanceConfig::new(image, instance_type);
     config.tags = instance_tags(params)?;
@@ -306,21 +316,83 @@ async fn run_instances(state: &AppState, params: &Params, request_id: &str) -> O
         }
         config.idempotency_key = Some(token.to_owned());
     }
-    let record = state
-        .cloud
-        .launch(&config)
-        .await
-        .map_err(|e| mapping::error(&e))?;
+    let launched = launch_reservation(state, &config, min, max).await?;
     Ok(Xml::response("RunInstancesResponse", request_id, |x| {
-        x.leaf("reservationId", reservation_id(&record));
+        x.leaf("reservationId", reservation_id(&launched[0]));
         x.leaf("ownerId", OWNER);
         x.elem("groupSet", |_| {});
-        x.items("instancesSet", [&record], instance);
+        x.items("instancesSet", &launched, instance);
     }))
 }
 
+/// The most instances one RunInstances asks for here.
+const MAX_PER_REQUEST: usize = 1000;
+/// Between a ClientToken and an instance's index in a multi-instance
+/// request: not ASCII, so no caller's token contains it.
+const TOKEN_INDEX: char = '\u{b7}';
+/// The attribute naming an instance's reservation, when it is not the
+/// instance's own (the second and later instances of one request).
+const RESERVATION: &str = "reservation";
+
+/// One RunInstances: up to `max` instances in one reservation, at least
+/// `min`, or none. With a ClientToken, instance `i` is keyed by the token
+/// (the first) or `token·i`, so a retry returns the same instances; the
+/// later ones carry the first one's reservation.
+async fn launch_reservation(
+    state: &AppState,
+    config: &InstanceConfig,
+    min: usize,
+    max: usize,
+) -> Result<Vec<InstanceRecord>, WireError> {
+    let mut launched: Vec<InstanceRecord> = Vec::with_capacity(max);
+    for i in 0..max {
+        let mut one = config.clone();
+        let mut attributes = provisioner_fake::Attributes::new();
+        if i > 0 {
+            if let Some(token) = &config.idempotency_key {
+                one.idempotency_key = Some(format!("{token}{TOKEN_INDEX}{i}"));
+            }
+            attributes.insert(RESERVATION.to_owned(), reservation_id(&launched[0]));
+        }
+        match state.cloud.launch_with(&one, attributes).await {
+            Ok(record) => launched.push(record),
+            // EC2 launches as many as it can up to MaxCount, and none when
+            // it cannot launch MinCount.
+            Err(_) if i >= min => break,
+            Err(e) => {
+                for record in &launched {
+                    let _ = state.cloud.terminate(&record.id).await;
+                }
+                return Err(mapping::error(&e));
+            }
+        }
+    }
+    Ok(launched)
+}
+
 fn reservation_id(record: &InstanceRecord) -> String {
-    format!("r-{}", record.id.trim_start_matches("i-"))
+    match record.attributes.get(RESERVATION) {
+        Some(reservation) => reservation.clone(),
+        None => format!("r-{}", record.id.trim_start_matches("i-")),
+    }
+}
+
+/// Records grouped by reservation, in the order of each reservation's
+/// first record, as DescribeInstances lists them.
+fn by_reservation(records: &[InstanceRecord]) -> Vec<(String, Vec<&InstanceRecord>)> {
+    let mut groups: Vec<(String, Vec<&InstanceRecord>)> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for r in records {
+        let id = reservation_id(r);
+        match at.get(&id) {
+            Some(&i) => groups[i].1.push(r),
+            None => {
+                at.insert(id.clone(), groups.len());
+                groups.push((id, vec![r]));
+            }
+        }
+    }
+    groups
 }
 
 fn instance(x: &mut Xml, r: &InstanceRecord) {
@@ -365,7 +437,11 @@ fn instance(x: &mut Xml, r: &InstanceRecord) {
     x.leaf("rootDeviceName", ROOT_DEVICE);
     x.leaf("virtualizationType", "hvm");
     if let Some(token) = &r.config.idempotency_key {
-        x.leaf("clientToken", token);
+        // The caller's token, without the index of a multi-instance request.
+        x.leaf(
+            "clientToken",
+            token.split(TOKEN_INDEX).next().unwrap_or(token),
+        );
     }
     x.items("tagSet", &r.config.tags, |x, (k, v)| {
         x.leaf("key", k);
@@ -437,12 +513,16 @@ async fn describe_instances(state: &AppState, params: &Params, request_id: &str)
         "DescribeInstancesResponse",
         request_id,
         |x| {
-            x.items("reservationSet", &records, |x, r| {
-                x.leaf("reservationId", reservation_id(r));
-                x.leaf("ownerId", OWNER);
-                x.elem("groupSet", |_| {});
-                x.items("instancesSet", [r], instance);
-            });
+            x.items(
+                "reservationSet",
+                by_reservation(&records),
+                |x, (id, members)| {
+                    x.leaf("reservationId", id);
+                    x.leaf("ownerId", OWNER);
+                    x.elem("groupSet", |_| {});
+                    x.items("instancesSet", members, instance);
+                },
+            );
             if let Some(next) = next {
                 x.leaf("nextToken", format!("page-{next:x}"));
             }

@@ -1,0 +1,108 @@
+//! DescribeInstanceStatus: each instance's state and its two status checks
+//! (system and instance reachability). Running instances only, unless
+//! `IncludeAllInstances=true`; checks `initializing` while an instance
+//! boots, `ok` once it runs, `not-applicable` when it does not run.
+
+use super::*;
+
+/// The two checks of an instance in `state`.
+fn check_status(state: CloudInstanceState) -> (&'static str, &'static str) {
+    match state {
+        CloudInstanceState::Running => ("ok", "passed"),
+        CloudInstanceState::Pending => ("initializing", "initializing"),
+        _ => ("not-applicable", "not-applicable"),
+    }
+}
+
+pub(super) async fn describe_instance_status(
+    state: &AppState,
+    params: &Params,
+    request_id: &str,
+) -> Outcome {
+    let ids = params.strings("InstanceId");
+    ids.iter().try_for_each(|id| check_instance_id(id))?;
+    let all = match params.get("IncludeAllInstances") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => return Err(invalid(format!("Invalid boolean {other:?}"))),
+    };
+    let max_results = params
+        .get("MaxResults")
+        .map(|v| {
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| (5..=1000).contains(n))
+                .ok_or_else(|| invalid("MaxResults must be between 5 and 1000"))
+        })
+        .transpose()?;
+    if !ids.is_empty() && max_results.is_some() {
+        return Err(WireError::bad_request(
+            "InvalidParameterCombination",
+            "The parameter instancesSet cannot be used with the parameter maxResults",
+        ));
+    }
+    let (mut filter, residual) = filters(params)?;
+    // Without IncludeAllInstances only running instances are shown: ask the
+    // model's index for those alone.
+    if !all && filter.states.contains(&CloudInstanceState::Running) {
+        filter.states = vec![CloudInstanceState::Running];
+    }
+    let shown = |r: &InstanceRecord| {
+        (all || r.state == CloudInstanceState::Running)
+            && filter.matches(&r.config.tags, r.state)
+            && residual.iter().all(|f| f.admits(r))
+    };
+    let (records, next) = if ids.is_empty() {
+        let after = params.get("NextToken").map(parse_token).transpose()?;
+        let limit = max_results.unwrap_or(1000).min(state.settings.ec2_page_cap);
+        let page = state
+            .cloud
+            .list(&filter, after, limit)
+            .await
+            .map_err(|e| mapping::error(&e))?;
+        let records: Vec<InstanceRecord> = page.items.into_iter().filter(|r| shown(r)).collect();
+        (records, page.next)
+    } else {
+        let mut records = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let record = state
+                .cloud
+                .describe(id)
+                .await
+                .map_err(|e| mapping::error(&e))?;
+            if shown(&record) {
+                records.push(record);
+            }
+        }
+        (records, None)
+    };
+    Ok(Xml::response(
+        "DescribeInstanceStatusResponse",
+        request_id,
+        |x| {
+            x.items("instanceStatusSet", &records, |x, r| {
+                let (name, code) = mapping::state(r.state);
+                let (status, detail) = check_status(r.state);
+                x.leaf("instanceId", &*r.id);
+                x.leaf("availabilityZone", ZONE);
+                x.elem("instanceState", |x| {
+                    x.leaf("code", code);
+                    x.leaf("name", name);
+                });
+                for check in ["systemStatus", "instanceStatus"] {
+                    x.elem(check, |x| {
+                        x.leaf("status", status);
+                        x.items("details", [detail], |x, detail| {
+                            x.leaf("name", "reachability");
+                            x.leaf("status", detail);
+                        });
+                    });
+                }
+                x.elem("eventsSet", |_| {});
+            });
+            if let Some(next) = next {
+                x.leaf("nextToken", format!("page-{next:x}"));
+            }
+        },
+    ))
+}
