@@ -4,7 +4,8 @@
 //!
 //! One server, one model, one fault layer, several faces. The faces today:
 //!
-//! - **EC2** (`POST /`, the Query API): RunInstances, DescribeInstances
+//! - **EC2** (`POST /`, the Query API): RunInstances (MinCount to MaxCount
+//!   in one reservation), DescribeInstances
 //!   (filters `tag:KEY`, `tag-key`, `tag-value`, `instance-state-name`,
 //!   `instance-id`, `instance-type`, `availability-zone`, with EC2's `*`/`?`
 //!   wildcards and `\` escapes; MaxResults and NextToken),
@@ -12,9 +13,12 @@
 //!   DeleteTags and DescribeImages, with EC2's XML shapes, error envelope
 //!   and status codes, `DryRun`, and ClientToken idempotency.
 //! - **Compute Engine** (`/compute/v1/...`, REST JSON): instances insert,
-//!   get, list, aggregatedList, delete, start, stop; zone operations get and
-//!   wait; `filter` on labels, status and name; `maxResults`/`pageToken`;
-//!   its error envelope; operations that go PENDING, RUNNING, DONE.
+//!   get, list, aggregatedList, delete, start, stop, suspend, resume,
+//!   setLabels and setMetadata (fingerprint-guarded); zone operations get,
+//!   wait and list; names unique per project and zone; `filter` on labels,
+//!   status and name (AIP-160 `=`, `!=`, `:`, or `eq`/`ne` regular
+//!   expressions); `maxResults`/`pageToken`; its error envelope; operations
+//!   that go PENDING, RUNNING, DONE.
 //! - **Azure Resource Manager** (`/subscriptions/...`, JSON): resource
 //!   groups; virtual machines PUT, GET (`$expand=instanceView`), DELETE,
 //!   deallocate, start, powerOff, instanceView, and lists by group and by
