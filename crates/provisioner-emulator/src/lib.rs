@@ -9,7 +9,8 @@
 //!   (filters `tag:KEY`, `tag-key`, `tag-value`, `instance-state-name`,
 //!   `instance-id`, `instance-type`, `availability-zone`, with EC2's `*`/`?`
 //!   wildcards and `\` escapes; MaxResults and NextToken),
-//!   TerminateInstances, StopInstances, StartInstances, CreateTags,
+//!   DescribeInstanceStatus, TerminateInstances, StopInstances,
+//!   StartInstances, CreateTags,
 //!   DeleteTags and DescribeImages, with EC2's XML shapes, error envelope
 //!   and status codes, `DryRun`, and ClientToken idempotency.
 //! - **Compute Engine** (`/compute/v1/...`, REST JSON): instances insert,
