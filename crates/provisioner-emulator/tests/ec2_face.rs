@@ -352,7 +352,10 @@ async fn instance_status_shows_running_instances_unless_all_are_asked_for() {
     let by_id = format!("Action=DescribeInstanceStatus&InstanceId.1={id}");
     // Booting: not shown without IncludeAllInstances; initializing with it.
     let (_, status) = ec2(&emulator, &by_id).await;
-    assert!(status.contains("<instanceStatusSet></instanceStatusSet>"), "{status}");
+    assert!(
+        status.contains("<instanceStatusSet></instanceStatusSet>"),
+        "{status}"
+    );
     let (_, all) = ec2(&emulator, &format!("{by_id}&IncludeAllInstances=true")).await;
     assert!(all.contains("<status>initializing</status>"), "{all}");
     tokio::time::sleep(boot * 2).await;

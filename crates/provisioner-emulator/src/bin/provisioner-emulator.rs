@@ -1,4 +1,4 @@
-//! `provisioner-emulator --listen 127.0.0.1:PORT [--personality ec2|gce|azure] [--ec2-page-cap N] [--tls DIR]`
+//! `provisioner-emulator [--listen 127.0.0.1:PORT] [--personality ec2|gce|azure] [--tls DIR] …`
 //!
 //! Serves the emulator until interrupted, so that a person or a client in
 //! any language can point at it. Fault injection: the `/_emulator/` JSON
@@ -10,84 +10,85 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Parser, ValueEnum};
 use provisioner_emulator::Emulator;
 use provisioner_fake::{FakeCloud, Personality};
 
-const USAGE: &str =
-    "usage: provisioner-emulator [--listen 127.0.0.1:PORT] [--personality ec2|gce|azure] [--ec2-page-cap N] [--tls DIR]
-  --tls DIR   serve https with a self-signed certificate written to DIR/emulator-cert.pem";
-
-/// What the command line asks for.
+/// A local server that speaks the EC2, Compute Engine and Azure Resource
+/// Manager wire APIs over one in-memory cloud.
+#[derive(Debug, Parser)]
+#[command(name = "provisioner-emulator", version)]
 struct Options {
+    /// The address to listen on (port 0: a free one, printed at start).
+    #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
-    personality: Personality,
-    page_cap: usize,
+    /// What the shared model does (ids, retention, stop semantics); every
+    /// face is served whatever it is.
+    #[arg(long, value_enum, default_value = "ec2")]
+    personality: Cloud,
+    /// The most instances one DescribeInstances page holds.
+    #[arg(long, default_value_t = 1000)]
+    ec2_page_cap: usize,
+    /// The most instances one Compute Engine list page holds.
+    #[arg(long, default_value_t = 500)]
+    gce_page_cap: usize,
+    /// The most VMs one ARM list page holds.
+    #[arg(long, default_value_t = 1000)]
+    arm_page_cap: usize,
+    /// Serve https with a self-signed certificate written to
+    /// DIR/emulator-cert.pem.
+    #[arg(long, value_name = "DIR")]
     tls: Option<PathBuf>,
+    /// An Azure resource group that exists from the start,
+    /// SUBSCRIPTION/GROUP/LOCATION (repeatable).
+    #[arg(long, value_name = "SUBSCRIPTION/GROUP/LOCATION", value_parser = resource_group)]
+    resource_group: Vec<(String, String, String)>,
 }
 
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut tls = None;
-    let mut listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let mut personality = Personality::ec2();
-    let mut page_cap = 1000;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value\n{USAGE}"));
-        match arg.as_str() {
-            "--listen" => listen = value()?.parse().map_err(|e| format!("--listen: {e}"))?,
-            "--personality" => {
-                personality = match value()?.as_str() {
-                    "ec2" => Personality::ec2(),
-                    "gce" => Personality::gce(),
-                    "azure" => Personality::azure(),
-                    other => return Err(format!("unknown personality {other:?}\n{USAGE}")),
-                }
-            }
-            "--ec2-page-cap" => {
-                page_cap = value()?
-                    .parse()
-                    .map_err(|e| format!("--ec2-page-cap: {e}"))?
-            }
-            "--tls" => tls = Some(PathBuf::from(value()?)),
-            "-h" | "--help" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
-        }
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Cloud {
+    Ec2,
+    Gce,
+    Azure,
+}
+
+fn resource_group(text: &str) -> Result<(String, String, String), String> {
+    let parts: Vec<&str> = text.split('/').collect();
+    match parts.as_slice() {
+        [sub, group, location] if parts.iter().all(|p| !p.is_empty()) => Ok((
+            (*sub).to_owned(),
+            (*group).to_owned(),
+            (*location).to_owned(),
+        )),
+        _ => Err(format!("{text:?} is not SUBSCRIPTION/GROUP/LOCATION")),
     }
-    Ok(Options {
-        listen,
-        personality,
-        page_cap,
-        tls,
-    })
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Options {
-        listen,
-        personality,
-        page_cap,
-        tls,
-    } = match parse(&args) {
-        Ok(parsed) => parsed,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
+    let options = Options::parse();
+    let personality = match options.personality {
+        Cloud::Ec2 => Personality::ec2(),
+        Cloud::Gce => Personality::gce(),
+        Cloud::Azure => Personality::azure(),
     };
     let cloud = FakeCloud::builder().personality(personality).build();
     let mut builder = Emulator::builder()
         .cloud(cloud)
-        .listen(listen)
-        .ec2_page_cap(page_cap);
-    if let Some(dir) = tls {
+        .listen(options.listen)
+        .ec2_page_cap(options.ec2_page_cap)
+        .gce_page_cap(options.gce_page_cap)
+        .arm_page_cap(options.arm_page_cap);
+    if let Some(dir) = options.tls {
         builder = builder.tls(dir);
+    }
+    for (sub, group, location) in options.resource_group {
+        builder = builder.resource_group(sub, group, location);
     }
     let emulator = match builder.start().await {
         Ok(emulator) => emulator,
         Err(e) => {
-            eprintln!("cannot listen on {listen}: {e}");
+            eprintln!("cannot listen on {}: {e}", options.listen);
             return ExitCode::FAILURE;
         }
     };
@@ -106,23 +107,30 @@ mod tests {
 
     #[test]
     fn arguments() {
-        let args: Vec<String> = [
+        let o = Options::try_parse_from([
+            "provisioner-emulator",
             "--listen",
             "127.0.0.1:4566",
             "--personality",
             "gce",
             "--ec2-page-cap",
             "5",
-        ]
-        .map(String::from)
-        .to_vec();
-        let o = parse(&args).unwrap();
+            "--resource-group",
+            "sub-1/fleet/westeurope",
+        ])
+        .unwrap();
         assert_eq!(
-            (o.listen.port(), o.personality.name, o.page_cap),
-            (4566, "gce", 5)
+            (o.listen.port(), o.personality, o.ec2_page_cap),
+            (4566, Cloud::Gce, 5)
         );
+        assert_eq!(o.resource_group[0].1, "fleet");
         assert!(o.tls.is_none());
-        assert!(parse(&["--personality".to_owned(), "ibm".to_owned()]).is_err());
-        assert!(parse(&["--listen".to_owned()]).is_err());
+        for bad in [
+            &["provisioner-emulator", "--personality", "ibm"][..],
+            &["provisioner-emulator", "--listen"],
+            &["provisioner-emulator", "--resource-group", "sub/group"],
+        ] {
+            assert!(Options::try_parse_from(bad).is_err(), "{bad:?}");
+        }
     }
 }
