@@ -42,30 +42,30 @@ const CLIENTS: &[Client] = &[
     },
 ];
 
-/// `--face ec2|gce|arm|all`.
+/// `cargo xtask clients`' arguments.
+#[derive(Debug, clap::Args)]
 pub(crate) struct Options {
-    face: String,
+    /// The face to drive with its cloud's client, or all of them.
+    #[arg(long, value_enum, default_value = "all")]
+    face: FaceChoice,
 }
 
-impl Options {
-    pub(crate) fn parse(args: &[String]) -> Result<Self, String> {
-        let mut face = "all".to_owned();
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--face" => {
-                    face = args
-                        .next()
-                        .ok_or("--face needs ec2, gce, arm or all")?
-                        .clone()
-                }
-                other => return Err(format!("unknown argument {other:?}")),
-            }
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FaceChoice {
+    Ec2,
+    Gce,
+    Arm,
+    All,
+}
+
+impl FaceChoice {
+    fn includes(self, face: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Ec2 => face == "ec2",
+            Self::Gce => face == "gce",
+            Self::Arm => face == "arm",
         }
-        if face != "all" && !CLIENTS.iter().any(|c| c.face == face) {
-            return Err(format!("unknown face {face:?}: ec2, gce, arm or all"));
-        }
-        Ok(Self { face })
     }
 }
 
@@ -107,10 +107,7 @@ pub(crate) fn run(options: Options) -> Result<bool, String> {
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
     let mut all_passed = true;
-    for client in CLIENTS
-        .iter()
-        .filter(|c| options.face == "all" || options.face == c.face)
-    {
+    for client in CLIENTS.iter().filter(|c| options.face.includes(c.face)) {
         let emulator = runtime
             .block_on(emulator(client.face))
             .map_err(|e| format!("cannot start the emulator: {e}"))?;

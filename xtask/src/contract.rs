@@ -6,9 +6,10 @@ use std::time::Duration;
 use provisioner_core::contract::{run_all, Case, ContractReport, Outcome};
 
 use crate::subjects::{self, Subject};
+use crate::Which;
 
 /// Where a provider's suite runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Against {
     /// The project's own emulator (the fake's model for `fake`).
     Emulator,
@@ -18,51 +19,15 @@ pub(crate) enum Against {
     Live,
 }
 
-#[derive(Debug)]
+/// `cargo xtask contract`'s arguments.
+#[derive(Debug, clap::Args)]
 pub(crate) struct Options {
-    providers: Vec<&'static str>,
+    /// The provider to run, or all of them.
+    #[arg(long = "provider", value_enum, default_value = "all")]
+    which: Which,
+    /// What the providers run against.
+    #[arg(long, value_enum, default_value = "emulator")]
     against: Against,
-}
-
-const PROVIDERS: [&str; 4] = ["fake", "ec2", "gcp", "azure"];
-
-impl Options {
-    pub(crate) fn parse(args: &[String]) -> Result<Self, String> {
-        let mut providers = PROVIDERS.to_vec();
-        let mut against = Against::Emulator;
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let mut value = || {
-                args.next()
-                    .map(String::as_str)
-                    .ok_or(format!("{arg} needs a value"))
-            };
-            match arg.as_str() {
-                "--provider" => {
-                    providers = match value()? {
-                        "all" => PROVIDERS.to_vec(),
-                        name => vec![*PROVIDERS.iter().find(|p| **p == name).ok_or(format!(
-                            "unknown provider {name:?}; one of {PROVIDERS:?} or all"
-                        ))?],
-                    }
-                }
-                "--against" => {
-                    against = match value()? {
-                        "emulator" => Against::Emulator,
-                        "moto" => Against::Moto,
-                        "live" => Against::Live,
-                        other => {
-                            return Err(format!(
-                                "unknown target {other:?}; one of emulator, moto, live"
-                            ))
-                        }
-                    }
-                }
-                other => return Err(format!("unknown argument {other:?}")),
-            }
-        }
-        Ok(Self { providers, against })
-    }
 }
 
 /// What became of one provider.
@@ -78,7 +43,7 @@ pub(crate) fn run(options: Options) -> Result<bool, String> {
         .build()
         .map_err(|e| format!("cannot start tokio: {e}"))?;
     let mut columns = Vec::new();
-    for provider in &options.providers {
+    for provider in &options.which.names() {
         let column = runtime.block_on(run_provider(provider, options.against))?;
         columns.push((*provider, column));
     }
@@ -159,19 +124,28 @@ fn render(columns: &[(&str, Column)]) -> String {
 mod tests {
     use super::*;
 
+    #[derive(clap::Parser)]
+    struct Args {
+        #[command(flatten)]
+        options: Options,
+    }
+
+    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
+        use clap::Parser as _;
+        Args::try_parse_from(std::iter::once("contract").chain(args.iter().copied()))
+            .map(|a| a.options)
+    }
+
     #[test]
     fn options_default_to_every_provider_on_the_emulator() {
-        let o = Options::parse(&[]).unwrap();
+        let o = parse(&[]).unwrap();
         assert_eq!(
-            (o.providers, o.against),
-            (PROVIDERS.to_vec(), Against::Emulator)
+            (o.which.names(), o.against),
+            (vec!["fake", "ec2", "gcp", "azure"], Against::Emulator)
         );
-        let args: Vec<String> = ["--provider", "ec2", "--against", "moto"]
-            .map(String::from)
-            .to_vec();
-        let o = Options::parse(&args).unwrap();
-        assert_eq!((o.providers, o.against), (vec!["ec2"], Against::Moto));
-        assert!(Options::parse(&["--provider".to_owned(), "aws".to_owned()]).is_err());
+        let o = parse(&["--provider", "ec2", "--against", "moto"]).unwrap();
+        assert_eq!((o.which.names(), o.against), (vec!["ec2"], Against::Moto));
+        assert!(parse(&["--provider", "aws"]).is_err());
     }
 
     #[test]

@@ -20,25 +20,64 @@ mod venv;
 
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "\
-usage:
-  cargo xtask contract [--provider fake|ec2|gcp|azure|all] [--against emulator|moto|live]
-  cargo xtask bench [criterion arguments]
-  cargo xtask clients [--face ec2|gce|arm|all]
-  cargo xtask soak [--provider fake|ec2|gcp|azure|all] [--launches N] [--faults PERCENT] [--seed S]";
+use clap::{Parser, Subcommand};
+
+/// The project's development tasks.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Xtask {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Runs the contract suite on every provider and prints the matrix.
+    Contract(contract::Options),
+    /// Runs the criterion benchmarks (arguments go to criterion).
+    Bench {
+        /// Criterion's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        criterion: Vec<String>,
+    },
+    /// Launch cycles under faults on every provider; counts duplicates and
+    /// leaks at the emulator.
+    Soak(soak::Options),
+    /// Each cloud's official Python client through a lifecycle against the
+    /// emulator.
+    Clients(clients::Options),
+}
+
+/// A provider of the workspace, or all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Which {
+    Fake,
+    Ec2,
+    Gcp,
+    Azure,
+    All,
+}
+
+impl Which {
+    /// The providers it names, in the matrix's order.
+    pub(crate) fn names(self) -> Vec<&'static str> {
+        match self {
+            Self::Fake => vec!["fake"],
+            Self::Ec2 => vec!["ec2"],
+            Self::Gcp => vec!["gcp"],
+            Self::Azure => vec!["azure"],
+            Self::All => vec!["fake", "ec2", "gcp", "azure"],
+        }
+    }
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("contract") => contract::Options::parse(&args[1..]).and_then(contract::run),
-        Some("bench") => bench(&args[1..]),
-        Some("clients") => clients::Options::parse(&args[1..]).and_then(clients::run),
-        Some("soak") => soak::Options::parse(&args[1..]).and_then(soak::run),
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            Ok(true)
-        }
-        _ => Err(format!("unknown or missing task\n{USAGE}")),
+    // `cargo xtask TASK`: cargo passes the task as the first argument.
+    let result = match Xtask::parse().task {
+        Task::Contract(options) => contract::run(options),
+        Task::Bench { criterion } => bench(&criterion),
+        Task::Soak(options) => soak::run(options),
+        Task::Clients(options) => clients::run(options),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

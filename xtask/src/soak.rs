@@ -22,7 +22,8 @@ use provisioner_fake::{FakeCloud, FakeProvisioner, Fault, Operation, Personality
 use provisioner_gcp::{GcpLaunchConfig, GcpProvisioner};
 use tokio::sync::Semaphore;
 
-const PROVIDERS: [&str; 4] = ["fake", "ec2", "gcp", "azure"];
+use crate::Which;
+
 /// Launches in flight at once.
 const CONCURRENCY: usize = 50;
 /// How often a caller tries one call before it counts as an error that
@@ -30,50 +31,27 @@ const CONCURRENCY: usize = 50;
 const ATTEMPTS: u32 = 20;
 
 /// What `cargo xtask soak` was asked for.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, clap::Args)]
 pub(crate) struct Options {
-    providers: Vec<&'static str>,
+    /// The provider to soak, or all of them.
+    #[arg(long = "provider", value_enum, default_value = "all")]
+    which: Which,
+    /// Launch cycles per provider.
+    #[arg(long, default_value_t = 1000)]
     launches: usize,
-    /// Percent of calls that fail at random (half throttled, half 5xx).
+    /// Percent of calls that fail at random (half throttled, half 5xx), 0 to 90.
+    #[arg(long, default_value_t = 20.0, value_parser = percent)]
     faults: f64,
+    /// The seed of every random choice, so a run repeats.
+    #[arg(long, default_value_t = 0x50a6)]
     seed: u64,
 }
 
-impl Options {
-    pub(crate) fn parse(args: &[String]) -> Result<Self, String> {
-        let mut options = Self {
-            providers: PROVIDERS.to_vec(),
-            launches: 1000,
-            faults: 20.0,
-            seed: 0x50a6,
-        };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let value = args.next().ok_or(format!("{arg} needs a value"))?;
-            match arg.as_str() {
-                "--provider" => {
-                    options.providers = match value.as_str() {
-                        "all" => PROVIDERS.to_vec(),
-                        name => vec![*PROVIDERS.iter().find(|p| **p == name).ok_or(format!(
-                            "unknown provider {name:?}; one of {PROVIDERS:?} or all"
-                        ))?],
-                    }
-                }
-                "--launches" => {
-                    options.launches = value.parse().map_err(|_| format!("--launches {value}"))?
-                }
-                "--faults" => {
-                    options.faults = value.parse().map_err(|_| format!("--faults {value}"))?;
-                    if !(0.0..=90.0).contains(&options.faults) {
-                        return Err("--faults is a percentage from 0 to 90".to_owned());
-                    }
-                }
-                "--seed" => options.seed = value.parse().map_err(|_| format!("--seed {value}"))?,
-                other => return Err(format!("unknown option {other}")),
-            }
-        }
-        Ok(options)
-    }
+fn percent(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|p| (0.0..=90.0).contains(p))
+        .ok_or_else(|| format!("{text:?} is not a percentage from 0 to 90"))
 }
 
 /// What one provider's soak counted.
@@ -107,7 +85,7 @@ pub(crate) fn run(options: Options) -> Result<bool, String> {
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
     let mut clean = true;
-    for provider in &options.providers {
+    for provider in &options.which.names() {
         let tally = runtime.block_on(soak(provider, &options))?;
         println!(
             "soak {provider}: {} launches, {} duplicates, {} leaked, {} created, {} unkeyed extras and cancelled launches swept, {} cancelled by the caller, {} failed after acceptance ({} relaunched), {} errors reached the caller",
@@ -449,11 +427,25 @@ async fn soak(provider: &str, options: &Options) -> Result<Tally, String> {
 mod tests {
     use super::*;
 
+    #[derive(clap::Parser)]
+    struct Args {
+        #[command(flatten)]
+        options: Options,
+    }
+
+    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
+        use clap::Parser as _;
+        Args::try_parse_from(std::iter::once("soak").chain(args.iter().copied())).map(|a| a.options)
+    }
+
     #[test]
     fn options() {
-        let o = Options::parse(&[]).unwrap();
-        assert_eq!((o.providers.len(), o.launches, o.faults), (4, 1000, 20.0));
-        let args: Vec<String> = [
+        let o = parse(&[]).unwrap();
+        assert_eq!(
+            (o.which.names().len(), o.launches, o.faults),
+            (4, 1000, 20.0)
+        );
+        let o = parse(&[
             "--provider",
             "gcp",
             "--launches",
@@ -462,15 +454,12 @@ mod tests {
             "5",
             "--seed",
             "7",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        let o = Options::parse(&args).unwrap();
+        ])
+        .unwrap();
         assert_eq!(
-            (o.providers, o.launches, o.faults, o.seed),
+            (o.which.names(), o.launches, o.faults, o.seed),
             (vec!["gcp"], 10, 5.0, 7)
         );
-        assert!(Options::parse(&["--faults".to_owned(), "95".to_owned()]).is_err());
+        assert!(parse(&["--faults", "95"]).is_err());
     }
 }
