@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use provisioner_azure::{AzureLaunchConfig, AzureProvisioner, AzureScope};
+use provisioner_core::layers::{RateLimit, RateLimitPolicy, Retry};
 use provisioner_core::InstanceProvisioner;
 use provisioner_ec2::{emulator_client, Ec2LaunchConfig, Ec2Provisioner};
 use provisioner_fake::{FakeCloud, FakeProvisioner};
@@ -19,8 +20,25 @@ fn required(name: &str) -> Result<String, String> {
     var(name).ok_or_else(|| format!("{name} is not set"))
 }
 
-/// The provider asked for; `endpoint` points it at an emulator.
+/// The provider asked for (`endpoint` points it at an emulator), under the
+/// layers every call goes through: the cloud's documented rate limits, and
+/// retries of what is retryable (which never launch twice).
 pub(crate) async fn build(
+    provider: Provider,
+    endpoint: Option<&str>,
+) -> Result<Arc<dyn InstanceProvisioner>, String> {
+    let cloud = cloud(provider, endpoint).await?;
+    let policy = match provider {
+        Provider::Fake => RateLimitPolicy::default(),
+        Provider::Ec2 => RateLimitPolicy::ec2(),
+        Provider::Gcp => RateLimitPolicy::gcp(),
+        Provider::Azure => RateLimitPolicy::azure(),
+    };
+    let paced = Arc::new(RateLimit::new(cloud, policy));
+    Ok(Arc::new(Retry::new(paced)))
+}
+
+async fn cloud(
     provider: Provider,
     endpoint: Option<&str>,
 ) -> Result<Arc<dyn InstanceProvisioner>, String> {

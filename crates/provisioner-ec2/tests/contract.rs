@@ -40,15 +40,19 @@ provisioner_core::contract_tests!(subject);
 /// would run, on one wire provider.
 mod layered {
     use super::*;
-    use provisioner_core::layers::{ConcurrencyLimit, Retry, Timeout, Traced};
+    use provisioner_core::layers::{
+        ConcurrencyLimit, Metrics, RateLimit, RateLimitPolicy, Retry, Timeout, Traced,
+    };
     use provisioner_core::InstanceProvisioner;
 
     async fn subject() -> ContractSubject {
         super::subject().await.wrapped(|ec2| {
             let limited = Arc::new(ConcurrencyLimit::new(ec2, 8));
             let bounded = Arc::new(Timeout::new(limited, std::time::Duration::from_secs(60)));
-            let retried = Arc::new(Retry::new(bounded));
-            let stack: Arc<dyn InstanceProvisioner> = Arc::new(Traced::new(retried));
+            let paced = Arc::new(RateLimit::new(bounded, RateLimitPolicy::ec2()));
+            let retried = Arc::new(Retry::new(paced));
+            let measured = Arc::new(Metrics::new(retried));
+            let stack: Arc<dyn InstanceProvisioner> = Arc::new(Traced::new(measured));
             stack
         })
     }

@@ -64,7 +64,9 @@ mod eventually_consistent {
 /// The whole suite through every layer, stacked: what a fleet would run.
 mod layered {
     use super::*;
-    use provisioner_core::layers::{ConcurrencyLimit, Retry, Timeout, Traced};
+    use provisioner_core::layers::{
+        ConcurrencyLimit, Metrics, RateLimit, RateLimitPolicy, Retry, Timeout, Traced,
+    };
     use provisioner_core::InstanceProvisioner;
 
     async fn subject() -> ContractSubject {
@@ -77,8 +79,10 @@ mod layered {
             Arc::new(FakeProvisioner::new(cloud).with_page_size(2));
         let limited = Arc::new(ConcurrencyLimit::new(fake, 8));
         let bounded = Arc::new(Timeout::new(limited, Duration::from_secs(30)));
-        let retried = Arc::new(Retry::new(bounded));
-        let stack: Arc<dyn InstanceProvisioner> = Arc::new(Traced::new(retried));
+        let paced = Arc::new(RateLimit::new(bounded, RateLimitPolicy::ec2()));
+        let retried = Arc::new(Retry::new(paced));
+        let measured = Arc::new(Metrics::new(retried));
+        let stack: Arc<dyn InstanceProvisioner> = Arc::new(Traced::new(measured));
         ContractSubject::new(
             stack,
             InstanceConfig::new("img-contract", "small"),

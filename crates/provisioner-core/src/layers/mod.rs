@@ -10,6 +10,11 @@
 //! - [`ConcurrencyLimit`]: at most N calls in flight.
 //! - [`Traced`]: one `tracing` span per call with the provider, operation,
 //!   instance id, outcome and latency; never user data or credentials.
+//! - `Metrics` (feature `metrics`): calls, errors by class and a latency
+//!   histogram per provider and operation, through the `metrics` facade.
+//! - `RateLimit` (feature `rate-limit`): a token bucket per operation
+//!   (governor), with presets from the clouds' documented limits, that
+//!   holds an operation back after the cloud throttled it.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -26,14 +31,42 @@
 //! ```
 
 mod concurrency;
+#[cfg(feature = "metrics")]
+mod metrics;
+#[cfg(feature = "rate-limit")]
+mod rate_limit;
 mod retry;
 mod timeout;
 mod traced;
 
+#[cfg(feature = "metrics")]
+pub use self::metrics::Metrics;
 pub use concurrency::ConcurrencyLimit;
+#[cfg(feature = "rate-limit")]
+pub use rate_limit::{Bucket, RateLimit, RateLimitPolicy};
 pub use retry::{Retry, RetryBudget, RetryPolicy};
 pub use timeout::Timeout;
 pub use traced::Traced;
+
+/// The class of a call's outcome, for a span field or a metric label: `ok`
+/// or the error's class.
+pub(crate) fn outcome<T>(result: &crate::Result<T>) -> &'static str {
+    use crate::Error;
+    match result {
+        Ok(_) => "ok",
+        Err(Error::InvalidArgument { .. }) => "invalid_argument",
+        Err(Error::NotFound { .. }) => "not_found",
+        Err(Error::InvalidState { .. }) => "invalid_state",
+        Err(Error::Throttled { .. }) => "throttled",
+        Err(Error::InsufficientCapacity { .. }) => "insufficient_capacity",
+        Err(Error::QuotaExceeded { .. }) => "quota_exceeded",
+        Err(Error::Unauthenticated { .. }) => "unauthenticated",
+        Err(Error::PermissionDenied { .. }) => "permission_denied",
+        Err(Error::Unavailable { .. }) => "unavailable",
+        Err(Error::DeadlineExceeded { .. }) => "deadline_exceeded",
+        Err(_) => "provider",
+    }
+}
 
 /// Implements [`InstanceProvisioner`] for a layer that has `inner` (the
 /// wrapped provisioner) and an `around(op, id, call)` method running each

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use tracing::Instrument as _;
 
-use crate::{Error, InstanceProvisioner, Result};
+use crate::{InstanceProvisioner, Result};
 
-use super::layer;
+use super::{layer, outcome};
 use crate::Operation;
 
 /// Records each call in a `provisioner` span (provider, operation, instance
@@ -24,24 +24,6 @@ impl std::fmt::Debug for Traced {
         f.debug_struct("Traced")
             .field("inner", &self.inner.name())
             .finish()
-    }
-}
-
-/// The class of an outcome, for a span field.
-fn outcome<T>(result: &Result<T>) -> &'static str {
-    match result {
-        Ok(_) => "ok",
-        Err(Error::InvalidArgument { .. }) => "invalid_argument",
-        Err(Error::NotFound { .. }) => "not_found",
-        Err(Error::InvalidState { .. }) => "invalid_state",
-        Err(Error::Throttled { .. }) => "throttled",
-        Err(Error::InsufficientCapacity { .. }) => "insufficient_capacity",
-        Err(Error::QuotaExceeded { .. }) => "quota_exceeded",
-        Err(Error::Unauthenticated { .. }) => "unauthenticated",
-        Err(Error::PermissionDenied { .. }) => "permission_denied",
-        Err(Error::Unavailable { .. }) => "unavailable",
-        Err(Error::DeadlineExceeded { .. }) => "deadline_exceeded",
-        Err(_) => "provider",
     }
 }
 
