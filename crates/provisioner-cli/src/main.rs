@@ -241,11 +241,7 @@ fn sweep_report(
             "spared": report.spared,
             "failed": failed,
         });
-        return writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&value).map_err(std::io::Error::other)?
-        );
+        return output::write_json(out, &value);
     }
     let verb = if terminating {
         "terminated"

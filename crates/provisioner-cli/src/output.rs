@@ -5,6 +5,15 @@ use std::io::Write;
 use provisioner_core::{InstanceInfo, InstanceStatus, Tags};
 use time::format_description::well_known::Rfc3339;
 
+/// `value` as pretty JSON, one document.
+pub(crate) fn write_json<T: serde::Serialize + ?Sized>(
+    out: &mut dyn Write,
+    value: &T,
+) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    writeln!(out, "{text}")
+}
+
 fn tags(tags: &Tags) -> String {
     tags.iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -48,11 +57,7 @@ pub(crate) fn instances(
     list: &[InstanceInfo],
 ) -> std::io::Result<()> {
     if json {
-        return writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(list).map_err(std::io::Error::other)?
-        );
+        return write_json(out, list);
     }
     let rows: Vec<Vec<String>> = list
         .iter()
@@ -82,11 +87,7 @@ pub(crate) fn statuses(
     list: &[InstanceStatus],
 ) -> std::io::Result<()> {
     if json {
-        return writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(list).map_err(std::io::Error::other)?
-        );
+        return write_json(out, list);
     }
     let rows: Vec<Vec<String>> = list
         .iter()
@@ -115,11 +116,7 @@ pub(crate) fn statuses(
 /// The ids a command changed, one per line (a JSON array with `--json`).
 pub(crate) fn ids(out: &mut dyn Write, json: bool, ids: &[String]) -> std::io::Result<()> {
     if json {
-        return writeln!(
-            out,
-            "{}",
-            serde_json::to_string(ids).map_err(std::io::Error::other)?
-        );
+        return write_json(out, ids);
     }
     for id in ids {
         writeln!(out, "{id}")?;

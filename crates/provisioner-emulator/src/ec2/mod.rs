@@ -463,7 +463,9 @@ fn parse_token(token: &str) -> Result<u64, WireError> {
         .ok_or_else(|| invalid("The NextToken is invalid"))
 }
 
-async fn describe_instances(state: &AppState, params: &Params, request_id: &str) -> Outcome {
+/// The ids a describe names (`InstanceId.N`) and its `MaxResults` (5 to
+/// 1000), which EC2 refuses together.
+fn ids_or_page(params: &Params) -> Result<(Vec<String>, Option<usize>), WireError> {
     let ids = params.strings("InstanceId");
     let max_results = params
         .get("MaxResults")
@@ -480,6 +482,11 @@ async fn describe_instances(state: &AppState, params: &Params, request_id: &str)
             "The parameter instancesSet cannot be used with the parameter maxResults",
         ));
     }
+    Ok((ids, max_results))
+}
+
+async fn describe_instances(state: &AppState, params: &Params, request_id: &str) -> Outcome {
+    let (ids, max_results) = ids_or_page(params)?;
     let (filter, residual) = filters(params)?;
     let admits = |r: &InstanceRecord| {
         filter.matches(&r.config.tags, r.state) && residual.iter().all(|f| f.admits(r))

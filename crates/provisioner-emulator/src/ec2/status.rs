@@ -19,28 +19,13 @@ pub(super) async fn describe_instance_status(
     params: &Params,
     request_id: &str,
 ) -> Outcome {
-    let ids = params.strings("InstanceId");
+    let (ids, max_results) = ids_or_page(params)?;
     ids.iter().try_for_each(|id| check_instance_id(id))?;
     let all = match params.get("IncludeAllInstances") {
         None | Some("false") => false,
         Some("true") => true,
         Some(other) => return Err(invalid(format!("Invalid boolean {other:?}"))),
     };
-    let max_results = params
-        .get("MaxResults")
-        .map(|v| {
-            v.parse::<usize>()
-                .ok()
-                .filter(|n| (5..=1000).contains(n))
-                .ok_or_else(|| invalid("MaxResults must be between 5 and 1000"))
-        })
-        .transpose()?;
-    if !ids.is_empty() && max_results.is_some() {
-        return Err(WireError::bad_request(
-            "InvalidParameterCombination",
-            "The parameter instancesSet cannot be used with the parameter maxResults",
-        ));
-    }
     let (mut filter, residual) = filters(params)?;
     // Without IncludeAllInstances only running instances are shown: ask the
     // model's index for those alone.

@@ -516,6 +516,32 @@ struct ListQuery {
     page_token: Option<String>,
 }
 
+/// A list's `maxResults` (at most 500; default 500) and the position after
+/// which its `pageToken` (`PREFIX` and a number) resumes.
+pub(super) fn paging(
+    max_results: Option<u32>,
+    page_token: Option<&str>,
+    prefix: &str,
+) -> Result<(usize, Option<u64>), GceError> {
+    let limit = match max_results {
+        None => 500,
+        Some(n @ 0..=500) => n.max(1) as usize,
+        Some(_) => {
+            return Err(GceError::invalid(
+                "Invalid value for field 'maxResults': must be at most 500",
+            ))
+        }
+    };
+    let after = page_token
+        .map(|t| {
+            t.strip_prefix(prefix)
+                .and_then(|n| n.parse::<u64>().ok())
+                .ok_or_else(|| GceError::invalid("Invalid page token"))
+        })
+        .transpose()?;
+    Ok((limit, after))
+}
+
 /// One page of instances matching `q`, in `zone` or in every zone.
 async fn page(
     state: &AppState,
@@ -525,24 +551,7 @@ async fn page(
 ) -> Result<(Vec<InstanceRecord>, Option<String>), GceError> {
     let expr = filter::parse(q.filter.as_deref().unwrap_or_default())
         .map_err(|e| GceError::invalid(format!("Invalid value for field 'filter': {e}")))?;
-    let limit = match q.max_results {
-        None => 500,
-        Some(n @ 0..=500) => n.max(1) as usize,
-        Some(_) => {
-            return Err(GceError::invalid(
-                "Invalid value for field 'maxResults': must be at most 500",
-            ))
-        }
-    };
-    let after = q
-        .page_token
-        .as_deref()
-        .map(|t| {
-            t.strip_prefix("pt-")
-                .and_then(|n| n.parse::<u64>().ok())
-                .ok_or_else(|| GceError::invalid("Invalid page token"))
-        })
-        .transpose()?;
+    let (limit, after) = paging(q.max_results, q.page_token.as_deref(), "pt-")?;
     let mut index = InstanceFilter::default().in_states(CloudInstanceState::ALL);
     if let Some(expr) = &expr {
         index.tags.extend(expr.required_labels());

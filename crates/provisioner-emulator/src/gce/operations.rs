@@ -237,24 +237,7 @@ pub(super) async fn list_operations(
                 "This emulator does not filter operations; list them without a filter.",
             ));
         }
-        let limit = match q.max_results {
-            None => 500,
-            Some(n @ 0..=500) => n.max(1) as usize,
-            Some(_) => {
-                return Err(GceError::invalid(
-                    "Invalid value for field 'maxResults': must be at most 500",
-                ))
-            }
-        };
-        let after = q
-            .page_token
-            .as_deref()
-            .map(|t| {
-                t.strip_prefix("op-")
-                    .and_then(|n| n.parse::<u64>().ok())
-                    .ok_or_else(|| GceError::invalid("Invalid page token"))
-            })
-            .transpose()?;
+        let (limit, after) = paging(q.max_results, q.page_token.as_deref(), "op-")?;
         let mut ops: Vec<OpRecord> = state
             .gce()
             .by_name
