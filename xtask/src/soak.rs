@@ -176,7 +176,7 @@ async fn target(provider: &str, seed: u64) -> Result<Target, String> {
                             "fleet",
                             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAISoakKey fleet",
                         ),
-                    )
+                    ).await
                     .map_err(|e| e.to_string())?,
                 ),
                 InstanceConfig::new("Canonical:ubuntu-24_04-lts:server:latest", "Standard_B2s"),

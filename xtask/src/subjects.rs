@@ -32,7 +32,7 @@ pub(crate) async fn subject(provider: &str, against: Against) -> Result<Subject,
         ("gcp", Against::Emulator) => Subject::Ready(Box::new(gcp_emulator().await?)),
         ("gcp", Against::Live) => Subject::Ready(Box::new(gcp_live().await?)),
         ("azure", Against::Emulator) => Subject::Ready(Box::new(azure_emulator().await?)),
-        ("azure", Against::Live) => Subject::Ready(Box::new(azure_live()?)),
+        ("azure", Against::Live) => Subject::Ready(Box::new(azure_live().await?)),
         (_, Against::Moto) => Subject::NotRun("moto serves only EC2 here".to_owned()),
         (name, _) => Subject::NotRun(format!("no subject for {name} against {against:?}")),
     })
@@ -218,7 +218,7 @@ async fn gcp_live() -> Result<ContractSubject, String> {
     let image = std::env::var("PROVISIONER_GCP_IMAGE").unwrap_or_else(|_| GCP_IMAGE.to_owned());
     let machine_type =
         std::env::var("PROVISIONER_GCP_MACHINE_TYPE").unwrap_or_else(|_| "e2-small".to_owned());
-    let gcp = GcpProvisioner::new(project, vec![zone.clone()], GcpLaunchConfig::default())
+    let gcp = GcpProvisioner::from_env(project, vec![zone.clone()], GcpLaunchConfig::default())
         .await
         .map_err(|e| missing(&format!("no usable credentials ({e})")))?;
     Ok(ContractSubject::new(
@@ -251,6 +251,7 @@ async fn azure_emulator() -> Result<ContractSubject, String> {
         )
         .with_public_ip(true),
     )
+    .await
     .map_err(|e| e.to_string())?;
     Ok(ContractSubject::new(
         Arc::new(azure),
@@ -268,7 +269,7 @@ const AZURE_LIVE_VARS: &str = "PROVISIONER_AZURE_SUBSCRIPTION, PROVISIONER_AZURE
 PROVISIONER_AZURE_SUBNET, PROVISIONER_AZURE_SSH_KEY, PROVISIONER_AZURE_IMAGE (default Ubuntu 24.04), \
 PROVISIONER_AZURE_SIZE (default Standard_B2s)";
 
-fn azure_live() -> Result<ContractSubject, String> {
+async fn azure_live() -> Result<ContractSubject, String> {
     let missing = |why: &str| {
         format!("{why}; set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET (or log in with az) and {AZURE_LIVE_VARS}")
     };
@@ -294,7 +295,9 @@ fn azure_live() -> Result<ContractSubject, String> {
     let image = std::env::var("PROVISIONER_AZURE_IMAGE").unwrap_or_else(|_| AZURE_IMAGE.to_owned());
     let size =
         std::env::var("PROVISIONER_AZURE_SIZE").unwrap_or_else(|_| "Standard_B2s".to_owned());
-    let azure = AzureProvisioner::new(scope, launch).map_err(|e| missing(&e.to_string()))?;
+    let azure = AzureProvisioner::from_env(scope, launch)
+        .await
+        .map_err(|e| missing(&e.to_string()))?;
     Ok(ContractSubject::new(
         Arc::new(azure),
         InstanceConfig::new(image, size),

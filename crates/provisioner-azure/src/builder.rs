@@ -114,7 +114,7 @@ fn check_segment(what: &str, value: &str) -> Result<()> {
 impl AzureProvisioner {
     /// A provisioner on azure_identity's standard credential chain
     /// (environment, workload identity, managed identity, Azure CLI).
-    pub fn new(scope: AzureScope, launch: AzureLaunchConfig) -> Result<Self> {
+    pub async fn from_env(scope: AzureScope, launch: AzureLaunchConfig) -> Result<Self> {
         let credential =
             azure_identity::create_credential().map_err(|e| Error::Unauthenticated {
                 message: format!("no Azure credential: {e}"),
@@ -140,7 +140,7 @@ impl AzureProvisioner {
 
     /// A provisioner on an emulator at `endpoint` (this project's), with a
     /// fixed token and quick retries (10 ms first backoff).
-    pub fn for_endpoint(
+    pub async fn for_endpoint(
         endpoint: &str,
         scope: AzureScope,
         launch: AzureLaunchConfig,
@@ -229,6 +229,13 @@ impl AzureProvisioner {
         if let Some(transport) = &self.transport {
             transport.set_max_retry_after(cap);
         }
+        self
+    }
+
+    /// How long after launching a VM this provisioner treats ARM's "not
+    /// found" for it as eventual consistency (default 60 s).
+    pub fn with_consistency_window(mut self, window: Duration) -> Self {
+        self.recent = RecentLaunches::new(window);
         self
     }
 

@@ -71,7 +71,7 @@
 //!     &emulator.endpoint(),
 //!     AzureScope::new("sub-1", "fleet", "westeurope"),
 //!     AzureLaunchConfig::new(subnet, "fleet", "ssh-ed25519 AAAAC3Nza… fleet").with_public_ip(true),
-//! )?;
+//! ).await?;
 //! let config = InstanceConfig::new("Canonical:ubuntu-24_04-lts:server:latest", "Standard_B2s")
 //!     .with_tag("ManagedBy", "Fleet A")
 //!     .with_disk_size_gb(64);

@@ -46,7 +46,7 @@ async fn emulator(page_cap: usize) -> EmulatorHandle {
         .unwrap()
 }
 
-fn provisioner(emulator: &EmulatorHandle) -> AzureProvisioner {
+async fn provisioner(emulator: &EmulatorHandle) -> AzureProvisioner {
     AzureProvisioner::for_endpoint(
         &emulator.endpoint(),
         AzureScope::new("sub-1", "fleet", "westeurope"),
@@ -57,6 +57,7 @@ fn provisioner(emulator: &EmulatorHandle) -> AzureProvisioner {
         )
         .with_public_ip(true),
     )
+    .await
     .unwrap()
 }
 
@@ -75,7 +76,7 @@ fn config() -> InstanceConfig {
 #[tokio::test]
 async fn terminate_deletes_the_nic_disk_and_public_address_too() {
     let emulator = emulator(1000).await;
-    let azure = provisioner(&emulator);
+    let azure = provisioner(&emulator).await;
     let net = network_client(&emulator);
     let name = azure.launch_instance(&config()).await.unwrap().instance_id;
     let nic = net
@@ -126,7 +127,7 @@ async fn terminate_deletes_the_nic_disk_and_public_address_too() {
 #[tokio::test]
 async fn a_list_costs_one_request_per_page_whatever_the_number_of_vms() {
     let emulator = emulator(2).await;
-    let azure = provisioner(&emulator);
+    let azure = provisioner(&emulator).await;
     let fleet = InstanceFilter::tagged([("ManagedBy", "Fleet A")]);
     for (vms, pages) in [(4, 2), (9, 5)] {
         while emulator.cloud().live_instances() < vms {
@@ -161,7 +162,7 @@ async fn a_list_costs_one_request_per_page_whatever_the_number_of_vms() {
 #[tokio::test]
 async fn a_put_whose_answer_is_lost_leaves_one_vm() {
     let emulator = emulator(1000).await;
-    let azure = provisioner(&emulator);
+    let azure = provisioner(&emulator).await;
     emulator
         .wire()
         .drop_after_commit("Microsoft.Compute/virtualMachines/write", 1);
@@ -186,7 +187,7 @@ async fn a_put_whose_answer_is_lost_leaves_one_vm() {
 #[tokio::test]
 async fn throttling_waits_as_long_as_retry_after_asks() {
     let emulator = emulator(1000).await;
-    let azure = provisioner(&emulator);
+    let azure = provisioner(&emulator).await;
     let name = azure.launch_instance(&config()).await.unwrap().instance_id;
     emulator.cloud().fail_next(
         Operation::Describe,
@@ -217,7 +218,7 @@ async fn throttling_waits_as_long_as_retry_after_asks() {
 #[tokio::test]
 async fn capacity_quota_and_authorization_keep_their_class() {
     let emulator = emulator(1000).await;
-    let azure = provisioner(&emulator);
+    let azure = provisioner(&emulator).await;
     emulator
         .cloud()
         .fail_next(Operation::Launch, 1, Fault::InsufficientCapacity);
@@ -252,7 +253,7 @@ async fn capacity_quota_and_authorization_keep_their_class() {
 #[tokio::test]
 async fn stop_deallocates_and_start_reports_the_new_addresses() {
     let emulator = emulator(1000).await;
-    let azure = provisioner(&emulator);
+    let azure = provisioner(&emulator).await;
     let name = azure
         .launch_instance(
             &config()
@@ -287,7 +288,7 @@ async fn stop_deallocates_and_start_reports_the_new_addresses() {
 #[tokio::test]
 async fn bad_input_never_reaches_azure() {
     let emulator = emulator(1000).await;
-    let azure = provisioner(&emulator);
+    let azure = provisioner(&emulator).await;
     for bad in [
         config().with_tag("a/b", "x"),
         config().with_tag("k", "v".repeat(257)),
@@ -328,7 +329,7 @@ async fn status_of(emulator: &EmulatorHandle, path: &str) -> u16 {
 #[tokio::test]
 async fn a_create_that_fails_after_acceptance_is_reported_and_deleted_with_its_resources() {
     let emulator = emulator(1000).await;
-    let azure = provisioner(&emulator);
+    let azure = provisioner(&emulator).await;
     emulator.cloud().fail_after_acceptance(
         1,
         LaunchFailureKind::InsufficientCapacity,
@@ -374,7 +375,7 @@ async fn a_create_that_fails_after_acceptance_is_reported_and_deleted_with_its_r
 #[tokio::test]
 async fn a_long_retry_after_reaches_the_caller_at_once() {
     let emulator = emulator(1000).await;
-    let azure = provisioner(&emulator);
+    let azure = provisioner(&emulator).await;
     let name = azure.launch_instance(&config()).await.unwrap().instance_id;
     emulator.cloud().fail_next(
         Operation::Describe,
@@ -401,7 +402,9 @@ async fn a_long_retry_after_reaches_the_caller_at_once() {
         other => panic!("{other}"),
     }
     // A lower cap gives up on shorter waits too.
-    let azure = provisioner(&emulator).with_max_retry_after(Duration::from_millis(500));
+    let azure = provisioner(&emulator)
+        .await
+        .with_max_retry_after(Duration::from_millis(500));
     emulator.cloud().fail_next(
         Operation::Describe,
         1,
@@ -416,7 +419,7 @@ async fn a_long_retry_after_reaches_the_caller_at_once() {
 #[tokio::test]
 async fn user_data_goes_to_custom_data_which_cloud_init_runs() {
     let emulator = emulator(1000).await;
-    let azure = provisioner(&emulator);
+    let azure = provisioner(&emulator).await;
     let script = "#cloud-config\nruncmd: [echo hi]\n";
     let name = azure
         .launch_instance(&config().with_user_data(script))
@@ -434,7 +437,7 @@ async fn user_data_goes_to_custom_data_which_cloud_init_runs() {
 #[tokio::test]
 async fn a_vm_stopped_from_inside_is_stopped_but_said_to_be_billed() {
     let emulator = emulator(1000).await;
-    let azure = provisioner(&emulator);
+    let azure = provisioner(&emulator).await;
     let name = azure.launch_instance(&config()).await.unwrap().instance_id;
     azure
         .wait_until_running(&name, Duration::from_secs(20))
@@ -481,7 +484,7 @@ async fn a_vm_stopped_from_inside_is_stopped_but_said_to_be_billed() {
 #[tokio::test]
 async fn a_key_reused_with_other_parameters_leaves_the_vm_unchanged() {
     let emulator = emulator(1000).await;
-    let azure = provisioner(&emulator);
+    let azure = provisioner(&emulator).await;
     let keyed = config().with_idempotency_key("slot-0-intent-1");
     let first = azure.launch_instance(&keyed).await.unwrap();
     let err = azure
@@ -506,10 +509,12 @@ async fn a_key_reused_with_other_parameters_leaves_the_vm_unchanged() {
 #[tokio::test]
 async fn a_call_that_hangs_ends_at_its_deadline_as_unavailable() {
     let emulator = emulator(1000).await;
-    let azure = provisioner(&emulator).with_deadlines(provisioner_core::Deadlines::new(
-        Duration::from_millis(200),
-        Duration::from_secs(1),
-    ));
+    let azure = provisioner(&emulator)
+        .await
+        .with_deadlines(provisioner_core::Deadlines::new(
+            Duration::from_millis(200),
+            Duration::from_secs(1),
+        ));
     let name = azure.launch_instance(&config()).await.unwrap().instance_id;
     emulator
         .cloud()
@@ -527,7 +532,7 @@ async fn a_call_that_hangs_ends_at_its_deadline_as_unavailable() {
 #[tokio::test]
 async fn the_table_of_bad_inputs_never_reaches_the_wire() {
     let emulator = emulator(1000).await;
-    let azure = provisioner(&emulator);
+    let azure = provisioner(&emulator).await;
     let (tried, problems) = provisioner_core::contract::check_bad_inputs(&azure, &config()).await;
     assert!(tried >= 30, "{tried} inputs");
     assert!(problems.is_empty(), "{problems:#?}");

@@ -30,6 +30,7 @@ async fn subject() -> ContractSubject {
         )
         .with_public_ip(true),
     )
+    .await
     .expect("client builds");
     ContractSubject::new(
         Arc::new(azure),

@@ -172,6 +172,7 @@ async fn the_faces_bodies_match_the_examples() {
         AzureScope::new("s", "g", "westus"),
         AzureLaunchConfig::new(subnet, "admin", "ssh-rsa AAAAB3Nza admin").with_public_ip(true),
     )
+    .await
     .unwrap();
     let name = azure
         .launch_instance(

@@ -51,7 +51,11 @@ async fn cloud(
             }
             match endpoint {
                 Some(url) => Arc::new(Ec2Provisioner::from_client(emulator_client(url), launch)),
-                None => Arc::new(Ec2Provisioner::from_env(launch).await),
+                None => Arc::new(
+                    Ec2Provisioner::from_env(launch)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                ),
             }
         }
         (Provider::Gcp, endpoint) => {
@@ -65,7 +69,7 @@ async fn cloud(
                 }
                 None => {
                     let project = required("PROVISIONER_GCP_PROJECT")?;
-                    GcpProvisioner::new(project, vec![zone], launch).await
+                    GcpProvisioner::from_env(project, vec![zone], launch).await
                 }
             };
             Arc::new(gcp.map_err(|e| e.to_string())?)
@@ -73,8 +77,8 @@ async fn cloud(
         (Provider::Azure, endpoint) => {
             let (scope, launch) = azure_settings(endpoint.is_some())?;
             let azure = match endpoint {
-                Some(url) => AzureProvisioner::for_endpoint(url, scope, launch),
-                None => AzureProvisioner::new(scope, launch),
+                Some(url) => AzureProvisioner::for_endpoint(url, scope, launch).await,
+                None => AzureProvisioner::from_env(scope, launch).await,
             };
             Arc::new(azure.map_err(|e| e.to_string())?)
         }

@@ -8,7 +8,7 @@ use aws_sdk_ec2::config::retry::RetryConfig;
 use aws_sdk_ec2::config::timeout::TimeoutConfig;
 use aws_sdk_ec2::Client;
 use provisioner_core::consistency::RecentLaunches;
-use provisioner_core::{Deadlines, DEFAULT_MAX_RETRY_AFTER};
+use provisioner_core::{Deadlines, Error, Result, DEFAULT_MAX_RETRY_AFTER};
 
 use crate::errors::CapacityIsNotRetriedInPlace;
 use crate::launch::Ec2LaunchConfig;
@@ -30,17 +30,35 @@ pub struct Ec2Provisioner {
     pub(crate) recent: RecentLaunches,
     /// Root device name per image: images do not change, so ask once.
     pub(crate) root_devices: Mutex<HashMap<String, String>>,
-    pub(crate) page_size: i32,
+    pub(crate) page_size: u32,
     pub(crate) max_retry_after: Duration,
     pub(crate) deadlines: Deadlines,
 }
 
 impl Ec2Provisioner {
     /// A provisioner on the standard AWS configuration (credentials chain
-    /// and region from the environment).
-    pub async fn from_env(launch: Ec2LaunchConfig) -> Self {
+    /// and region from the environment). Fails when no region is set.
+    pub async fn from_env(launch: Ec2LaunchConfig) -> Result<Self> {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::from_sdk_config(&config, launch)
+        if config.region().is_none() {
+            return Err(Error::invalid_argument(
+                "region",
+                "no AWS region is configured (AWS_REGION or a profile's region)",
+            ));
+        }
+        Ok(Self::from_sdk_config(&config, launch))
+    }
+
+    /// A provisioner on an emulator at `endpoint` (this project's, or
+    /// moto), with fixed credentials, region us-east-1 and quick retries.
+    pub async fn for_endpoint(endpoint: &str, launch: Ec2LaunchConfig) -> Result<Self> {
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            return Err(Error::invalid_argument(
+                "endpoint",
+                format!("{endpoint:?} is not an http(s) URL"),
+            ));
+        }
+        Ok(Self::from_client(crate::emulator_client(endpoint), launch))
     }
 
     /// A provisioner on an already loaded AWS configuration.
@@ -71,7 +89,7 @@ impl Ec2Provisioner {
     }
 
     /// Lists with `MaxResults` of `size` (EC2 accepts 5 to 1000; default 1000).
-    pub fn with_page_size(mut self, size: i32) -> Self {
+    pub fn with_page_size(mut self, size: u32) -> Self {
         self.page_size = size.clamp(5, 1000);
         self
     }

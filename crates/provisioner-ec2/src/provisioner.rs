@@ -263,7 +263,7 @@ impl InstanceProvisioner for Ec2Provisioner {
                 .client
                 .describe_instances()
                 .set_filters(Some(filters.clone()))
-                .max_results(self.page_size)
+                .max_results(i32::try_from(self.page_size).unwrap_or(1000))
                 .set_next_token(token.take())
                 .send()
                 .await

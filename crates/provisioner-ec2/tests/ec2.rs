@@ -303,3 +303,18 @@ async fn the_table_of_bad_inputs_never_reaches_the_wire() {
         0
     );
 }
+
+#[tokio::test]
+async fn for_endpoint_builds_on_an_emulator_and_refuses_what_is_not_a_url() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let ec2 = Ec2Provisioner::for_endpoint(&emulator.endpoint(), Ec2LaunchConfig::default())
+        .await
+        .unwrap()
+        .with_page_size(5);
+    let info = ec2.launch_instance(&config()).await.unwrap();
+    assert!(info.instance_id.starts_with("i-"));
+    let err = Ec2Provisioner::for_endpoint("localhost:4566", Ec2LaunchConfig::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.invalid_field(), Some("endpoint"));
+}

@@ -40,7 +40,7 @@ pub struct GcpProvisioner {
 
 impl GcpProvisioner {
     /// A provisioner on Application Default Credentials.
-    pub async fn new(
+    pub async fn from_env(
         project: impl Into<String>,
         zones: Vec<String>,
         launch: GcpLaunchConfig,
@@ -137,6 +137,13 @@ impl GcpProvisioner {
     /// Lists with `maxResults` of `size` (1 to 500; default 500).
     pub fn with_page_size(mut self, size: u32) -> Self {
         self.page_size = size.clamp(1, 500);
+        self
+    }
+
+    /// How long after launching an instance this provisioner treats Compute
+    /// Engine's "not found" for it as eventual consistency (default 60 s).
+    pub fn with_consistency_window(mut self, window: Duration) -> Self {
+        self.recent = RecentLaunches::new(window);
         self
     }
 }
