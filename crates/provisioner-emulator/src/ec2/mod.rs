@@ -485,37 +485,49 @@ fn ids_or_page(params: &Params) -> Result<(Vec<String>, Option<usize>), WireErro
     Ok((ids, max_results))
 }
 
-async fn describe_instances(state: &AppState, params: &Params, request_id: &str) -> Outcome {
-    let (ids, max_results) = ids_or_page(params)?;
-    let (filter, residual) = filters(params)?;
-    let admits = |r: &InstanceRecord| {
-        filter.matches(&r.config.tags, r.state) && residual.iter().all(|f| f.admits(r))
-    };
-    let (records, next) = if ids.is_empty() {
+/// The records a describe asks for ([`ids_or_page`]), those `keep` admits:
+/// each id named (checked, then described), or else one page of the model's list under
+/// `filter`, with the position the next page starts after.
+async fn described(
+    state: &AppState,
+    params: &Params,
+    (ids, max_results): (Vec<String>, Option<usize>),
+    filter: &InstanceFilter,
+    keep: impl Fn(&InstanceRecord) -> bool,
+) -> Result<(Vec<InstanceRecord>, Option<u64>), WireError> {
+    if ids.is_empty() {
         let after = params.get("NextToken").map(parse_token).transpose()?;
         let limit = max_results.unwrap_or(1000).min(state.settings.ec2_page_cap);
         let page = state
             .cloud
-            .list(&filter, after, limit)
+            .list(filter, after, limit)
             .await
             .map_err(|e| mapping::error(&e))?;
-        let records: Vec<InstanceRecord> = page.items.into_iter().filter(|r| admits(r)).collect();
-        (records, page.next)
-    } else {
-        let mut records = Vec::with_capacity(ids.len());
-        for id in &ids {
-            check_instance_id(id)?;
-            let record = state
-                .cloud
-                .describe(id)
-                .await
-                .map_err(|e| mapping::error(&e))?;
-            if admits(&record) {
-                records.push(record);
-            }
+        let records = page.items.into_iter().filter(|r| keep(r)).collect();
+        return Ok((records, page.next));
+    }
+    let mut records = Vec::with_capacity(ids.len());
+    for id in &ids {
+        check_instance_id(id)?;
+        let record = state
+            .cloud
+            .describe(id)
+            .await
+            .map_err(|e| mapping::error(&e))?;
+        if keep(&record) {
+            records.push(record);
         }
-        (records, None)
+    }
+    Ok((records, None))
+}
+
+async fn describe_instances(state: &AppState, params: &Params, request_id: &str) -> Outcome {
+    let asked = ids_or_page(params)?;
+    let (filter, residual) = filters(params)?;
+    let admits = |r: &InstanceRecord| {
+        filter.matches(&r.config.tags, r.state) && residual.iter().all(|f| f.admits(r))
     };
+    let (records, next) = described(state, params, asked, &filter, admits).await?;
     Ok(Xml::response(
         "DescribeInstancesResponse",
         request_id,

@@ -19,8 +19,9 @@ pub(super) async fn describe_instance_status(
     params: &Params,
     request_id: &str,
 ) -> Outcome {
-    let (ids, max_results) = ids_or_page(params)?;
-    ids.iter().try_for_each(|id| check_instance_id(id))?;
+    let asked = ids_or_page(params)?;
+    // Every id is checked before the other parameters.
+    asked.0.iter().try_for_each(|id| check_instance_id(id))?;
     let all = match params.get("IncludeAllInstances") {
         None | Some("false") => false,
         Some("true") => true,
@@ -37,30 +38,7 @@ pub(super) async fn describe_instance_status(
             && filter.matches(&r.config.tags, r.state)
             && residual.iter().all(|f| f.admits(r))
     };
-    let (records, next) = if ids.is_empty() {
-        let after = params.get("NextToken").map(parse_token).transpose()?;
-        let limit = max_results.unwrap_or(1000).min(state.settings.ec2_page_cap);
-        let page = state
-            .cloud
-            .list(&filter, after, limit)
-            .await
-            .map_err(|e| mapping::error(&e))?;
-        let records: Vec<InstanceRecord> = page.items.into_iter().filter(|r| shown(r)).collect();
-        (records, page.next)
-    } else {
-        let mut records = Vec::with_capacity(ids.len());
-        for id in &ids {
-            let record = state
-                .cloud
-                .describe(id)
-                .await
-                .map_err(|e| mapping::error(&e))?;
-            if shown(&record) {
-                records.push(record);
-            }
-        }
-        (records, None)
-    };
+    let (records, next) = described(state, params, asked, &filter, shown).await?;
     Ok(Xml::response(
         "DescribeInstanceStatusResponse",
         request_id,
