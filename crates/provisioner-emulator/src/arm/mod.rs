@@ -211,6 +211,7 @@ pub(crate) struct ArmState {
     /// Resource groups by [`key`] of their id → their body.
     groups: Mutex<HashMap<String, Value>>,
     /// Network or disk resource, by [`key`] of its id → the VM using it.
+    /// A path that holds both maps locks `owners` first, then `resources`.
     owners: Mutex<HashMap<String, String>>,
     /// Network or disk resources that exist on their own, by [`key`] of
     /// their id → their body: created by a PUT, or left behind by a VM

@@ -529,11 +529,13 @@ async fn delete_network(
                     format!("Network Interface {id} is used by existing resource {vm}. In order to delete the network interface, it must be dissociated from the resource. To learn more, see aka.ms/deletenic."),
                 ));
             }
+            // Owners before resources, as every path that holds both.
+            let owners = lock(&state.arm().owners);
             let mut resources = lock(&state.arm().resources);
             if what.kind == PIP_KIND {
                 if let Some(user) = str_at(&body, "/properties/ipConfiguration/id") {
                     let nic = user.split("/ipConfigurations/").next().unwrap_or_default();
-                    if resources.contains_key(&key(nic)) || lock(&state.arm().owners).contains_key(&key(nic)) {
+                    if resources.contains_key(&key(nic)) || owners.contains_key(&key(nic)) {
                         return Err(ArmError::new(
                             StatusCode::BAD_REQUEST,
                             "PublicIPAddressCannotBeDeleted",
@@ -557,7 +559,7 @@ async fn delete_network(
                     }
                 }
             }
-            drop(resources);
+            drop((owners, resources));
             let location = str_at(&body, "/location").unwrap_or_default().to_owned();
             let action = format!("{}/delete", what.kind);
             Ok(network_accepted(
