@@ -194,10 +194,9 @@ fn last_segment(url: &str) -> &str {
 }
 
 fn numeric_id(name: &str) -> u64 {
-    // FNV-1a: a stable numeric id per name, as Compute Engine gives one.
-    name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    }) >> 1
+    // A stable numeric id per name, as Compute Engine gives one (63 bits,
+    // so it stays positive where a client reads it signed).
+    provisioner_core::naming::stable_hash(name.as_bytes()) >> 1
 }
 
 fn instance_json(state: &AppState, project: &str, r: &InstanceRecord) -> Value {
