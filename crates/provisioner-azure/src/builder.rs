@@ -118,6 +118,7 @@ impl AzureProvisioner {
         let credential =
             azure_identity::create_credential().map_err(|e| Error::Unauthenticated {
                 message: format!("no Azure credential: {e}"),
+                context: None,
             })?;
         Self::with_credential(credential, scope, launch)
     }

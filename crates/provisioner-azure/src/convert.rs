@@ -7,13 +7,13 @@ use azure_mgmt_compute::package_2024_07_01::models::VirtualMachine;
 use azure_mgmt_network::package_2024_03 as network;
 use base64::Engine as _;
 use provisioner_core::{
-    naming, CloudInstanceState, Error, InstanceConfig, LaunchFailure, Result, Tags,
+    naming, CloudInstanceState, Error, ErrorContext, InstanceConfig, LaunchFailure, Result, Tags,
 };
 use serde_json::json;
 
 use crate::rules::{image_reference, LAUNCH_TAG};
 use crate::states;
-use crate::AzureProvisioner;
+use crate::{AzureProvisioner, PROVIDER};
 
 impl AzureProvisioner {
     /// The VM body of one launch: the NIC, OS disk and public address are
@@ -78,11 +78,13 @@ impl AzureProvisioner {
                     .encode(user_data.as_bytes())
                     .into();
         }
-        serde_json::from_value(body).map_err(|e| Error::Provider {
-            provider: "azure",
-            code: None,
-            message: format!("cannot build the VM model: {e}"),
-            source: None,
+        // serde_json's message quotes the value it refused, which may be
+        // the user data: neither it nor the error is kept.
+        serde_json::from_value(body).map_err(|_| {
+            Error::provider(
+                ErrorContext::new(PROVIDER),
+                "cannot build the VM model from the launch settings",
+            )
         })
     }
 }

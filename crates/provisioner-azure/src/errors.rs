@@ -15,6 +15,7 @@ use azure_core::error::ErrorKind;
 use provisioner_core::{Error, ErrorClass, ProviderFailure};
 
 use crate::transport::ArmFailure;
+use crate::PROVIDER;
 
 /// The table: throttling by status or detail, quota by detail or message,
 /// then the envelope's code, then the HTTP status for codes it does not
@@ -93,12 +94,11 @@ pub(crate) fn from_azure(err: azure_core::Error, name: &str) -> Error {
             &failure.message,
         );
         return class.into_error(ProviderFailure {
-            provider: "azure",
-            code: failure.code,
-            message: failure.message,
             instance_id: name.to_owned(),
+            request_id: failure.request_id,
             retry_after: failure.retry_after,
             source: Some(Box::new(err)),
+            ..ProviderFailure::new(PROVIDER, failure.code, failure.message)
         });
     }
     let (class, status, code) = match err.kind() {
@@ -120,12 +120,9 @@ pub(crate) fn from_azure(err: azure_core::Error, name: &str) -> Error {
         _ => code.clone(),
     };
     class.into_error(ProviderFailure {
-        provider: "azure",
-        code,
-        message,
         instance_id: name.to_owned(),
-        retry_after: None,
         source: Some(Box::new(err)),
+        ..ProviderFailure::new(PROVIDER, code, message)
     })
 }
 

@@ -90,6 +90,9 @@ mod rules;
 mod states;
 mod transport;
 
+/// The provider name, in errors and in layers' labels.
+const PROVIDER: &str = "azure";
+
 pub use builder::{AzureProvisioner, AzureScope};
 pub use launch::AzureLaunchConfig;
 pub use rules::{AZURE_RULES, LAUNCH_TAG};

@@ -11,14 +11,14 @@ use provisioner_core::consistency::Expiring;
 use provisioner_core::naming;
 use provisioner_core::validate::{self, field};
 use provisioner_core::{
-    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
-    InstanceStatus, LaunchFailure, Result,
+    in_operation, CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo,
+    InstanceProvisioner, InstanceStatus, LaunchFailure, Operation, Result,
 };
 
 use crate::convert::{launch_fingerprint_of, name_of, nic_addresses, nic_id, state_of, tags_of};
 use crate::errors::from_azure;
 use crate::rules::{check_vm_name, AZURE_RULES};
-use crate::AzureProvisioner;
+use crate::{AzureProvisioner, PROVIDER};
 
 impl AzureProvisioner {
     fn lock_failed(&self) -> std::sync::MutexGuard<'_, Expiring<LaunchFailure>> {
@@ -33,7 +33,7 @@ impl AzureProvisioner {
     async fn existing_launch(&self, name: &str, config: &InstanceConfig) -> Result<InstanceInfo> {
         let vm = self.get_vm(name).await?.ok_or_else(|| Error::Unavailable {
             message: format!("{name} exists and cannot be read yet"),
-            source: None,
+            context: None,
         })?;
         if launch_fingerprint_of(&vm) != Some(naming::launch_fingerprint(config).as_str()) {
             return Err(Error::invalid_argument(
@@ -184,190 +184,209 @@ fn is_precondition_failed(e: &azure_core::Error) -> bool {
 #[async_trait]
 impl InstanceProvisioner for AzureProvisioner {
     fn name(&self) -> &'static str {
-        "azure"
+        PROVIDER
     }
 
     async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
-        validate::check_config(config, &AZURE_RULES)?;
-        // Derived from the key, so that a repeated PUT is the same VM.
-        let name = naming::launch_name("p", config.idempotency_key.as_deref());
-        let body = self.body(&name, config)?;
-        // One PUT, answered once Azure accepts it; the crate's awaited form
-        // would poll the PUT until provisioning ends. `If-None-Match: *`
-        // makes it a create only: a PUT of an existing VM would update it
-        // (tags, user data; a new size resizes and reboots it).
-        let created = self
-            .vms()
-            .create_or_update(&self.group, &name, body, &self.subscription)
-            .if_none_match("*")
-            .send()
-            .await;
-        let response = match created {
-            Ok(response) => response,
-            Err(e) if is_precondition_failed(&e) => {
-                // The VM this key names exists: a retry, or a reuse.
-                let info = self.existing_launch(&name, config).await?;
-                self.recent.record(&name);
-                return Ok(info);
-            }
-            Err(e) => return Err(from_azure(e, &name)),
-        };
-        let vm = response
-            .into_body()
-            .await
-            .map_err(|e| from_azure(e, &name))?;
-        let tags = tags_of(&vm);
-        let (state, _, _) = state_of(&vm);
-        // A new VM under a name whose last create failed.
-        self.lock_failed().remove(&name);
-        self.recent.record(&name);
-        Ok(InstanceInfo {
-            instance_id: name,
-            private_ip: None,
-            public_ip: None,
-            state,
-            launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
-            tags,
+        in_operation(self.name(), Operation::Launch, async {
+            validate::check_config(config, &AZURE_RULES)?;
+            // Derived from the key, so that a repeated PUT is the same VM.
+            let name = naming::launch_name("p", config.idempotency_key.as_deref());
+            let body = self.body(&name, config)?;
+            // One PUT, answered once Azure accepts it; the crate's awaited form
+            // would poll the PUT until provisioning ends. `If-None-Match: *`
+            // makes it a create only: a PUT of an existing VM would update it
+            // (tags, user data; a new size resizes and reboots it).
+            let created = self
+                .vms()
+                .create_or_update(&self.group, &name, body, &self.subscription)
+                .if_none_match("*")
+                .send()
+                .await;
+            let response = match created {
+                Ok(response) => response,
+                Err(e) if is_precondition_failed(&e) => {
+                    // The VM this key names exists: a retry, or a reuse.
+                    let info = self.existing_launch(&name, config).await?;
+                    self.recent.record(&name);
+                    return Ok(info);
+                }
+                Err(e) => return Err(from_azure(e, &name)),
+            };
+            let vm = response
+                .into_body()
+                .await
+                .map_err(|e| from_azure(e, &name))?;
+            let tags = tags_of(&vm);
+            let (state, _, _) = state_of(&vm);
+            // A new VM under a name whose last create failed.
+            self.lock_failed().remove(&name);
+            self.recent.record(&name);
+            Ok(InstanceInfo {
+                instance_id: name,
+                private_ip: None,
+                public_ip: None,
+                state,
+                launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
+                tags,
+            })
         })
+        .await
     }
 
     async fn terminate_instance(&self, instance_id: &str) -> Result<()> {
-        check_vm_name(instance_id)?;
-        self.recent
-            .terminate(instance_id, || async {
-                self.vms()
-                    .delete(&self.group, instance_id, &self.subscription)
-                    .send()
-                    .await
-                    .map_err(|e| from_azure(e, instance_id))
-            })
-            .await
+        in_operation(self.name(), Operation::Terminate, async {
+            check_vm_name(instance_id)?;
+            self.recent
+                .terminate(instance_id, || async {
+                    self.vms()
+                        .delete(&self.group, instance_id, &self.subscription)
+                        .send()
+                        .await
+                        .map_err(|e| from_azure(e, instance_id))
+                })
+                .await
+        })
+        .await
     }
 
     async fn stop_instance(&self, instance_id: &str) -> Result<()> {
-        check_vm_name(instance_id)?;
-        self.recent
-            .retry_while_unseen(instance_id, || async {
-                self.vms()
-                    .deallocate(&self.group, instance_id, &self.subscription)
-                    .send()
-                    .await
-                    .map_err(|e| from_azure(e, instance_id))
-            })
-            .await?;
-        Ok(())
+        in_operation(self.name(), Operation::Stop, async {
+            check_vm_name(instance_id)?;
+            self.recent
+                .retry_while_unseen(instance_id, || async {
+                    self.vms()
+                        .deallocate(&self.group, instance_id, &self.subscription)
+                        .send()
+                        .await
+                        .map_err(|e| from_azure(e, instance_id))
+                })
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn start_instance(&self, instance_id: &str) -> Result<InstanceInfo> {
-        check_vm_name(instance_id)?;
-        self.recent
-            .retry_while_unseen(instance_id, || async {
-                self.vms()
-                    .start(&self.group, instance_id, &self.subscription)
-                    .send()
-                    .await
-                    .map_err(|e| from_azure(e, instance_id))
-            })
-            .await?;
-        // Deallocation may have given the VM new addresses: read them now.
-        let vm = self
-            .get_vm(instance_id)
-            .await?
-            .ok_or_else(|| Error::NotFound {
+        in_operation(self.name(), Operation::Start, async {
+            check_vm_name(instance_id)?;
+            self.recent
+                .retry_while_unseen(instance_id, || async {
+                    self.vms()
+                        .start(&self.group, instance_id, &self.subscription)
+                        .send()
+                        .await
+                        .map_err(|e| from_azure(e, instance_id))
+                })
+                .await?;
+            // Deallocation may have given the VM new addresses: read them now.
+            let vm = self
+                .get_vm(instance_id)
+                .await?
+                .ok_or_else(|| Error::NotFound {
+                    instance_id: instance_id.to_owned(),
+                    context: None,
+                })?;
+            let (private_ip, public_ip) = self.addresses(&vm).await?;
+            Ok(InstanceInfo {
                 instance_id: instance_id.to_owned(),
-            })?;
-        let (private_ip, public_ip) = self.addresses(&vm).await?;
-        Ok(InstanceInfo {
-            instance_id: instance_id.to_owned(),
-            private_ip,
-            public_ip,
-            state: state_of(&vm).0,
-            launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
-            tags: tags_of(&vm),
+                private_ip,
+                public_ip,
+                state: state_of(&vm).0,
+                launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
+                tags: tags_of(&vm),
+            })
         })
+        .await
     }
 
     async fn describe_instance(&self, instance_id: &str) -> Result<InstanceStatus> {
-        check_vm_name(instance_id)?;
-        match self.get_vm(instance_id).await? {
-            Some(vm) => {
-                let (state, reason, failure) = state_of(&vm);
-                if let Some(failure) = failure {
-                    self.reap(instance_id, &failure).await;
-                    return Ok(InstanceStatus::failed_launch(instance_id, failure));
+        in_operation(self.name(), Operation::Describe, async {
+            check_vm_name(instance_id)?;
+            match self.get_vm(instance_id).await? {
+                Some(vm) => {
+                    let (state, reason, failure) = state_of(&vm);
+                    if let Some(failure) = failure {
+                        self.reap(instance_id, &failure).await;
+                        return Ok(InstanceStatus::failed_launch(instance_id, failure));
+                    }
+                    let (private_ip, public_ip) = self.addresses(&vm).await?;
+                    Ok(InstanceStatus {
+                        instance_id: instance_id.to_owned(),
+                        state,
+                        state_reason: reason,
+                        private_ip,
+                        public_ip,
+                        launch_failure: None,
+                    })
                 }
-                let (private_ip, public_ip) = self.addresses(&vm).await?;
-                Ok(InstanceStatus {
-                    instance_id: instance_id.to_owned(),
-                    state,
-                    state_reason: reason,
-                    private_ip,
-                    public_ip,
-                    launch_failure: None,
-                })
+                None => {
+                    let reaped = self.lock_failed().get(instance_id).cloned();
+                    Ok(match reaped {
+                        Some(failure) => InstanceStatus::failed_launch(instance_id, failure),
+                        None if self.recent.contains(instance_id) => InstanceStatus {
+                            state: CloudInstanceState::Pending,
+                            state_reason: Some("launched; not yet visible".to_owned()),
+                            ..InstanceStatus::gone(instance_id)
+                        },
+                        None => InstanceStatus::gone(instance_id),
+                    })
+                }
             }
-            None => {
-                let reaped = self.lock_failed().get(instance_id).cloned();
-                Ok(match reaped {
-                    Some(failure) => InstanceStatus::failed_launch(instance_id, failure),
-                    None if self.recent.contains(instance_id) => InstanceStatus {
-                        state: CloudInstanceState::Pending,
-                        state_reason: Some("launched; not yet visible".to_owned()),
-                        ..InstanceStatus::gone(instance_id)
-                    },
-                    None => InstanceStatus::gone(instance_id),
-                })
-            }
-        }
+        })
+        .await
     }
 
     async fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>> {
-        validate::check_filter_tags(&filter.tags, &AZURE_RULES.tags)?;
-        let mut vms = Vec::new();
-        let mut failed = Vec::new();
-        let mut pages = self
-            .vms()
-            .list(&self.group, &self.subscription)
-            .expand("instanceView")
-            .into_stream();
-        while let Some(page) = pages.next().await {
-            for vm in page.map_err(|e| from_azure(e, ""))?.value {
-                let (state, _, failure) = state_of(&vm);
-                if let Some(failure) = failure {
-                    failed.push((name_of(&vm), failure));
-                }
-                let tags = tags_of(&vm);
-                if filter.matches(&tags, state) {
-                    vms.push((vm, state, tags));
+        in_operation(self.name(), Operation::List, async {
+            validate::check_filter_tags(&filter.tags, &AZURE_RULES.tags)?;
+            let mut vms = Vec::new();
+            let mut failed = Vec::new();
+            let mut pages = self
+                .vms()
+                .list(&self.group, &self.subscription)
+                .expand("instanceView")
+                .into_stream();
+            while let Some(page) = pages.next().await {
+                for vm in page.map_err(|e| from_azure(e, ""))?.value {
+                    let (state, _, failure) = state_of(&vm);
+                    if let Some(failure) = failure {
+                        failed.push((name_of(&vm), failure));
+                    }
+                    let tags = tags_of(&vm);
+                    if filter.matches(&tags, state) {
+                        vms.push((vm, state, tags));
+                    }
                 }
             }
-        }
-        // VMs whose create failed still cost their disk, NIC and address.
-        for (name, failure) in failed {
-            self.reap(&name, &failure).await;
-        }
-        if vms.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (nics, pips) = self.group_addresses().await?;
-        Ok(vms
-            .into_iter()
-            .map(|(vm, state, tags)| {
-                let (private_ip, pip) = nic_id(&vm)
-                    .and_then(|id| nics.get(&id.to_ascii_lowercase()))
-                    .cloned()
-                    .unwrap_or((None, None));
-                let public_ip = pip.and_then(|id| pips.get(&id.to_ascii_lowercase()).copied());
-                InstanceInfo {
-                    instance_id: name_of(&vm),
-                    private_ip,
-                    public_ip,
-                    state,
-                    launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
-                    tags,
-                }
-            })
-            .collect())
+            // VMs whose create failed still cost their disk, NIC and address.
+            for (name, failure) in failed {
+                self.reap(&name, &failure).await;
+            }
+            if vms.is_empty() {
+                return Ok(Vec::new());
+            }
+            let (nics, pips) = self.group_addresses().await?;
+            Ok(vms
+                .into_iter()
+                .map(|(vm, state, tags)| {
+                    let (private_ip, pip) = nic_id(&vm)
+                        .and_then(|id| nics.get(&id.to_ascii_lowercase()))
+                        .cloned()
+                        .unwrap_or((None, None));
+                    let public_ip = pip.and_then(|id| pips.get(&id.to_ascii_lowercase()).copied());
+                    InstanceInfo {
+                        instance_id: name_of(&vm),
+                        private_ip,
+                        public_ip,
+                        state,
+                        launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
+                        tags,
+                    }
+                })
+                .collect())
+        })
+        .await
     }
 }
 

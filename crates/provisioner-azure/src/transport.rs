@@ -42,6 +42,9 @@ pub(crate) struct ArmFailure {
     pub(crate) detail_codes: Vec<String>,
     /// The wait the answer asked for.
     pub(crate) retry_after: Option<Duration>,
+    /// `x-ms-request-id`: ARM's id for the request, which a support case
+    /// and the activity log name it by (empty when the answer had none).
+    pub(crate) request_id: String,
 }
 
 impl fmt::Display for ArmFailure {
@@ -59,7 +62,7 @@ impl std::error::Error for ArmFailure {}
 impl ArmFailure {
     /// Reads an error answer: ARM's envelope `{"error": {"code", "message",
     /// "details": [{"code", …}]}}` (some services send the fields at the top
-    /// level), and the Retry-After headers.
+    /// level), the Retry-After headers and `x-ms-request-id`.
     pub(crate) fn parse(status: u16, headers: &Headers, body: &[u8]) -> Self {
         let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
         let error = json
@@ -84,6 +87,10 @@ impl ArmFailure {
             message: text("message").unwrap_or_else(|| format!("HTTP {status}")),
             detail_codes,
             retry_after: retry_after(headers),
+            request_id: headers
+                .get_optional_str(&azure_core::headers::REQUEST_ID)
+                .unwrap_or_default()
+                .to_owned(),
         }
     }
 

@@ -391,16 +391,30 @@ async fn a_long_retry_after_reaches_the_caller_at_once() {
         "{:?}",
         started.elapsed()
     );
-    match err {
+    match &err {
         Error::Throttled {
             retry_after,
             message,
+            ..
         } => {
-            assert_eq!(retry_after, Some(Duration::from_secs(1200)));
+            assert_eq!(*retry_after, Some(Duration::from_secs(1200)));
             assert!(message.contains("OperationNotAllowed"), "{message}");
         }
         other => panic!("{other}"),
     }
+    // The error keeps where it came from: ARM's code, the operation, and
+    // the x-ms-request-id of the answer.
+    let context = err.context().expect("a context");
+    assert_eq!(
+        (context.provider, context.operation),
+        ("azure", Some(Operation::Describe))
+    );
+    assert_eq!(err.code(), Some("OperationNotAllowed"));
+    assert!(
+        err.request_id().is_some_and(|id| id.len() == 36),
+        "{:?}",
+        err.request_id()
+    );
     // A lower cap gives up on shorter waits too.
     let azure = provisioner(&emulator)
         .await

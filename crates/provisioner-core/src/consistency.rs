@@ -240,6 +240,7 @@ mod tests {
                 if calls.fetch_add(1, Ordering::SeqCst) < 3 {
                     Err(Error::NotFound {
                         instance_id: "i-1".into(),
+                        context: None,
                     })
                 } else {
                     Ok(7)
@@ -254,6 +255,7 @@ mod tests {
             .retry_while_unseen("i-2", || async {
                 Err::<(), _>(Error::NotFound {
                     instance_id: "i-2".into(),
+                    context: None,
                 })
             })
             .await
@@ -270,6 +272,7 @@ mod tests {
             if calls.fetch_add(1, Ordering::SeqCst) < 2 {
                 Err(Error::NotFound {
                     instance_id: "i-1".into(),
+                    context: None,
                 })
             } else {
                 Ok(())
@@ -285,12 +288,14 @@ mod tests {
         let gone = || async {
             Err::<(), _>(Error::NotFound {
                 instance_id: "i-2".into(),
+                context: None,
             })
         };
         recent.terminate("i-2", gone).await.unwrap();
         let denied = || async {
             Err::<(), _>(Error::PermissionDenied {
                 message: "no".into(),
+                context: None,
             })
         };
         assert!(recent.terminate("i-3", denied).await.is_err());

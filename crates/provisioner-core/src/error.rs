@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::Operation;
+
 /// A boxed error kept as the source of an [`Error`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -17,21 +19,29 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// What went wrong, in provider-neutral classes.
 ///
 /// Each provider crate keeps one table from its native error codes to these
-/// variants. Provider detail is never lost: [`Error::Provider`] keeps the
-/// provider's name, code, message and source for everything that fits no
-/// class. Messages never contain credentials or user data.
+/// variants. Provider detail is never lost: every variant made from a
+/// cloud's answer keeps an [`ErrorContext`] (provider, the cloud's code, the
+/// operation, the request id where the cloud gave one, and the underlying
+/// error) as its [`source`](std::error::Error::source), so a log of the
+/// error chain carries it and [`Error::context`] reads it. `Display` is one
+/// line; it and the context never contain credentials or user data.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The caller's input is invalid; nothing was sent to the cloud.
-    /// `field` names the offending input (`image`, `instance_type`, `tags`,
-    /// `user_data`, `disk_size_gb`, `idempotency_key`, `instance_id`, …).
+    /// The input is invalid. `field` names the offending input (`image`,
+    /// `instance_type`, `tags`, `user_data`, `disk_size_gb`,
+    /// `idempotency_key`, `instance_id`, …). Made by the input checks,
+    /// nothing was sent to the cloud (`context` is `None`); made from a
+    /// cloud's answer (an unknown image, say), `context` says which.
     #[error("invalid {field}: {reason}")]
     InvalidArgument {
         /// The offending input.
         field: String,
         /// Why it is invalid.
         reason: String,
+        /// Where the failure came from, when a cloud refused the input.
+        #[source]
+        context: Option<Box<ErrorContext>>,
     },
 
     /// The instance is unknown to the provider (only where the contract does
@@ -40,6 +50,9 @@ pub enum Error {
     NotFound {
         /// The id asked for.
         instance_id: String,
+        /// Where the failure came from.
+        #[source]
+        context: Option<Box<ErrorContext>>,
     },
 
     /// The operation is not allowed in the instance's current state (for
@@ -50,6 +63,9 @@ pub enum Error {
         instance_id: String,
         /// The provider's explanation.
         message: String,
+        /// Where the failure came from.
+        #[source]
+        context: Option<Box<ErrorContext>>,
     },
 
     /// The provider rate-limited the call; retry after `retry_after` when it
@@ -60,6 +76,9 @@ pub enum Error {
         retry_after: Option<Duration>,
         /// The provider's message.
         message: String,
+        /// Where the failure came from.
+        #[source]
+        context: Option<Box<ErrorContext>>,
     },
 
     /// The provider has no capacity for this instance type in this place
@@ -69,6 +88,9 @@ pub enum Error {
     InsufficientCapacity {
         /// The provider's message.
         message: String,
+        /// Where the failure came from.
+        #[source]
+        context: Option<Box<ErrorContext>>,
     },
 
     /// An account quota or limit would be exceeded.
@@ -76,6 +98,9 @@ pub enum Error {
     QuotaExceeded {
         /// The provider's message.
         message: String,
+        /// Where the failure came from.
+        #[source]
+        context: Option<Box<ErrorContext>>,
     },
 
     /// The credentials are missing, invalid or expired.
@@ -83,6 +108,9 @@ pub enum Error {
     Unauthenticated {
         /// The provider's message.
         message: String,
+        /// Where the failure came from.
+        #[source]
+        context: Option<Box<ErrorContext>>,
     },
 
     /// The credentials are valid but not allowed to do this.
@@ -90,6 +118,9 @@ pub enum Error {
     PermissionDenied {
         /// The provider's message.
         message: String,
+        /// Where the failure came from.
+        #[source]
+        context: Option<Box<ErrorContext>>,
     },
 
     /// The provider could not be reached or failed on its side (5xx,
@@ -98,9 +129,9 @@ pub enum Error {
     Unavailable {
         /// What failed.
         message: String,
-        /// The underlying error, if any.
+        /// Where the failure came from; its source is the transport's error.
         #[source]
-        source: Option<BoxError>,
+        context: Option<Box<ErrorContext>>,
     },
 
     /// A wait (for example [`wait_until_running`](crate::InstanceProvisionerExt::wait_until_running))
@@ -109,29 +140,133 @@ pub enum Error {
     DeadlineExceeded {
         /// What did not finish, and the last thing seen.
         message: String,
+        /// Where the failure came from, when a provider's call ran out.
+        #[source]
+        context: Option<Box<ErrorContext>>,
     },
 
     /// Anything that fits no class above, with the provider's own detail.
-    #[error("{provider} error{}: {message}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
+    #[error("{}: {message}", origin(context))]
     Provider {
-        /// The provider (`"ec2"`, `"gcp"`, `"azure"`, `"fake"`, …).
-        provider: &'static str,
-        /// The provider's error code, when it gave one.
-        code: Option<String>,
         /// The provider's message.
         message: String,
-        /// The underlying error, if any.
+        /// The provider, its code and the rest.
         #[source]
-        source: Option<BoxError>,
+        context: Option<Box<ErrorContext>>,
     },
 }
 
+/// Where a failure came from: the provider, the cloud's error code, the
+/// operation, the request id the cloud gave the call, and the underlying
+/// error (the SDK's, the transport's).
+///
+/// It is the [`source`](std::error::Error::source) of the [`Error`] that
+/// carries it, and its own source is the underlying error, so walking the
+/// chain prints `error → context → SDK error`. `Display` is one line, for
+/// example `ec2 launch, code InsufficientInstanceCapacity, request id
+/// 5c1b…`. Nothing here holds credentials or user data: codes and request
+/// ids are the cloud's, and the SDK errors kept as sources carry the
+/// response, never the request.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ErrorContext {
+    /// The provider (`"ec2"`, `"gcp"`, `"azure"`, `"fake"`, …).
+    pub provider: &'static str,
+    /// The operation of the trait that failed, once the provider knows it.
+    pub operation: Option<Operation>,
+    /// The cloud's error code or reason (`InsufficientInstanceCapacity`,
+    /// `ZONE_RESOURCE_POOL_EXHAUSTED`, `OperationNotAllowed`), when it gave
+    /// one.
+    pub code: Option<String>,
+    /// The id the cloud gave the request (EC2's `RequestID`, Azure's
+    /// `x-ms-request-id`, a Compute Engine operation's name), for a support
+    /// case or the cloud's own logs.
+    pub request_id: Option<String>,
+    /// The underlying error.
+    pub source: Option<BoxError>,
+}
+
+impl ErrorContext {
+    /// A context naming only the provider.
+    pub fn new(provider: &'static str) -> Self {
+        Self {
+            provider,
+            operation: None,
+            code: None,
+            request_id: None,
+            source: None,
+        }
+    }
+
+    /// With the operation.
+    pub fn with_operation(mut self, operation: Operation) -> Self {
+        self.operation = Some(operation);
+        self
+    }
+
+    /// With the cloud's code; an empty code is none.
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        let code = code.into();
+        self.code = (!code.is_empty()).then_some(code);
+        self
+    }
+
+    /// With the cloud's request id; an empty id is none.
+    pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
+        let id = request_id.into();
+        self.request_id = (!id.is_empty()).then_some(id);
+        self
+    }
+
+    /// With the underlying error.
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Boxed, as the variants of [`Error`] keep it.
+    pub fn boxed(self) -> Option<Box<Self>> {
+        Some(Box::new(self))
+    }
+}
+
+impl std::fmt::Display for ErrorContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.provider)?;
+        if let Some(op) = self.operation {
+            write!(f, " {op}")?;
+        }
+        if let Some(code) = &self.code {
+            write!(f, ", code {code}")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, ", request id {id}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ErrorContext {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as _)
+    }
+}
+
 impl Error {
-    /// An [`Error::InvalidArgument`] for `field`.
+    /// An [`Error::InvalidArgument`] for `field`, made before any call.
     pub fn invalid_argument(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::InvalidArgument {
             field: field.into(),
             reason: reason.into(),
+            context: None,
+        }
+    }
+
+    /// An [`Error::Provider`] with this context.
+    pub fn provider(context: ErrorContext, message: impl Into<String>) -> Self {
+        Self::Provider {
+            message: message.into(),
+            context: context.boxed(),
         }
     }
 
@@ -166,6 +301,184 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
     }
+
+    /// Where the failure came from, when a provider said.
+    pub fn context(&self) -> Option<&ErrorContext> {
+        match self {
+            Self::InvalidArgument { context, .. }
+            | Self::NotFound { context, .. }
+            | Self::InvalidState { context, .. }
+            | Self::Throttled { context, .. }
+            | Self::InsufficientCapacity { context, .. }
+            | Self::QuotaExceeded { context, .. }
+            | Self::Unauthenticated { context, .. }
+            | Self::PermissionDenied { context, .. }
+            | Self::Unavailable { context, .. }
+            | Self::DeadlineExceeded { context, .. }
+            | Self::Provider { context, .. } => context.as_deref(),
+        }
+    }
+
+    /// The cloud's error code, when it gave one.
+    pub fn code(&self) -> Option<&str> {
+        self.context()?.code.as_deref()
+    }
+
+    /// The cloud's id for the failed request, when it gave one.
+    pub fn request_id(&self) -> Option<&str> {
+        self.context()?.request_id.as_deref()
+    }
+
+    /// Says which provider and operation this error came from. Each
+    /// provider calls it on every error its trait methods return, so that
+    /// each carries a context; an operation an inner call named is kept.
+    pub fn in_operation(mut self, provider: &'static str, operation: Operation) -> Self {
+        let context: &mut ErrorContext = match &mut self {
+            Self::InvalidArgument { context, .. }
+            | Self::NotFound { context, .. }
+            | Self::InvalidState { context, .. }
+            | Self::Throttled { context, .. }
+            | Self::InsufficientCapacity { context, .. }
+            | Self::QuotaExceeded { context, .. }
+            | Self::Unauthenticated { context, .. }
+            | Self::PermissionDenied { context, .. }
+            | Self::Unavailable { context, .. }
+            | Self::DeadlineExceeded { context, .. }
+            | Self::Provider { context, .. } => {
+                context.get_or_insert_with(|| Box::new(ErrorContext::new(provider)))
+            }
+        };
+        context.operation.get_or_insert(operation);
+        self
+    }
+}
+
+impl Error {
+    /// A copy for one more of the callers that shared one failed call (a
+    /// batch): the same class, fields and context; the underlying error,
+    /// which cannot be copied, becomes its text.
+    pub(crate) fn for_another_caller(&self) -> Error {
+        let context = |c: &Option<Box<ErrorContext>>| {
+            c.as_deref().map(|c| {
+                Box::new(ErrorContext {
+                    provider: c.provider,
+                    operation: c.operation,
+                    code: c.code.clone(),
+                    request_id: c.request_id.clone(),
+                    source: c.source.as_ref().map(|s| s.to_string().into()),
+                })
+            })
+        };
+        match self {
+            Self::InvalidArgument {
+                field,
+                reason,
+                context: c,
+            } => Self::InvalidArgument {
+                field: field.clone(),
+                reason: reason.clone(),
+                context: context(c),
+            },
+            Self::NotFound {
+                instance_id,
+                context: c,
+            } => Self::NotFound {
+                instance_id: instance_id.clone(),
+                context: context(c),
+            },
+            Self::InvalidState {
+                instance_id,
+                message,
+                context: c,
+            } => Self::InvalidState {
+                instance_id: instance_id.clone(),
+                message: message.clone(),
+                context: context(c),
+            },
+            Self::Throttled {
+                retry_after,
+                message,
+                context: c,
+            } => Self::Throttled {
+                retry_after: *retry_after,
+                message: message.clone(),
+                context: context(c),
+            },
+            Self::InsufficientCapacity {
+                message,
+                context: c,
+            } => Self::InsufficientCapacity {
+                message: message.clone(),
+                context: context(c),
+            },
+            Self::QuotaExceeded {
+                message,
+                context: c,
+            } => Self::QuotaExceeded {
+                message: message.clone(),
+                context: context(c),
+            },
+            Self::Unauthenticated {
+                message,
+                context: c,
+            } => Self::Unauthenticated {
+                message: message.clone(),
+                context: context(c),
+            },
+            Self::PermissionDenied {
+                message,
+                context: c,
+            } => Self::PermissionDenied {
+                message: message.clone(),
+                context: context(c),
+            },
+            Self::Unavailable {
+                message,
+                context: c,
+            } => Self::Unavailable {
+                message: message.clone(),
+                context: context(c),
+            },
+            Self::DeadlineExceeded {
+                message,
+                context: c,
+            } => Self::DeadlineExceeded {
+                message: message.clone(),
+                context: context(c),
+            },
+            Self::Provider {
+                message,
+                context: c,
+            } => Self::Provider {
+                message: message.clone(),
+                context: context(c),
+            },
+        }
+    }
+}
+
+/// `ec2 error` or `ec2 error SomeCode`: who made an [`Error::Provider`],
+/// for its one line.
+fn origin(context: &Option<Box<ErrorContext>>) -> String {
+    match context.as_deref() {
+        Some(ErrorContext {
+            provider,
+            code: Some(code),
+            ..
+        }) => format!("{provider} error {code}"),
+        Some(context) => format!("{} error", context.provider),
+        None => "provider error".to_owned(),
+    }
+}
+
+/// Runs `call`, the body of one trait method of a provider, and names the
+/// provider and operation on its error ([`Error::in_operation`]).
+pub async fn in_operation<T>(
+    provider: &'static str,
+    operation: Operation,
+    call: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    call.await.map_err(|e| e.in_operation(provider, operation))
 }
 
 /// The class a provider's error table gives one of its error codes. Each
@@ -201,61 +514,112 @@ pub enum ErrorClass {
 pub struct ProviderFailure {
     /// The provider (`"ec2"`, `"gcp"`, `"azure"`).
     pub provider: &'static str,
+    /// The operation, when the mapping site knows it (else the provider's
+    /// trait method names it, see [`in_operation`]).
+    pub operation: Option<Operation>,
     /// The provider's error code or reason; empty when it gave none.
     pub code: String,
     /// The provider's message.
     pub message: String,
     /// The instance the call was about; empty when none.
     pub instance_id: String,
+    /// The cloud's id for the request; empty when it gave none.
+    pub request_id: String,
     /// The wait the provider asked for.
     pub retry_after: Option<Duration>,
-    /// The underlying error, kept for `Unavailable` and `Other`.
+    /// The underlying error.
     pub source: Option<BoxError>,
 }
 
+impl ProviderFailure {
+    /// A failure of `provider` with this code and message; the rest empty.
+    pub fn new(
+        provider: &'static str,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            provider,
+            operation: None,
+            code: code.into(),
+            message: message.into(),
+            instance_id: String::new(),
+            request_id: String::new(),
+            retry_after: None,
+            source: None,
+        }
+    }
+}
+
 impl ErrorClass {
-    /// The core error of a failure in this class.
+    /// The core error of a failure in this class, keeping the provider, the
+    /// code, the operation, the request id and the source as its
+    /// [`ErrorContext`].
     pub fn into_error(self, failure: ProviderFailure) -> Error {
         let ProviderFailure {
             provider,
+            operation,
             code,
             message,
             instance_id,
+            request_id,
             retry_after,
             source,
         } = failure;
+        // The cloud's code leads every message, so that a fleet can tell
+        // apart, say, stop protection from a wrong state in a log line.
         let coded = if code.is_empty() {
             message.clone()
         } else {
             format!("{code}: {message}")
         };
+        let mut context = ErrorContext::new(provider)
+            .with_code(code)
+            .with_request_id(request_id);
+        context.operation = operation;
+        context.source = source;
+        let context = Some(Box::new(context));
         match self {
-            Self::NotFound => Error::NotFound { instance_id },
-            // The cloud's code leads every message, so that a fleet can
-            // tell apart, say, stop protection from a wrong state.
+            Self::NotFound => Error::NotFound {
+                instance_id,
+                context,
+            },
             Self::Throttled => Error::Throttled {
                 retry_after,
                 message: coded,
+                context,
             },
-            Self::InsufficientCapacity => Error::InsufficientCapacity { message: coded },
-            Self::QuotaExceeded => Error::QuotaExceeded { message: coded },
-            Self::InvalidArgument(field) => Error::invalid_argument(field, coded),
+            Self::InsufficientCapacity => Error::InsufficientCapacity {
+                message: coded,
+                context,
+            },
+            Self::QuotaExceeded => Error::QuotaExceeded {
+                message: coded,
+                context,
+            },
+            Self::InvalidArgument(field) => Error::InvalidArgument {
+                field: field.to_owned(),
+                reason: coded,
+                context,
+            },
             Self::InvalidState => Error::InvalidState {
                 instance_id,
                 message: coded,
+                context,
             },
-            Self::Unauthenticated => Error::Unauthenticated { message: coded },
-            Self::PermissionDenied => Error::PermissionDenied { message: coded },
+            Self::Unauthenticated => Error::Unauthenticated {
+                message: coded,
+                context,
+            },
+            Self::PermissionDenied => Error::PermissionDenied {
+                message: coded,
+                context,
+            },
             Self::Unavailable => Error::Unavailable {
                 message: coded,
-                source,
+                context,
             },
-            Self::Other => Error::Provider {
-                provider,
-                code: (!code.is_empty()).then_some(code),
-                message,
-                source,
-            },
+            Self::Other => Error::Provider { message, context },
         }
     }
 }
@@ -267,12 +631,11 @@ mod tests {
     #[test]
     fn classes_become_errors_keeping_the_providers_detail() {
         let failure = |code: &str| ProviderFailure {
-            provider: "ec2",
-            code: code.to_owned(),
-            message: "it failed".to_owned(),
             instance_id: "i-1".to_owned(),
+            request_id: "req-7".to_owned(),
             retry_after: Some(Duration::from_secs(3)),
-            source: None,
+            source: Some("the SDK's error".into()),
+            ..ProviderFailure::new("ec2", code, "it failed")
         };
         let e = ErrorClass::Throttled.into_error(failure("Throttling"));
         assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
@@ -282,7 +645,7 @@ mod tests {
             "invalid image: InvalidAMIID.NotFound: it failed"
         );
         assert!(
-            matches!(ErrorClass::NotFound.into_error(failure("")), Error::NotFound { instance_id } if instance_id == "i-1")
+            matches!(ErrorClass::NotFound.into_error(failure("")), Error::NotFound { instance_id, .. } if instance_id == "i-1")
         );
         assert_eq!(
             ErrorClass::Other.into_error(failure("Odd")).to_string(),
@@ -296,10 +659,11 @@ mod tests {
             Error::Throttled {
                 retry_after: Some(Duration::from_secs(2)),
                 message: "slow down".into(),
+                context: None,
             },
             Error::Unavailable {
                 message: "503".into(),
-                source: None,
+                context: None,
             },
         ];
         for e in &retryable {
@@ -309,29 +673,30 @@ mod tests {
             Error::invalid_argument("image", "empty"),
             Error::NotFound {
                 instance_id: "i-1".into(),
+                context: None,
             },
             Error::InvalidState {
                 instance_id: "i-1".into(),
                 message: "terminated".into(),
+                context: None,
             },
             Error::InsufficientCapacity {
                 message: "none".into(),
+                context: None,
             },
             Error::QuotaExceeded {
                 message: "vcpu".into(),
+                context: None,
             },
             Error::Unauthenticated {
                 message: "expired".into(),
+                context: None,
             },
             Error::PermissionDenied {
                 message: "no".into(),
+                context: None,
             },
-            Error::Provider {
-                provider: "ec2",
-                code: Some("Weird".into()),
-                message: "?".into(),
-                source: None,
-            },
+            Error::provider(ErrorContext::new("ec2").with_code("Weird"), "?"),
         ];
         for e in &final_ {
             assert!(!e.is_retryable(), "{e}");
@@ -345,12 +710,68 @@ mod tests {
             Error::invalid_argument("image", "must not be empty").to_string(),
             "invalid image: must not be empty"
         );
-        let e = Error::Provider {
-            provider: "ec2",
-            code: Some("Odd.Code".into()),
-            message: "odd".into(),
-            source: None,
-        };
+        let e = Error::provider(ErrorContext::new("ec2").with_code("Odd.Code"), "odd");
         assert_eq!(e.to_string(), "ec2 error Odd.Code: odd");
+    }
+
+    #[test]
+    fn every_class_keeps_the_provider_code_operation_request_id_and_source() {
+        use std::error::Error as _;
+        let classes = [
+            ErrorClass::NotFound,
+            ErrorClass::Throttled,
+            ErrorClass::InsufficientCapacity,
+            ErrorClass::QuotaExceeded,
+            ErrorClass::InvalidArgument("image"),
+            ErrorClass::InvalidState,
+            ErrorClass::Unauthenticated,
+            ErrorClass::PermissionDenied,
+            ErrorClass::Unavailable,
+            ErrorClass::Other,
+        ];
+        for class in classes {
+            let failure = ProviderFailure {
+                request_id: "5c1b-77".to_owned(),
+                source: Some("connection reset".into()),
+                ..ProviderFailure::new("ec2", "SomeCode", "it failed")
+            };
+            let e = class
+                .into_error(failure)
+                .in_operation("ignored", Operation::Launch);
+            let context = e.context().expect("a context");
+            assert_eq!(context.provider, "ec2", "{class:?}");
+            assert_eq!(context.operation, Some(Operation::Launch), "{class:?}");
+            assert_eq!(e.code(), Some("SomeCode"), "{class:?}");
+            assert_eq!(e.request_id(), Some("5c1b-77"), "{class:?}");
+            // The chain: error, then its context, then the SDK's error.
+            let source = e.source().expect("the context is the source");
+            assert_eq!(
+                source.to_string(),
+                "ec2 launch, code SomeCode, request id 5c1b-77"
+            );
+            let root = source.source().expect("the SDK's error");
+            assert_eq!(root.to_string(), "connection reset");
+            assert!(!e.to_string().contains('\n'), "one line: {e}");
+        }
+    }
+
+    #[test]
+    fn in_operation_gives_every_error_a_context_and_keeps_an_inner_operation() {
+        let e = Error::NotFound {
+            instance_id: "i-1".into(),
+            context: None,
+        }
+        .in_operation("gcp", Operation::Describe);
+        assert_eq!(e.context().map(|c| c.provider), Some("gcp"));
+        assert_eq!(
+            e.context().and_then(|c| c.operation),
+            Some(Operation::Describe)
+        );
+        let e = e.in_operation("gcp", Operation::Launch);
+        assert_eq!(
+            e.context().and_then(|c| c.operation),
+            Some(Operation::Describe),
+            "the first operation named stays"
+        );
     }
 }

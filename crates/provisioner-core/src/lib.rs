@@ -39,6 +39,7 @@
 //! }
 //! ```
 
+mod batch;
 mod deadline;
 mod error;
 mod operation;
@@ -57,8 +58,12 @@ pub mod validate;
 pub mod contract;
 
 pub use async_trait::async_trait;
+pub use batch::BATCH_CONCURRENCY;
 pub use deadline::Deadlines;
-pub use error::{BoxError, Error, ErrorClass, ProviderFailure, Result, DEFAULT_MAX_RETRY_AFTER};
+pub use error::{
+    in_operation, BoxError, Error, ErrorClass, ErrorContext, ProviderFailure, Result,
+    DEFAULT_MAX_RETRY_AFTER,
+};
 pub use operation::Operation;
 pub use state::{CloudInstanceState, ParseStateError};
 pub use types::{
@@ -162,6 +167,35 @@ pub trait InstanceProvisioner: Send + Sync {
     /// restarted fleet manager rediscovers its instances (by tags such as
     /// `ManagedBy` and `fleet-id`).
     async fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>>;
+
+    /// The provider's current view of several instances: one result per id,
+    /// in the order given, each what
+    /// [`describe_instance`](Self::describe_instance) would say (a
+    /// well-formed id that no longer exists is `Terminated`).
+    ///
+    /// One id's failure (a malformed id) is its own inner error and fails
+    /// none of the others; the outer error is a failure of the whole batch
+    /// (throttled, unreachable), which a caller may retry as a whole. The
+    /// default describes the ids one by one, [`BATCH_CONCURRENCY`] at a
+    /// time; providers override it with one request per batch where the
+    /// cloud allows it (EC2's `DescribeInstances` takes 1,000 ids).
+    async fn describe_instances(
+        &self,
+        instance_ids: &[&str],
+    ) -> Result<Vec<Result<InstanceStatus>>> {
+        let calls = instance_ids.iter().map(|id| self.describe_instance(id));
+        Ok(batch::each(calls.collect()).await)
+    }
+
+    /// Terminates several instances: one result per id, in the order given,
+    /// each what [`terminate_instance`](Self::terminate_instance) would
+    /// give (an unknown well-formed id succeeds). Errors as in
+    /// [`describe_instances`](Self::describe_instances); the default
+    /// terminates the ids one by one, [`BATCH_CONCURRENCY`] at a time.
+    async fn terminate_instances(&self, instance_ids: &[&str]) -> Result<Vec<Result<()>>> {
+        let calls = instance_ids.iter().map(|id| self.terminate_instance(id));
+        Ok(batch::each(calls.collect()).await)
+    }
 
     /// A short name of the implementation (`"ec2"`, `"gcp"`, `"azure"`,
     /// `"fake"`), for errors, logs and layers that label calls.

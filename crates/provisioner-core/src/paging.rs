@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use crate::{Error, Result};
+use crate::{Error, ErrorContext, Operation, Result};
 
 /// The next-page tokens one listing has seen.
 #[derive(Debug)]
@@ -28,14 +28,12 @@ impl PageTokens {
     pub fn next(&mut self, token: Option<&str>) -> Result<Option<String>> {
         match token {
             None | Some("") => Ok(None),
-            Some(token) if !self.seen.insert(token.to_owned()) => Err(Error::Provider {
-                provider: self.provider,
-                code: Some("RepeatedPageToken".to_owned()),
-                message: format!(
-                    "the listing gave the page token {token:?} twice; it would never end"
-                ),
-                source: None,
-            }),
+            Some(token) if !self.seen.insert(token.to_owned()) => Err(Error::provider(
+                ErrorContext::new(self.provider)
+                    .with_operation(Operation::List)
+                    .with_code("RepeatedPageToken"),
+                format!("the listing gave the page token {token:?} twice; it would never end"),
+            )),
             Some(token) => Ok(Some(token.to_owned())),
         }
     }

@@ -289,19 +289,14 @@ impl LaunchFailure {
     /// [`QuotaExceeded`](crate::Error::QuotaExceeded), or
     /// [`Provider`](crate::Error::Provider) for other failures.
     pub fn to_error(&self, provider: &'static str) -> crate::Error {
-        let message = format!("{}: {}", self.code, self.message);
-        match self.kind {
-            LaunchFailureKind::InsufficientCapacity => {
-                crate::Error::InsufficientCapacity { message }
-            }
-            LaunchFailureKind::QuotaExceeded => crate::Error::QuotaExceeded { message },
-            LaunchFailureKind::Other => crate::Error::Provider {
-                provider,
-                code: Some(self.code.clone()),
-                message: self.message.clone(),
-                source: None,
-            },
-        }
+        let class = match self.kind {
+            LaunchFailureKind::InsufficientCapacity => crate::ErrorClass::InsufficientCapacity,
+            LaunchFailureKind::QuotaExceeded => crate::ErrorClass::QuotaExceeded,
+            LaunchFailureKind::Other => crate::ErrorClass::Other,
+        };
+        let mut failure = crate::ProviderFailure::new(provider, &*self.code, &*self.message);
+        failure.operation = Some(crate::Operation::Launch);
+        class.into_error(failure)
     }
 }
 

@@ -54,6 +54,7 @@ pub trait InstanceProvisionerExt: InstanceProvisioner {
                                 "terminated while waiting for {states:?}: {}",
                                 status.state_reason.as_deref().unwrap_or("no reason given")
                             ),
+                            context: None,
                         },
                     });
                 }
@@ -67,6 +68,7 @@ pub trait InstanceProvisionerExt: InstanceProvisioner {
                     message: format!(
                         "{instance_id} did not reach {states:?} within {deadline:?}; last saw {last}"
                     ),
+                    context: None,
                 });
             }
             tokio::time::sleep(pause.min(give_up - now)).await;

@@ -16,8 +16,11 @@ use aws_sdk_ec2::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::run_instances::RunInstancesError;
 use aws_sdk_ec2::operation::start_instances::StartInstancesError;
+use aws_sdk_ec2::operation::RequestId;
 use provisioner_core::validate::field;
-use provisioner_core::{Error, ErrorClass, ProviderFailure};
+use provisioner_core::{Error, ErrorClass, ErrorContext, ProviderFailure};
+
+use crate::PROVIDER;
 
 /// The table: EC2 error code (and HTTP status, for codes it does not know)
 /// to class.
@@ -96,6 +99,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let mut retry_after = None;
+    let request_id = request_id_of(&err);
     let (code, message, status) = match &err {
         SdkError::ServiceError(service) => {
             retry_after = retry_after_of(service.raw());
@@ -108,25 +112,49 @@ where
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
             return Error::Unavailable {
                 message: "EC2 could not be reached".to_owned(),
-                source: Some(Box::new(err)),
+                context: ErrorContext::new(PROVIDER).with_source(err).boxed(),
             }
         }
         SdkError::ResponseError(_) => {
             return Error::Unavailable {
                 message: "EC2 sent a response that could not be read".to_owned(),
-                source: Some(Box::new(err)),
+                context: ErrorContext::new(PROVIDER)
+                    .with_request_id(request_id)
+                    .with_source(err)
+                    .boxed(),
             }
         }
         _ => (String::new(), err.to_string(), 0),
     };
     classify(&code, status).into_error(ProviderFailure {
-        provider: "ec2",
-        code,
-        message,
         instance_id: instance_id.unwrap_or_default().to_owned(),
+        request_id,
         retry_after,
         source: Some(Box::new(err)),
+        ..ProviderFailure::new(PROVIDER, code, message)
     })
+}
+
+/// The id EC2 gave the request: the SDK reads it from the
+/// `x-amzn-requestid` header; EC2's error document carries it as
+/// `<RequestID>` (the EC2 query protocol's spelling), which the SDK leaves
+/// unread, so this reads it there too.
+fn request_id_of<E>(err: &SdkError<E, HttpResponse>) -> String {
+    if let Some(id) = err.request_id() {
+        return id.to_owned();
+    }
+    let body = match err {
+        SdkError::ServiceError(service) => service.raw().body().bytes(),
+        SdkError::ResponseError(response) => response.raw().body().bytes(),
+        _ => None,
+    };
+    body.and_then(|body| std::str::from_utf8(body).ok())
+        .and_then(|text| {
+            let start = text.find("<RequestID>")? + "<RequestID>".len();
+            let len = text[start..].find("</RequestID>")?;
+            Some(text[start..start + len].trim().to_owned())
+        })
+        .unwrap_or_default()
 }
 
 /// The wait EC2 asked for, where it said: `x-amz-retry-after` (milliseconds,

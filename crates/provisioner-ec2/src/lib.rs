@@ -79,6 +79,9 @@ mod provisioner;
 mod rules;
 mod states;
 
+/// The provider name, in errors and in layers' labels.
+const PROVIDER: &str = "ec2";
+
 use std::time::Duration;
 
 use aws_sdk_ec2::config::retry::RetryConfig;

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_sdk_ec2::operation::RequestId as _;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, Filter, IamInstanceProfileSpecification, Instance,
     InstanceNetworkInterfaceSpecification, ResourceType, TagSpecification,
@@ -12,8 +13,8 @@ use provisioner_core::naming;
 use provisioner_core::paging::PageTokens;
 use provisioner_core::validate::{self, field};
 use provisioner_core::{
-    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
-    InstanceStatus, Result,
+    in_operation, CloudInstanceState, Error, ErrorContext, InstanceConfig, InstanceFilter,
+    InstanceInfo, InstanceProvisioner, InstanceStatus, Operation, Result,
 };
 
 use crate::convert::{ec2_tags, info_of, status_of};
@@ -22,6 +23,7 @@ use crate::launch::IamInstanceProfile;
 use crate::rules::{check_instance_id, EC2_RULES};
 use crate::states;
 use crate::Ec2Provisioner;
+use crate::PROVIDER;
 
 impl Ec2Provisioner {
     /// The root device name of `image`, from DescribeImages, cached.
@@ -76,210 +78,231 @@ impl Ec2Provisioner {
 #[async_trait]
 impl InstanceProvisioner for Ec2Provisioner {
     fn name(&self) -> &'static str {
-        "ec2"
+        PROVIDER
     }
 
     async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
-        validate::check_config(config, &EC2_RULES)?;
-        let mut request = self
-            .client
-            .run_instances()
-            .image_id(&config.image)
-            .instance_type(config.instance_type.as_str().into())
-            .min_count(1)
-            .max_count(1)
-            // A token per call: the SDK retries with it, so its own retries
-            // can never create a second instance.
-            .client_token(
-                config
-                    .idempotency_key
-                    .clone()
-                    .unwrap_or_else(|| naming::fresh_token("prov")),
-            )
-            .set_key_name(self.launch.key_name.clone());
-        if !config.tags.is_empty() {
-            for resource in [ResourceType::Instance, ResourceType::Volume] {
-                request = request.tag_specifications(
-                    TagSpecification::builder()
-                        .resource_type(resource)
-                        .set_tags(Some(ec2_tags(&config.tags)))
+        in_operation(self.name(), Operation::Launch, async {
+            validate::check_config(config, &EC2_RULES)?;
+            let mut request = self
+                .client
+                .run_instances()
+                .image_id(&config.image)
+                .instance_type(config.instance_type.as_str().into())
+                .min_count(1)
+                .max_count(1)
+                // A token per call: the SDK retries with it, so its own retries
+                // can never create a second instance.
+                .client_token(
+                    config
+                        .idempotency_key
+                        .clone()
+                        .unwrap_or_else(|| naming::fresh_token("prov")),
+                )
+                .set_key_name(self.launch.key_name.clone());
+            if !config.tags.is_empty() {
+                for resource in [ResourceType::Instance, ResourceType::Volume] {
+                    request = request.tag_specifications(
+                        TagSpecification::builder()
+                            .resource_type(resource)
+                            .set_tags(Some(ec2_tags(&config.tags)))
+                            .build(),
+                    );
+                }
+            }
+            if let Some(user_data) = &config.user_data {
+                request = request.user_data(
+                    base64::engine::general_purpose::STANDARD.encode(user_data.as_bytes()),
+                );
+            }
+            if let Some(gb) = config.disk_size_gb {
+                let device = self.root_device(&config.image).await?;
+                let size = i32::try_from(gb)
+                    .map_err(|_| Error::invalid_argument(field::DISK_SIZE_GB, "too large"))?;
+                request = request.block_device_mappings(
+                    BlockDeviceMapping::builder()
+                        .device_name(device)
+                        .ebs(
+                            EbsBlockDevice::builder()
+                                .volume_size(size)
+                                .delete_on_termination(true)
+                                .build(),
+                        )
                         .build(),
                 );
             }
-        }
-        if let Some(user_data) = &config.user_data {
-            request = request
-                .user_data(base64::engine::general_purpose::STANDARD.encode(user_data.as_bytes()));
-        }
-        if let Some(gb) = config.disk_size_gb {
-            let device = self.root_device(&config.image).await?;
-            let size = i32::try_from(gb)
-                .map_err(|_| Error::invalid_argument(field::DISK_SIZE_GB, "too large"))?;
-            request = request.block_device_mappings(
-                BlockDeviceMapping::builder()
-                    .device_name(device)
-                    .ebs(
-                        EbsBlockDevice::builder()
-                            .volume_size(size)
-                            .delete_on_termination(true)
-                            .build(),
-                    )
-                    .build(),
-            );
-        }
-        let groups = (!self.launch.security_group_ids.is_empty())
-            .then(|| self.launch.security_group_ids.clone());
-        request = match self.launch.associate_public_ip {
-            // A public address choice needs an explicit primary interface,
-            // which then carries the subnet and groups.
-            Some(associate) => request.network_interfaces(
-                InstanceNetworkInterfaceSpecification::builder()
-                    .device_index(0)
-                    .associate_public_ip_address(associate)
-                    .delete_on_termination(true)
+            let groups = (!self.launch.security_group_ids.is_empty())
+                .then(|| self.launch.security_group_ids.clone());
+            request = match self.launch.associate_public_ip {
+                // A public address choice needs an explicit primary interface,
+                // which then carries the subnet and groups.
+                Some(associate) => request.network_interfaces(
+                    InstanceNetworkInterfaceSpecification::builder()
+                        .device_index(0)
+                        .associate_public_ip_address(associate)
+                        .delete_on_termination(true)
+                        .set_subnet_id(self.launch.subnet_id.clone())
+                        .set_groups(groups)
+                        .build(),
+                ),
+                None => request
                     .set_subnet_id(self.launch.subnet_id.clone())
-                    .set_groups(groups)
-                    .build(),
-            ),
-            None => request
-                .set_subnet_id(self.launch.subnet_id.clone())
-                .set_security_group_ids(groups),
-        };
-        if let Some(profile) = &self.launch.iam_instance_profile {
-            let spec = match profile {
-                IamInstanceProfile::Arn(arn) => IamInstanceProfileSpecification::builder().arn(arn),
-                IamInstanceProfile::Name(name) => {
-                    IamInstanceProfileSpecification::builder().name(name)
-                }
+                    .set_security_group_ids(groups),
             };
-            request = request.iam_instance_profile(spec.build());
-        }
-        let out = request.send().await.map_err(|e| from_sdk(e, None))?;
-        let instance = out.instances().first().ok_or_else(|| Error::Provider {
-            provider: "ec2",
-            code: None,
-            message: "RunInstances returned no instance".to_owned(),
-            source: None,
-        })?;
-        let info = info_of(instance);
-        self.recent.record(&info.instance_id);
-        Ok(info)
+            if let Some(profile) = &self.launch.iam_instance_profile {
+                let spec = match profile {
+                    IamInstanceProfile::Arn(arn) => {
+                        IamInstanceProfileSpecification::builder().arn(arn)
+                    }
+                    IamInstanceProfile::Name(name) => {
+                        IamInstanceProfileSpecification::builder().name(name)
+                    }
+                };
+                request = request.iam_instance_profile(spec.build());
+            }
+            let out = request.send().await.map_err(|e| from_sdk(e, None))?;
+            let instance = out.instances().first().ok_or_else(|| {
+                let context = ErrorContext::new(PROVIDER)
+                    .with_request_id(out.request_id().unwrap_or_default());
+                Error::provider(context, "RunInstances returned no instance")
+            })?;
+            let info = info_of(instance);
+            self.recent.record(&info.instance_id);
+            Ok(info)
+        })
+        .await
     }
 
     async fn terminate_instance(&self, instance_id: &str) -> Result<()> {
-        check_instance_id(instance_id)?;
-        self.recent
-            .terminate(instance_id, || async {
-                self.client
-                    .terminate_instances()
-                    .instance_ids(instance_id)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk(e, Some(instance_id)))
-            })
-            .await
+        in_operation(self.name(), Operation::Terminate, async {
+            check_instance_id(instance_id)?;
+            self.recent
+                .terminate(instance_id, || async {
+                    self.client
+                        .terminate_instances()
+                        .instance_ids(instance_id)
+                        .send()
+                        .await
+                        .map_err(|e| from_sdk(e, Some(instance_id)))
+                })
+                .await
+        })
+        .await
     }
 
     async fn stop_instance(&self, instance_id: &str) -> Result<()> {
-        check_instance_id(instance_id)?;
-        self.recent
-            .retry_while_unseen(instance_id, || async {
-                self.client
-                    .stop_instances()
-                    .instance_ids(instance_id)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk(e, Some(instance_id)))
-            })
-            .await?;
-        Ok(())
+        in_operation(self.name(), Operation::Stop, async {
+            check_instance_id(instance_id)?;
+            self.recent
+                .retry_while_unseen(instance_id, || async {
+                    self.client
+                        .stop_instances()
+                        .instance_ids(instance_id)
+                        .send()
+                        .await
+                        .map_err(|e| from_sdk(e, Some(instance_id)))
+                })
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn start_instance(&self, instance_id: &str) -> Result<InstanceInfo> {
-        check_instance_id(instance_id)?;
-        self.recent
-            .retry_while_unseen(instance_id, || async {
-                self.client
-                    .start_instances()
-                    .instance_ids(instance_id)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk(e, Some(instance_id)))
-            })
-            .await?;
-        // StartInstances reports states only: ask for the addresses EC2
-        // holds now, never reuse what the caller had.
-        match self.fetch(instance_id).await? {
-            Some(instance) => Ok(info_of(&instance)),
-            None => Err(Error::NotFound {
-                instance_id: instance_id.to_owned(),
-            }),
-        }
+        in_operation(self.name(), Operation::Start, async {
+            check_instance_id(instance_id)?;
+            self.recent
+                .retry_while_unseen(instance_id, || async {
+                    self.client
+                        .start_instances()
+                        .instance_ids(instance_id)
+                        .send()
+                        .await
+                        .map_err(|e| from_sdk(e, Some(instance_id)))
+                })
+                .await?;
+            // StartInstances reports states only: ask for the addresses EC2
+            // holds now, never reuse what the caller had.
+            match self.fetch(instance_id).await? {
+                Some(instance) => Ok(info_of(&instance)),
+                None => Err(Error::NotFound {
+                    instance_id: instance_id.to_owned(),
+                    context: None,
+                }),
+            }
+        })
+        .await
     }
 
     async fn describe_instance(&self, instance_id: &str) -> Result<InstanceStatus> {
-        check_instance_id(instance_id)?;
-        match self.fetch(instance_id).await? {
-            Some(instance) => Ok(status_of(&instance)),
-            None if self.recent.contains(instance_id) => Ok(InstanceStatus {
-                state: CloudInstanceState::Pending,
-                state_reason: Some("launched; not yet visible to DescribeInstances".to_owned()),
-                ..InstanceStatus::gone(instance_id)
-            }),
-            None => Ok(InstanceStatus::gone(instance_id)),
-        }
+        in_operation(self.name(), Operation::Describe, async {
+            check_instance_id(instance_id)?;
+            match self.fetch(instance_id).await? {
+                Some(instance) => Ok(status_of(&instance)),
+                None if self.recent.contains(instance_id) => Ok(InstanceStatus {
+                    state: CloudInstanceState::Pending,
+                    state_reason: Some("launched; not yet visible to DescribeInstances".to_owned()),
+                    ..InstanceStatus::gone(instance_id)
+                }),
+                None => Ok(InstanceStatus::gone(instance_id)),
+            }
+        })
+        .await
     }
 
     async fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>> {
-        validate::check_filter_tags(&filter.tags, &EC2_RULES.tags)?;
-        let states: Vec<String> = if filter.states.is_empty() {
-            CloudInstanceState::ALL
-                .into_iter()
-                .filter(|s| *s != CloudInstanceState::Terminated)
-                .map(|s| states::to_ec2(s).to_owned())
-                .collect()
-        } else {
-            filter
-                .states
-                .iter()
-                .map(|s| states::to_ec2(*s).to_owned())
-                .collect()
-        };
-        let mut filters = vec![Filter::builder()
-            .name("instance-state-name")
-            .set_values(Some(states))
-            .build()];
-        filters.extend(
-            filter
-                .tags
-                .iter()
-                .map(|(k, v)| Filter::builder().name(format!("tag:{k}")).values(v).build()),
-        );
-        let mut found = Vec::new();
-        let mut token: Option<String> = None;
-        let mut pages = PageTokens::new("ec2");
-        loop {
-            let out = self
-                .client
-                .describe_instances()
-                .set_filters(Some(filters.clone()))
-                .max_results(i32::try_from(self.page_size).unwrap_or(1000))
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| from_sdk(e, None))?;
-            for instance in out.reservations().iter().flat_map(|r| r.instances()) {
-                let info = info_of(instance);
-                // EC2's tag filters treat `*` and `?` as wildcards: keep
-                // exact matches only.
-                if filter.matches(&info.tags, info.state) {
-                    found.push(info);
+        in_operation(self.name(), Operation::List, async {
+            validate::check_filter_tags(&filter.tags, &EC2_RULES.tags)?;
+            let states: Vec<String> = if filter.states.is_empty() {
+                CloudInstanceState::ALL
+                    .into_iter()
+                    .filter(|s| *s != CloudInstanceState::Terminated)
+                    .map(|s| states::to_ec2(s).to_owned())
+                    .collect()
+            } else {
+                filter
+                    .states
+                    .iter()
+                    .map(|s| states::to_ec2(*s).to_owned())
+                    .collect()
+            };
+            let mut filters = vec![Filter::builder()
+                .name("instance-state-name")
+                .set_values(Some(states))
+                .build()];
+            filters.extend(
+                filter
+                    .tags
+                    .iter()
+                    .map(|(k, v)| Filter::builder().name(format!("tag:{k}")).values(v).build()),
+            );
+            let mut found = Vec::new();
+            let mut token: Option<String> = None;
+            let mut pages = PageTokens::new(PROVIDER);
+            loop {
+                let out = self
+                    .client
+                    .describe_instances()
+                    .set_filters(Some(filters.clone()))
+                    .max_results(i32::try_from(self.page_size).unwrap_or(1000))
+                    .set_next_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk(e, None))?;
+                for instance in out.reservations().iter().flat_map(|r| r.instances()) {
+                    let info = info_of(instance);
+                    // EC2's tag filters treat `*` and `?` as wildcards: keep
+                    // exact matches only.
+                    if filter.matches(&info.tags, info.state) {
+                        found.push(info);
+                    }
+                }
+                match pages.next(out.next_token())? {
+                    Some(next) => token = Some(next),
+                    None => return Ok(found),
                 }
             }
-            match pages.next(out.next_token())? {
-                Some(next) => token = Some(next),
-                None => return Ok(found),
-            }
-        }
+        })
+        .await
     }
 }

@@ -86,6 +86,19 @@ async fn insufficient_capacity_arrives_at_once_not_after_retries_in_place() {
         err.to_string().contains("InsufficientInstanceCapacity"),
         "{err}"
     );
+    // The error keeps where it came from: EC2's code, the operation, and
+    // the RequestID of EC2's error document.
+    let context = err.context().expect("a context");
+    assert_eq!(
+        (context.provider, context.operation),
+        ("ec2", Some(Operation::Launch))
+    );
+    assert_eq!(err.code(), Some("InsufficientInstanceCapacity"));
+    assert!(
+        err.request_id().is_some_and(|id| id.len() == 36),
+        "{:?}",
+        err.request_id()
+    );
     assert!(!err.is_retryable());
     assert_eq!(emulator.cloud().live_instances(), 0);
     // EC2 sends it as a 500; the SDK would retry that three times.

@@ -231,6 +231,7 @@ impl EmulatorBuilder {
             .merge(arm::router())
             .merge(admin::router())
             .layer(axum::middleware::from_fn(envelope::shape_errors))
+            .layer(axum::middleware::from_fn(arm::stamp_request_ids))
             .with_state(state.clone());
         // ARM's fixed path words are matched without regard to case, before
         // routing.

@@ -3,6 +3,7 @@
 //! that its call succeeded (and retries it).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use provisioner_fake::SplitMix64;
@@ -122,4 +123,12 @@ impl WireCounts {
     pub fn received(&self, face: Face) -> u64 {
         self.received[face.index()].load(std::sync::atomic::Ordering::Relaxed)
     }
+}
+
+/// A new request id in the GUID shape the clouds give theirs (EC2's
+/// `RequestID`, ARM's `x-ms-request-id`): unique within the process.
+pub(crate) fn request_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{:08x}-0000-4000-8000-{n:012x}", n >> 16)
 }

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use provisioner_core::{CloudInstanceState, Error};
+use provisioner_core::validate::field;
+use provisioner_core::{CloudInstanceState, Error, ErrorContext};
 
+use crate::provisioner::PROVIDER;
 use crate::{Fault, Operation};
 
 /// Why the model refused an operation.
@@ -56,49 +58,78 @@ pub enum CloudError {
     },
 }
 
-impl From<CloudError> for Error {
-    fn from(e: CloudError) -> Self {
-        let message = e.to_string();
-        match e {
-            CloudError::NotFound { id } => Error::NotFound { instance_id: id },
-            CloudError::InvalidState { id, .. } => Error::InvalidState {
-                instance_id: id,
-                message,
-            },
-            CloudError::AlreadyExists { .. } => Error::Provider {
-                provider: "fake",
-                code: Some("AlreadyExists".to_owned()),
-                message,
-                source: None,
-            },
-            CloudError::IdempotencyMismatch => Error::invalid_argument(
-                provisioner_core::validate::field::IDEMPOTENCY_KEY,
-                "already used for a launch with different parameters",
-            ),
-            CloudError::IdempotentInstanceTerminated => Error::invalid_argument(
-                provisioner_core::validate::field::IDEMPOTENCY_KEY,
-                "its instance was terminated: a new launch needs a new key",
-            ),
-            CloudError::QuotaExceeded { .. } => Error::QuotaExceeded { message },
-            CloudError::Fault { fault, .. } => fault_error(fault, message),
+impl CloudError {
+    /// The code the fake gives this refusal, as a cloud gives its own: the
+    /// variant's name, or the fault's.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "NotFound",
+            Self::InvalidState { .. } => "InvalidState",
+            Self::AlreadyExists { .. } => "AlreadyExists",
+            Self::IdempotencyMismatch => "IdempotencyMismatch",
+            Self::IdempotentInstanceTerminated => "IdempotentInstanceTerminated",
+            Self::QuotaExceeded { .. } => "QuotaExceeded",
+            Self::Fault { fault, .. } => fault.code(),
         }
     }
 }
 
-fn fault_error(fault: Fault, message: String) -> Error {
-    match fault {
-        Fault::Throttled { retry_after } => Error::Throttled {
-            retry_after,
-            message,
-        },
-        Fault::Unavailable | Fault::Internal => Error::Unavailable {
-            message,
-            source: None,
-        },
-        Fault::InsufficientCapacity => Error::InsufficientCapacity { message },
-        Fault::QuotaExceeded => Error::QuotaExceeded { message },
-        Fault::Unauthenticated => Error::Unauthenticated { message },
-        Fault::PermissionDenied => Error::PermissionDenied { message },
+impl Fault {
+    /// The fault's name, as the code of the error it makes.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Throttled { .. } => "Throttled",
+            Self::Unavailable => "Unavailable",
+            Self::Internal => "Internal",
+            Self::InsufficientCapacity => "InsufficientCapacity",
+            Self::QuotaExceeded => "QuotaExceeded",
+            Self::Unauthenticated => "Unauthenticated",
+            Self::PermissionDenied => "PermissionDenied",
+        }
+    }
+}
+
+impl From<CloudError> for Error {
+    /// The core error, with the fake's code in its [`ErrorContext`] (the
+    /// fake provisioner names the operation).
+    fn from(e: CloudError) -> Self {
+        let message = e.to_string();
+        let context = ErrorContext::new(PROVIDER).with_code(e.code()).boxed();
+        match e {
+            CloudError::NotFound { id } => Error::NotFound {
+                instance_id: id,
+                context,
+            },
+            CloudError::InvalidState { id, .. } => Error::InvalidState {
+                instance_id: id,
+                message,
+                context,
+            },
+            CloudError::AlreadyExists { .. } => Error::Provider { message, context },
+            CloudError::IdempotencyMismatch => Error::InvalidArgument {
+                field: field::IDEMPOTENCY_KEY.to_owned(),
+                reason: "already used for a launch with different parameters".to_owned(),
+                context,
+            },
+            CloudError::IdempotentInstanceTerminated => Error::InvalidArgument {
+                field: field::IDEMPOTENCY_KEY.to_owned(),
+                reason: "its instance was terminated: a new launch needs a new key".to_owned(),
+                context,
+            },
+            CloudError::QuotaExceeded { .. } => Error::QuotaExceeded { message, context },
+            CloudError::Fault { fault, .. } => match fault {
+                Fault::Throttled { retry_after } => Error::Throttled {
+                    retry_after,
+                    message,
+                    context,
+                },
+                Fault::Unavailable | Fault::Internal => Error::Unavailable { message, context },
+                Fault::InsufficientCapacity => Error::InsufficientCapacity { message, context },
+                Fault::QuotaExceeded => Error::QuotaExceeded { message, context },
+                Fault::Unauthenticated => Error::Unauthenticated { message, context },
+                Fault::PermissionDenied => Error::PermissionDenied { message, context },
+            },
+        }
     }
 }
 

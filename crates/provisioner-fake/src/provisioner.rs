@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use provisioner_core::consistency::RecentLaunches;
 use provisioner_core::validate::{self, field, ConfigRules};
 use provisioner_core::{
-    Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner, InstanceStatus,
-    Result,
+    in_operation, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
+    InstanceStatus, Operation, Result,
 };
 
 use crate::{CloudError, FakeCloud};
@@ -91,89 +91,110 @@ impl FakeProvisioner {
     }
 }
 
+/// The fake's provider name, in its errors and in layers' labels.
+pub(crate) const PROVIDER: &str = "fake";
+
 #[async_trait]
 impl InstanceProvisioner for FakeProvisioner {
     fn name(&self) -> &'static str {
-        "fake"
+        PROVIDER
     }
 
     async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
-        validate::check_config(config, &self.rules)?;
-        let record = self.cloud.launch(config).await?;
-        self.recent.record(&record.id);
-        Ok(record.to_info())
+        in_operation(self.name(), Operation::Launch, async {
+            validate::check_config(config, &self.rules)?;
+            let record = self.cloud.launch(config).await?;
+            self.recent.record(&record.id);
+            Ok(record.to_info())
+        })
+        .await
     }
 
     async fn terminate_instance(&self, instance_id: &str) -> Result<()> {
-        self.check_id(instance_id)?;
-        self.recent
-            .terminate(instance_id, || async {
-                Ok(self.cloud.terminate(instance_id).await?)
-            })
-            .await
+        in_operation(self.name(), Operation::Terminate, async {
+            self.check_id(instance_id)?;
+            self.recent
+                .terminate(instance_id, || async {
+                    Ok(self.cloud.terminate(instance_id).await?)
+                })
+                .await
+        })
+        .await
     }
 
     async fn stop_instance(&self, instance_id: &str) -> Result<()> {
-        self.check_id(instance_id)?;
-        self.recent
-            .retry_while_unseen(instance_id, || async {
-                Ok(self.cloud.stop(instance_id).await?)
-            })
-            .await?;
-        Ok(())
+        in_operation(self.name(), Operation::Stop, async {
+            self.check_id(instance_id)?;
+            self.recent
+                .retry_while_unseen(instance_id, || async {
+                    Ok(self.cloud.stop(instance_id).await?)
+                })
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn start_instance(&self, instance_id: &str) -> Result<InstanceInfo> {
-        self.check_id(instance_id)?;
-        let record = self
-            .recent
-            .retry_while_unseen(instance_id, || async {
-                Ok(self.cloud.start(instance_id).await?)
-            })
-            .await?;
-        Ok(record.to_info())
+        in_operation(self.name(), Operation::Start, async {
+            self.check_id(instance_id)?;
+            let record = self
+                .recent
+                .retry_while_unseen(instance_id, || async {
+                    Ok(self.cloud.start(instance_id).await?)
+                })
+                .await?;
+            Ok(record.to_info())
+        })
+        .await
     }
 
     async fn describe_instance(&self, instance_id: &str) -> Result<InstanceStatus> {
-        self.check_id(instance_id)?;
-        match self.cloud.describe(instance_id).await {
-            Ok(record) => Ok(record.to_status()),
-            Err(CloudError::NotFound { .. }) => {
-                // A launch that failed after acceptance and vanished (as on
-                // Compute Engine) is reported from the cloud's record of it.
-                if let Some(kind) = self.cloud.vanished_launch_failure(instance_id) {
-                    self.recent.forget(instance_id);
-                    return Ok(InstanceStatus::failed_launch(
-                        instance_id,
-                        crate::cloud::launch_failure(kind),
-                    ));
+        in_operation(self.name(), Operation::Describe, async {
+            self.check_id(instance_id)?;
+            match self.cloud.describe(instance_id).await {
+                Ok(record) => Ok(record.to_status()),
+                Err(CloudError::NotFound { .. }) => {
+                    // A launch that failed after acceptance and vanished (as on
+                    // Compute Engine) is reported from the cloud's record of it.
+                    if let Some(kind) = self.cloud.vanished_launch_failure(instance_id) {
+                        self.recent.forget(instance_id);
+                        return Ok(InstanceStatus::failed_launch(
+                            instance_id,
+                            crate::cloud::launch_failure(kind),
+                        ));
+                    }
+                    if self.recent.contains(instance_id) {
+                        return Ok(InstanceStatus {
+                            state_reason: Some(
+                                "launched; not yet visible to the cloud's reads".to_owned(),
+                            ),
+                            state: provisioner_core::CloudInstanceState::Pending,
+                            ..InstanceStatus::gone(instance_id)
+                        });
+                    }
+                    Ok(InstanceStatus::gone(instance_id))
                 }
-                if self.recent.contains(instance_id) {
-                    return Ok(InstanceStatus {
-                        state_reason: Some(
-                            "launched; not yet visible to the cloud's reads".to_owned(),
-                        ),
-                        state: provisioner_core::CloudInstanceState::Pending,
-                        ..InstanceStatus::gone(instance_id)
-                    });
-                }
-                Ok(InstanceStatus::gone(instance_id))
+                Err(e) => Err(e.into()),
             }
-            Err(e) => Err(e.into()),
-        }
+        })
+        .await
     }
 
     async fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>> {
-        validate::check_filter_tags(&filter.tags, &self.rules.tags)?;
-        let mut all = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self.cloud.list(filter, after, self.page_size).await?;
-            all.extend(page.items.iter().map(|r| r.to_info()));
-            match page.next {
-                Some(next) => after = Some(next),
-                None => return Ok(all),
+        in_operation(self.name(), Operation::List, async {
+            validate::check_filter_tags(&filter.tags, &self.rules.tags)?;
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let page = self.cloud.list(filter, after, self.page_size).await?;
+                all.extend(page.items.iter().map(|r| r.to_info()));
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => return Ok(all),
+                }
             }
-        }
+        })
+        .await
     }
 }

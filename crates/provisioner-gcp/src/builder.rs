@@ -151,5 +151,6 @@ impl GcpProvisioner {
 fn builder_error(e: google_cloud_gax::client_builder::Error) -> Error {
     Error::Unauthenticated {
         message: format!("cannot build the Compute Engine client: {e}"),
+        context: None,
     }
 }

@@ -212,7 +212,12 @@ pub(crate) fn state_of(
 /// An operation that is already DONE with an error is that error.
 pub(crate) fn operation_result(op: &Operation, id: &str) -> Result<()> {
     match operation_failure(op) {
-        Some((code, message)) => Err(errors::from_operation(&code, message, id)),
+        Some((code, message)) => Err(errors::from_operation(
+            &code,
+            message,
+            id,
+            op.name.as_deref().unwrap_or_default(),
+        )),
         None => Ok(()),
     }
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use provisioner_core::{Error, ErrorClass, ProviderFailure};
 
+use crate::PROVIDER;
+
 /// The table: HTTP status (0 for an operation error) and reason or code.
 pub(crate) fn classify(status: u16, reason: &str) -> ErrorClass {
     use ErrorClass::*;
@@ -85,24 +87,21 @@ pub(crate) fn from_gax(err: google_cloud_gax::error::Error, id: &str) -> Error {
         .and_then(|v| v.parse::<u64>().ok())
         .map(Duration::from_secs);
     class.into_error(ProviderFailure {
-        provider: "gcp",
-        code,
-        message,
         instance_id: id.to_owned(),
         retry_after,
         source: Some(Box::new(err)),
+        ..ProviderFailure::new(PROVIDER, code, message)
     })
 }
 
-/// An operation's error code and message as a core error.
-pub(crate) fn from_operation(code: &str, message: String, id: &str) -> Error {
+/// The error code and message of the zone operation `operation` (its
+/// name, which Compute Engine's logs and support know the call by, is the
+/// request id) as a core error.
+pub(crate) fn from_operation(code: &str, message: String, id: &str, operation: &str) -> Error {
     classify(0, code).into_error(ProviderFailure {
-        provider: "gcp",
-        code: code.to_owned(),
-        message,
         instance_id: id.to_owned(),
-        retry_after: None,
-        source: None,
+        request_id: operation.to_owned(),
+        ..ProviderFailure::new(PROVIDER, code, message)
     })
 }
 

@@ -83,6 +83,9 @@ mod provisioner;
 mod states;
 mod tags;
 
+/// The provider name, in errors and in layers' labels.
+const PROVIDER: &str = "gcp";
+
 pub use builder::GcpProvisioner;
 pub use launch::{GcpLaunchConfig, ServiceAccount};
 pub use tags::{GCP_RULES, LAUNCH_METADATA_KEY, TAGS_METADATA_KEY};

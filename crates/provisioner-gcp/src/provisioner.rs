@@ -10,8 +10,8 @@ use provisioner_core::naming;
 use provisioner_core::paging::PageTokens;
 use provisioner_core::validate::{self, field};
 use provisioner_core::{
-    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
-    InstanceStatus, Result,
+    in_operation, CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo,
+    InstanceProvisioner, InstanceStatus, Operation, Result,
 };
 
 use crate::convert::{
@@ -21,6 +21,7 @@ use crate::errors::{self, from_gax};
 use crate::ids::{self, InstanceId};
 use crate::tags::GCP_RULES;
 use crate::GcpProvisioner;
+use crate::PROVIDER;
 use google_cloud_compute_v1::model::operation::Status as OpStatus;
 use provisioner_core::consistency::Expiring;
 use provisioner_core::LaunchFailure;
@@ -79,7 +80,7 @@ impl GcpProvisioner {
                 .await?
                 .ok_or_else(|| Error::Unavailable {
                     message: format!("{id} exists and cannot be read yet"),
-                    source: None,
+                    context: None,
                 })?;
         if launch_fingerprint_of(&existing) != Some(naming::launch_fingerprint(config).as_str()) {
             return Err(Error::invalid_argument(
@@ -172,222 +173,243 @@ fn fresh_request_id() -> String {
 #[async_trait]
 impl InstanceProvisioner for GcpProvisioner {
     fn name(&self) -> &'static str {
-        "gcp"
+        PROVIDER
     }
 
     async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
-        validate::check_config(config, &GCP_RULES)?;
-        let name = naming::launch_name("p", config.idempotency_key.as_deref());
-        let zone = self.zone_for(&name).to_owned();
-        let id = ids::format(&zone, &name);
-        let body = self.body(&name, &zone, config)?;
-        let result = self
-            .instances
-            .insert()
-            .set_project(&self.project)
-            .set_zone(&zone)
-            .set_request_id(fresh_request_id())
-            .set_body(body)
-            .with_attempt_timeout(self.deadlines.attempt)
-            .send()
-            .await;
-        match result {
-            Ok(op) => {
-                operation_result(&op, &id)?;
-                self.follow_insert(&id, op.name);
-            }
-            Err(e) => {
-                if config.idempotency_key.is_none() || !errors::is_already_exists(&e) {
-                    return Err(from_gax(e, &id));
+        in_operation(self.name(), Operation::Launch, async {
+            validate::check_config(config, &GCP_RULES)?;
+            let name = naming::launch_name("p", config.idempotency_key.as_deref());
+            let zone = self.zone_for(&name).to_owned();
+            let id = ids::format(&zone, &name);
+            let body = self.body(&name, &zone, config)?;
+            let result = self
+                .instances
+                .insert()
+                .set_project(&self.project)
+                .set_zone(&zone)
+                .set_request_id(fresh_request_id())
+                .set_body(body)
+                .with_attempt_timeout(self.deadlines.attempt)
+                .send()
+                .await;
+            match result {
+                Ok(op) => {
+                    operation_result(&op, &id)?;
+                    self.follow_insert(&id, op.name);
                 }
-                // A retry with the same key: the instance exists already.
-                let info = self.existing_launch(&zone, &name, config).await?;
-                self.recent.record(&id);
-                return Ok(info);
+                Err(e) => {
+                    if config.idempotency_key.is_none() || !errors::is_already_exists(&e) {
+                        return Err(from_gax(e, &id));
+                    }
+                    // A retry with the same key: the instance exists already.
+                    let info = self.existing_launch(&zone, &name, config).await?;
+                    self.recent.record(&id);
+                    return Ok(info);
+                }
             }
-        }
-        // A new instance under a name used before is not the one deleted.
-        self.lock_deleting().remove(&id);
-        self.recent.record(&id);
-        Ok(InstanceInfo {
-            instance_id: id,
-            private_ip: None,
-            public_ip: None,
-            state: CloudInstanceState::Pending,
-            launch_time: None,
-            tags: config.tags.clone(),
+            // A new instance under a name used before is not the one deleted.
+            self.lock_deleting().remove(&id);
+            self.recent.record(&id);
+            Ok(InstanceInfo {
+                instance_id: id,
+                private_ip: None,
+                public_ip: None,
+                state: CloudInstanceState::Pending,
+                launch_time: None,
+                tags: config.tags.clone(),
+            })
         })
+        .await
     }
 
     async fn terminate_instance(&self, instance_id: &str) -> Result<()> {
-        let id = ids::parse(instance_id)?;
-        // One request id for this terminate, kept across its retries.
-        let request = fresh_request_id();
-        let started: Mutex<Option<String>> = Mutex::new(None);
-        self.recent
-            .terminate(instance_id, || async {
-                let op = self
-                    .instances
-                    .delete()
-                    .set_project(&self.project)
-                    .set_zone(id.zone)
-                    .set_instance(id.name)
-                    .set_request_id(&request)
-                    .with_attempt_timeout(self.deadlines.attempt)
-                    .send()
-                    .await
-                    .map_err(|e| from_gax(e, instance_id))?;
-                operation_result(&op, instance_id)?;
-                *started.lock().unwrap_or_else(|p| p.into_inner()) = op.name;
-                Ok(())
-            })
-            .await?;
-        if let Some(op) = started.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            self.lock_deleting().insert(instance_id, op);
-        }
-        Ok(())
+        in_operation(self.name(), Operation::Terminate, async {
+            let id = ids::parse(instance_id)?;
+            // One request id for this terminate, kept across its retries.
+            let request = fresh_request_id();
+            let started: Mutex<Option<String>> = Mutex::new(None);
+            self.recent
+                .terminate(instance_id, || async {
+                    let op = self
+                        .instances
+                        .delete()
+                        .set_project(&self.project)
+                        .set_zone(id.zone)
+                        .set_instance(id.name)
+                        .set_request_id(&request)
+                        .with_attempt_timeout(self.deadlines.attempt)
+                        .send()
+                        .await
+                        .map_err(|e| from_gax(e, instance_id))?;
+                    operation_result(&op, instance_id)?;
+                    *started.lock().unwrap_or_else(|p| p.into_inner()) = op.name;
+                    Ok(())
+                })
+                .await?;
+            if let Some(op) = started.into_inner().unwrap_or_else(|p| p.into_inner()) {
+                self.lock_deleting().insert(instance_id, op);
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn stop_instance(&self, instance_id: &str) -> Result<()> {
-        let id = ids::parse(instance_id)?;
-        self.recent
-            .retry_while_unseen(instance_id, || async {
-                let op = self
-                    .instances
-                    .stop()
-                    .set_project(&self.project)
-                    .set_zone(id.zone)
-                    .set_instance(id.name)
-                    .with_attempt_timeout(self.deadlines.attempt)
-                    .send()
-                    .await
-                    .map_err(|e| from_gax(e, instance_id))?;
-                operation_result(&op, instance_id)
-            })
-            .await
+        in_operation(self.name(), Operation::Stop, async {
+            let id = ids::parse(instance_id)?;
+            self.recent
+                .retry_while_unseen(instance_id, || async {
+                    let op = self
+                        .instances
+                        .stop()
+                        .set_project(&self.project)
+                        .set_zone(id.zone)
+                        .set_instance(id.name)
+                        .with_attempt_timeout(self.deadlines.attempt)
+                        .send()
+                        .await
+                        .map_err(|e| from_gax(e, instance_id))?;
+                    operation_result(&op, instance_id)
+                })
+                .await
+        })
+        .await
     }
 
     async fn start_instance(&self, instance_id: &str) -> Result<InstanceInfo> {
-        let id = ids::parse(instance_id)?;
-        self.recent
-            .retry_while_unseen(instance_id, || async {
-                let op = self
-                    .instances
-                    .start()
-                    .set_project(&self.project)
-                    .set_zone(id.zone)
-                    .set_instance(id.name)
-                    .with_attempt_timeout(self.deadlines.attempt)
-                    .send()
-                    .await
-                    .map_err(|e| from_gax(e, instance_id))?;
-                operation_result(&op, instance_id)
-            })
-            .await?;
-        // Start answers with an operation: read the addresses now.
-        match self.get(id).await? {
-            Some(instance) => Ok(self.info_of(&instance, false)),
-            None => Err(Error::NotFound {
-                instance_id: instance_id.to_owned(),
-            }),
-        }
+        in_operation(self.name(), Operation::Start, async {
+            let id = ids::parse(instance_id)?;
+            self.recent
+                .retry_while_unseen(instance_id, || async {
+                    let op = self
+                        .instances
+                        .start()
+                        .set_project(&self.project)
+                        .set_zone(id.zone)
+                        .set_instance(id.name)
+                        .with_attempt_timeout(self.deadlines.attempt)
+                        .send()
+                        .await
+                        .map_err(|e| from_gax(e, instance_id))?;
+                    operation_result(&op, instance_id)
+                })
+                .await?;
+            // Start answers with an operation: read the addresses now.
+            match self.get(id).await? {
+                Some(instance) => Ok(self.info_of(&instance, false)),
+                None => Err(Error::NotFound {
+                    instance_id: instance_id.to_owned(),
+                    context: None,
+                }),
+            }
+        })
+        .await
     }
 
     async fn describe_instance(&self, instance_id: &str) -> Result<InstanceStatus> {
-        let id = ids::parse(instance_id)?;
-        match self.get(id).await? {
-            Some(instance) => {
-                let deleting = self.being_deleted(instance_id, id.zone).await;
-                let (state, reason) = state_of(&instance, deleting);
-                // Still booting: the insert may be failing (the instance is
-                // visible for a moment before a stock-out removes it).
-                if state == CloudInstanceState::Pending {
+        in_operation(self.name(), Operation::Describe, async {
+            let id = ids::parse(instance_id)?;
+            match self.get(id).await? {
+                Some(instance) => {
+                    let deleting = self.being_deleted(instance_id, id.zone).await;
+                    let (state, reason) = state_of(&instance, deleting);
+                    // Still booting: the insert may be failing (the instance is
+                    // visible for a moment before a stock-out removes it).
+                    if state == CloudInstanceState::Pending {
+                        if let Some(failure) = self.insert_outcome(instance_id, id.zone).await {
+                            self.recent.forget(instance_id);
+                            return Ok(InstanceStatus::failed_launch(instance_id, failure));
+                        }
+                    }
+                    Ok(InstanceStatus {
+                        instance_id: instance_id.to_owned(),
+                        state,
+                        state_reason: reason.or_else(|| instance.status_message.clone()),
+                        private_ip: private_ip(&instance),
+                        public_ip: public_ip(&instance),
+                        launch_failure: None,
+                    })
+                }
+                None => {
+                    self.lock_deleting().remove(instance_id);
                     if let Some(failure) = self.insert_outcome(instance_id, id.zone).await {
+                        // Gone for good: from now on "not found" means just that.
                         self.recent.forget(instance_id);
                         return Ok(InstanceStatus::failed_launch(instance_id, failure));
                     }
-                }
-                Ok(InstanceStatus {
-                    instance_id: instance_id.to_owned(),
-                    state,
-                    state_reason: reason.or_else(|| instance.status_message.clone()),
-                    private_ip: private_ip(&instance),
-                    public_ip: public_ip(&instance),
-                    launch_failure: None,
-                })
-            }
-            None => {
-                self.lock_deleting().remove(instance_id);
-                if let Some(failure) = self.insert_outcome(instance_id, id.zone).await {
-                    // Gone for good: from now on "not found" means just that.
-                    self.recent.forget(instance_id);
-                    return Ok(InstanceStatus::failed_launch(instance_id, failure));
-                }
-                if self.recent.contains(instance_id) {
-                    Ok(InstanceStatus {
-                        state: CloudInstanceState::Pending,
-                        state_reason: Some("launched; not yet visible".to_owned()),
-                        ..InstanceStatus::gone(instance_id)
-                    })
-                } else {
-                    Ok(InstanceStatus::gone(instance_id))
-                }
-            }
-        }
-    }
-
-    async fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>> {
-        validate::check_filter_tags(&filter.tags, &GCP_RULES.tags)?;
-        let Some(expression) = self.filter_expression(filter)? else {
-            return Ok(Vec::new());
-        };
-        let mut found = Vec::new();
-        let mut token: Option<String> = None;
-        let mut pages = PageTokens::new("gcp");
-        loop {
-            let page = self
-                .instances
-                .aggregated_list()
-                .set_project(&self.project)
-                .set_filter(&expression)
-                .set_max_results(self.page_size)
-                .set_or_clear_page_token(token.take())
-                .with_attempt_timeout(self.deadlines.attempt)
-                .send()
-                .await
-                .map_err(|e| from_gax(e, ""))?;
-            if let Some(zone) = self.zones.iter().find(|z| {
-                page.unreachables
-                    .iter()
-                    .any(|u| u.ends_with(&format!("zones/{z}")))
-            }) {
-                return Err(Error::Unavailable {
-                    message: format!("zone {zone} is unreachable: the listing would be incomplete"),
-                    source: None,
-                });
-            }
-            for (scope, list) in &page.items {
-                let in_our_zones = self
-                    .zones
-                    .iter()
-                    .any(|z| scope.ends_with(&format!("zones/{z}")));
-                if !in_our_zones {
-                    continue;
-                }
-                for instance in &list.instances {
-                    let deleting = self.lock_deleting().contains(&id_of(instance));
-                    let info = self.info_of(instance, deleting);
-                    // Labels are a lossy index: the exact tags decide.
-                    if filter.matches(&info.tags, info.state) {
-                        found.push(info);
+                    if self.recent.contains(instance_id) {
+                        Ok(InstanceStatus {
+                            state: CloudInstanceState::Pending,
+                            state_reason: Some("launched; not yet visible".to_owned()),
+                            ..InstanceStatus::gone(instance_id)
+                        })
+                    } else {
+                        Ok(InstanceStatus::gone(instance_id))
                     }
                 }
             }
-            match pages.next(page.next_page_token.as_deref())? {
-                Some(next) => token = Some(next),
-                None => return Ok(found),
+        })
+        .await
+    }
+
+    async fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>> {
+        in_operation(self.name(), Operation::List, async {
+            validate::check_filter_tags(&filter.tags, &GCP_RULES.tags)?;
+            let Some(expression) = self.filter_expression(filter)? else {
+                return Ok(Vec::new());
+            };
+            let mut found = Vec::new();
+            let mut token: Option<String> = None;
+            let mut pages = PageTokens::new(PROVIDER);
+            loop {
+                let page = self
+                    .instances
+                    .aggregated_list()
+                    .set_project(&self.project)
+                    .set_filter(&expression)
+                    .set_max_results(self.page_size)
+                    .set_or_clear_page_token(token.take())
+                    .with_attempt_timeout(self.deadlines.attempt)
+                    .send()
+                    .await
+                    .map_err(|e| from_gax(e, ""))?;
+                if let Some(zone) = self.zones.iter().find(|z| {
+                    page.unreachables
+                        .iter()
+                        .any(|u| u.ends_with(&format!("zones/{z}")))
+                }) {
+                    return Err(Error::Unavailable {
+                        message: format!(
+                            "zone {zone} is unreachable: the listing would be incomplete"
+                        ),
+                        context: None,
+                    });
+                }
+                for (scope, list) in &page.items {
+                    let in_our_zones = self
+                        .zones
+                        .iter()
+                        .any(|z| scope.ends_with(&format!("zones/{z}")));
+                    if !in_our_zones {
+                        continue;
+                    }
+                    for instance in &list.instances {
+                        let deleting = self.lock_deleting().contains(&id_of(instance));
+                        let info = self.info_of(instance, deleting);
+                        // Labels are a lossy index: the exact tags decide.
+                        if filter.matches(&info.tags, info.state) {
+                            found.push(info);
+                        }
+                    }
+                }
+                match pages.next(page.next_page_token.as_deref())? {
+                    Some(next) => token = Some(next),
+                    None => return Ok(found),
+                }
             }
-        }
+        })
+        .await
     }
 }
 

@@ -256,6 +256,20 @@ async fn throttling_and_capacity_keep_their_class() {
         .fail_next(Operation::Launch, 1, Fault::InsufficientCapacity);
     let err = gcp.launch_instance(&config()).await.unwrap_err();
     assert!(matches!(err, Error::InsufficientCapacity { .. }), "{err}");
+    // It keeps the operation's error code, and the operation's name as the
+    // request id.
+    let context = err.context().expect("a context");
+    assert_eq!(
+        (context.provider, context.operation),
+        ("gcp", Some(Operation::Launch))
+    );
+    assert_eq!(err.code(), Some("ZONE_RESOURCE_POOL_EXHAUSTED"));
+    assert!(
+        err.request_id()
+            .is_some_and(|id| id.starts_with("operation-")),
+        "{:?}",
+        err.request_id()
+    );
     emulator
         .cloud()
         .fail_next(Operation::Launch, 1, Fault::PermissionDenied);

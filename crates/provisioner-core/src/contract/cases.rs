@@ -7,6 +7,7 @@ use crate::validate::field;
 use crate::CloudInstanceState::{self, *};
 use crate::{
     Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisionerExt, LaunchFailureKind,
+    Operation,
 };
 
 const BOOTING: &[CloudInstanceState] = &[Pending, Running];
@@ -340,6 +341,19 @@ pub(super) async fn terminated_cannot_stop_or_start(run: SharedRun) -> Check {
         is_state_error(&start),
         "start of a terminated instance gave {start:?}, want InvalidState or NotFound"
     );
+    // Each refusal says where it came from.
+    for (op, result) in [
+        (Operation::Stop, stop),
+        (Operation::Start, start.map(|_| ())),
+    ] {
+        let Err(e) = result else { continue };
+        let context = e.context();
+        ensure!(
+            context.map(|c| (c.provider, c.operation)) == Some((p.name(), Some(op))),
+            "the {op} refusal {e} names {context:?}, want provider {} and operation {op}",
+            p.name()
+        );
+    }
     Ok(())
 }
 

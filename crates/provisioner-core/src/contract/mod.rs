@@ -455,7 +455,7 @@ define_cases! {
     StopStartLifecycle => stop_start_lifecycle, clause "f";
     /// Start of a running and stop of a stopped instance succeed.
     StopStartAreIdempotent => stop_start_are_idempotent, clause "f";
-    /// Stop or start of a terminated instance is InvalidState or NotFound.
+    /// Stop or start of a terminated instance is InvalidState or NotFound, naming the provider and the operation.
     TerminatedCannotStopOrStart => terminated_cannot_stop_or_start, clause "g";
     /// List returns exactly the instances carrying all the filter's tags, across pages.
     ListMatchesByTags => list_matches_by_tags, clause "h";

@@ -12,6 +12,10 @@
 //!   instance id, outcome and latency; never user data or credentials.
 //! - `Metrics` (feature `metrics`): calls, errors by class and a latency
 //!   histogram per provider and operation, through the `metrics` facade.
+//! - [`Batching`]: concurrent single describes and terminates coalesced
+//!   into one batch call (idle window, maximum window, maximum items); a
+//!   batch throttled as a whole is retried by the layer, not by every
+//!   caller at once.
 //! - `RateLimit` (feature `rate-limit`): a token bucket per operation
 //!   (governor), with presets from the clouds' documented limits, that
 //!   holds an operation back after the cloud throttled it.
@@ -30,6 +34,7 @@
 //! }
 //! ```
 
+mod batching;
 mod concurrency;
 #[cfg(feature = "metrics")]
 mod metrics;
@@ -41,6 +46,7 @@ mod traced;
 
 #[cfg(feature = "metrics")]
 pub use self::metrics::Metrics;
+pub use batching::{BatchPolicy, Batching};
 pub use concurrency::ConcurrencyLimit;
 #[cfg(feature = "rate-limit")]
 pub use rate_limit::{Bucket, RateLimit, RateLimitPolicy};
@@ -120,6 +126,29 @@ macro_rules! layer {
             ) -> $crate::Result<Vec<$crate::InstanceInfo>> {
                 self.around($crate::Operation::List, "", || {
                     self.inner.list_instances(filter)
+                })
+                .await
+            }
+
+            // A batch is one call of the layer, labelled with its
+            // operation, so the inner provider's one request per batch is
+            // kept.
+            async fn describe_instances(
+                &self,
+                ids: &[&str],
+            ) -> $crate::Result<Vec<$crate::Result<$crate::InstanceStatus>>> {
+                self.around($crate::Operation::Describe, "", || {
+                    self.inner.describe_instances(ids)
+                })
+                .await
+            }
+
+            async fn terminate_instances(
+                &self,
+                ids: &[&str],
+            ) -> $crate::Result<Vec<$crate::Result<()>>> {
+                self.around($crate::Operation::Terminate, "", || {
+                    self.inner.terminate_instances(ids)
                 })
                 .await
             }

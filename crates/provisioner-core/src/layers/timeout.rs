@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{Error, InstanceProvisioner, Result};
+use crate::{Error, ErrorContext, InstanceProvisioner, Result};
 
 use super::layer;
 use crate::Operation;
@@ -45,7 +45,9 @@ impl Timeout {
                     self.inner.name(),
                     self.limit
                 ),
-                source: None,
+                context: ErrorContext::new(self.inner.name())
+                    .with_operation(op)
+                    .boxed(),
             }),
         }
     }

@@ -51,7 +51,16 @@ impl Traced {
             let outcome = outcome(&result);
             match &result {
                 Ok(_) => tracing::debug!(outcome, latency_ms, "call done"),
-                Err(e) => tracing::warn!(outcome, latency_ms, error = %e, "call failed"),
+                // The cloud's code and request id, for a search of the
+                // cloud's own logs or a support case.
+                Err(e) => tracing::warn!(
+                    outcome,
+                    latency_ms,
+                    error = %e,
+                    code = e.code(),
+                    request_id = e.request_id(),
+                    "call failed"
+                ),
             }
             result
         }

@@ -65,6 +65,8 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use provisioner_core::{CloudInstanceState, InstanceConfig, InstanceFilter, Tags, UserData};
 use provisioner_fake::{Attributes, InstanceRecord};
+
+use crate::wire::{request_id, Face};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 
@@ -274,6 +276,37 @@ fn error_response(e: ArmError) -> Response {
         );
     }
     response
+}
+
+/// The headers naming ARM's answer to a request: `x-ms-request-id`, new
+/// for each answer, and `x-ms-correlation-request-id`, the client's when it
+/// sent one. ARM sends both on every answer, errors included; a client's
+/// error keeps the request id for a support case.
+pub(crate) async fn stamp_request_ids(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if Face::of_path(request.uri().path()) != Some(Face::ResourceManager) {
+        return next.run(request).await;
+    }
+    let id = request_id();
+    let correlation = request
+        .headers()
+        .get(CORRELATION_REQUEST_ID)
+        .cloned()
+        .unwrap_or_else(|| header_value(&id));
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(REQUEST_ID, header_value(&id));
+    headers.insert(CORRELATION_REQUEST_ID, correlation);
+    response
+}
+
+const REQUEST_ID: &str = "x-ms-request-id";
+const CORRELATION_REQUEST_ID: &str = "x-ms-correlation-request-id";
+
+fn header_value(id: &str) -> axum::http::HeaderValue {
+    id.parse().expect("a request id is ASCII")
 }
 
 fn answer(result: Result<Response, ArmError>) -> Response {

@@ -92,6 +92,18 @@ pub(crate) fn error(e: &CloudError) -> WireError {
     }
 }
 
+/// `InvalidInstanceID.NotFound` for every unknown id of a request that
+/// names several: EC2 refuses the whole request and lists them all ("The
+/// instance IDs 'i-1, i-2' do not exist", as moto issue 4903 quotes from
+/// EC2), changing nothing.
+pub(crate) fn not_found(ids: &[&str]) -> WireError {
+    let message = match ids {
+        [one] => format!("The instance ID '{one}' does not exist"),
+        many => format!("The instance IDs '{}' do not exist", many.join(", ")),
+    };
+    WireError::bad_request("InvalidInstanceID.NotFound", message)
+}
+
 fn fault_error(fault: Fault) -> (StatusCode, &'static str) {
     match fault {
         Fault::Throttled { .. } => (StatusCode::SERVICE_UNAVAILABLE, "RequestLimitExceeded"),

@@ -18,8 +18,6 @@ mod status;
 mod tags;
 mod xml;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -31,7 +29,7 @@ use provisioner_core::{CloudInstanceState, InstanceConfig, InstanceFilter, Tags,
 use provisioner_fake::InstanceRecord;
 use time::format_description::well_known::Rfc3339;
 
-use crate::wire::DropConnection;
+use crate::wire::{request_id, DropConnection};
 use crate::AppState;
 use filters::filters;
 use mapping::WireError;
@@ -46,12 +44,6 @@ const ZONE: &str = "us-east-1a";
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/", post(handle))
-}
-
-fn request_id() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{:08x}-0000-4000-8000-{n:012x}", n >> 16)
 }
 
 type Outcome = Result<String, WireError>;
@@ -506,9 +498,9 @@ async fn described(
         let records = page.items.into_iter().filter(|r| keep(r)).collect();
         return Ok((records, page.next));
     }
+    all_known(state, &ids)?;
     let mut records = Vec::with_capacity(ids.len());
     for id in &ids {
-        check_instance_id(id)?;
         let record = state
             .cloud
             .describe(id)
@@ -549,6 +541,26 @@ async fn describe_instances(state: &AppState, params: &Params, request_id: &str)
     ))
 }
 
+/// Checks every id of a request before any is acted on: a malformed id is
+/// `InvalidInstanceID.Malformed`, and unknown ones are one
+/// `InvalidInstanceID.NotFound` naming them all. The model is read without
+/// a call (as a request's validation, not an answer).
+fn all_known(state: &AppState, ids: &[String]) -> Result<(), WireError> {
+    for id in ids {
+        check_instance_id(id)?;
+    }
+    let missing: Vec<&str> = ids
+        .iter()
+        .filter(|id| state.cloud.peek_state(id).is_none())
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(mapping::not_found(&missing))
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Change {
     Terminate,
@@ -566,9 +578,7 @@ async fn change_states(
     if ids.is_empty() {
         required(params, "InstanceId.1")?;
     }
-    for id in &ids {
-        check_instance_id(id)?;
-    }
+    all_known(state, &ids)?;
     let mut changed = Vec::with_capacity(ids.len());
     for id in &ids {
         let result = match change {
