@@ -357,7 +357,7 @@ impl Error {
     /// A copy for one more of the callers that shared one failed call (a
     /// batch): the same class, fields and context; the underlying error,
     /// which cannot be copied, becomes its text.
-    pub(crate) fn for_another_caller(&self) -> Error {
+    pub fn for_another_caller(&self) -> Error {
         let context = |c: &Option<Box<ErrorContext>>| {
             c.as_deref().map(|c| {
                 Box::new(ErrorContext {

@@ -39,7 +39,7 @@
 //! }
 //! ```
 
-mod batch;
+pub mod batch;
 mod deadline;
 mod error;
 mod operation;

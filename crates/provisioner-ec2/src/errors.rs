@@ -157,6 +157,26 @@ fn request_id_of<E>(err: &SdkError<E, HttpResponse>) -> String {
         .unwrap_or_default()
 }
 
+/// The ids an `InvalidInstanceID.NotFound` names ("The instance IDs
+/// 'i-1, i-2' do not exist"); empty for any other error.
+pub(crate) fn unknown_ids<E>(err: &SdkError<E, HttpResponse>) -> Vec<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    let Some(service) = err.as_service_error() else {
+        return Vec::new();
+    };
+    if service.code() != Some("InvalidInstanceID.NotFound") {
+        return Vec::new();
+    }
+    service
+        .message()
+        .unwrap_or_default()
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|word| word.starts_with("i-") && crate::rules::check_instance_id(word).is_ok())
+        .collect()
+}
+
 /// The wait EC2 asked for, where it said: `x-amz-retry-after` (milliseconds,
 /// what the AWS SDKs read) or a standard `Retry-After` (seconds). EC2's
 /// `RequestLimitExceeded` usually carries neither.

@@ -9,6 +9,7 @@ use aws_sdk_ec2::types::{
     InstanceNetworkInterfaceSpecification, ResourceType, TagSpecification,
 };
 use base64::Engine as _;
+use provisioner_core::batch::unique_valid;
 use provisioner_core::naming;
 use provisioner_core::paging::PageTokens;
 use provisioner_core::validate::{self, field};
@@ -18,7 +19,7 @@ use provisioner_core::{
 };
 
 use crate::convert::{ec2_tags, info_of, status_of};
-use crate::errors::from_sdk;
+use crate::errors::{from_sdk, unknown_ids};
 use crate::launch::IamInstanceProfile;
 use crate::rules::{check_instance_id, EC2_RULES};
 use crate::states;
@@ -54,6 +55,50 @@ impl Ec2Provisioner {
         self.root_devices.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// What describe says of `id`, given what EC2 answered for it.
+    fn status(&self, id: &str, instance: Option<&Instance>) -> InstanceStatus {
+        match instance {
+            Some(instance) => status_of(instance),
+            None if self.recent.contains(id) => InstanceStatus {
+                state: CloudInstanceState::Pending,
+                state_reason: Some("launched; not yet visible to DescribeInstances".to_owned()),
+                ..InstanceStatus::gone(id)
+            },
+            None => InstanceStatus::gone(id),
+        }
+    }
+
+    /// Every instance of `ids` EC2 knows, by id: one DescribeInstances per
+    /// [`MAX_IDS_PER_REQUEST`] ids. EC2 refuses a request naming an id it
+    /// does not know as a whole, listing the unknown ones; they are dropped
+    /// and the rest asked again.
+    async fn fetch_many(&self, ids: &[&str]) -> Result<HashMap<String, Instance>> {
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_IDS_PER_REQUEST) {
+            let mut asked: Vec<String> = chunk.iter().map(|id| (*id).to_owned()).collect();
+            while !asked.is_empty() {
+                let result = self
+                    .client
+                    .describe_instances()
+                    .set_instance_ids(Some(asked.clone()))
+                    .send()
+                    .await;
+                match result {
+                    Ok(out) => {
+                        for instance in out.reservations().iter().flat_map(|r| r.instances()) {
+                            if let Some(id) = instance.instance_id() {
+                                found.insert(id.to_owned(), instance.clone());
+                            }
+                        }
+                        break;
+                    }
+                    Err(e) => asked = without_unknown(asked, e)?,
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// The instance as EC2 describes it now, or `None` when EC2 does not know it.
     async fn fetch(&self, id: &str) -> Result<Option<Instance>> {
         let result = self
@@ -73,6 +118,31 @@ impl Ec2Provisioner {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The most ids one DescribeInstances or TerminateInstances names (EC2's
+/// documented limit for TerminateInstances, used for both).
+const MAX_IDS_PER_REQUEST: usize = 1000;
+
+/// `asked` without the ids EC2 said it does not know, when that is what
+/// `err` says; else the error (of the whole request).
+fn without_unknown<E>(
+    asked: Vec<String>,
+    err: aws_sdk_ec2::error::SdkError<E, aws_sdk_ec2::config::http::HttpResponse>,
+) -> Result<Vec<String>>
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let unknown = unknown_ids(&err);
+    let rest: Vec<String> = asked
+        .iter()
+        .filter(|id| !unknown.contains(&id.as_str()))
+        .cloned()
+        .collect();
+    if unknown.is_empty() || rest.len() == asked.len() {
+        return Err(from_sdk(err, None));
+    }
+    Ok(rest)
 }
 
 #[async_trait]
@@ -237,15 +307,71 @@ impl InstanceProvisioner for Ec2Provisioner {
     async fn describe_instance(&self, instance_id: &str) -> Result<InstanceStatus> {
         in_operation(self.name(), Operation::Describe, async {
             check_instance_id(instance_id)?;
-            match self.fetch(instance_id).await? {
-                Some(instance) => Ok(status_of(&instance)),
-                None if self.recent.contains(instance_id) => Ok(InstanceStatus {
-                    state: CloudInstanceState::Pending,
-                    state_reason: Some("launched; not yet visible to DescribeInstances".to_owned()),
-                    ..InstanceStatus::gone(instance_id)
-                }),
-                None => Ok(InstanceStatus::gone(instance_id)),
+            let instance = self.fetch(instance_id).await?;
+            Ok(self.status(instance_id, instance.as_ref()))
+        })
+        .await
+    }
+
+    /// One DescribeInstances per 1,000 ids.
+    async fn describe_instances(
+        &self,
+        instance_ids: &[&str],
+    ) -> Result<Vec<Result<InstanceStatus>>> {
+        in_operation(self.name(), Operation::Describe, async {
+            let valid = unique_valid(instance_ids, check_instance_id);
+            let found = self.fetch_many(&valid).await?;
+            Ok(instance_ids
+                .iter()
+                .map(|id| {
+                    check_instance_id(id)?;
+                    Ok(self.status(id, found.get(*id)))
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// One TerminateInstances per 1,000 ids; ids EC2 does not know succeed,
+    /// as in terminate, except recent launches, which are terminated one by
+    /// one once EC2 sees them.
+    async fn terminate_instances(&self, instance_ids: &[&str]) -> Result<Vec<Result<()>>> {
+        in_operation(self.name(), Operation::Terminate, async {
+            let valid = unique_valid(instance_ids, check_instance_id);
+            let mut unseen: Vec<String> = Vec::new();
+            for chunk in valid.chunks(MAX_IDS_PER_REQUEST) {
+                let mut asked: Vec<String> = chunk.iter().map(|id| (*id).to_owned()).collect();
+                while !asked.is_empty() {
+                    let result = self
+                        .client
+                        .terminate_instances()
+                        .set_instance_ids(Some(asked.clone()))
+                        .send()
+                        .await;
+                    match result {
+                        Ok(_) => break,
+                        Err(e) => {
+                            let rest = without_unknown(asked.clone(), e)?;
+                            unseen.extend(asked.into_iter().filter(|id| !rest.contains(id)));
+                            asked = rest;
+                        }
+                    }
+                }
             }
+            let mut late = HashMap::new();
+            for id in unseen.iter().filter(|id| self.recent.contains(id)) {
+                late.insert(id.clone(), self.terminate_instance(id).await);
+            }
+            Ok(instance_ids
+                .iter()
+                .map(|id| {
+                    check_instance_id(id)?;
+                    match late.get(*id) {
+                        Some(Err(e)) => Err(e.for_another_caller()),
+                        _ => Ok(()),
+                    }
+                })
+                .collect())
         })
         .await
     }

@@ -1,13 +1,15 @@
 //! What the suite cannot see: retries, dropped responses, capacity errors,
 //! eventual consistency, and the exact request EC2 receives.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use provisioner_core::layers::Batching;
 use provisioner_core::{
     CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceProvisioner,
 };
 use provisioner_ec2::{emulator_client, Ec2LaunchConfig, Ec2Provisioner};
-use provisioner_emulator::{Emulator, EmulatorHandle};
+use provisioner_emulator::{Emulator, EmulatorHandle, Face};
 use provisioner_fake::{FakeCloud, Fault, Operation, Personality};
 
 async fn setup() -> (EmulatorHandle, Ec2Provisioner) {
@@ -330,4 +332,92 @@ async fn for_endpoint_builds_on_an_emulator_and_refuses_what_is_not_a_url() {
         .await
         .unwrap_err();
     assert_eq!(err.invalid_field(), Some("endpoint"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_describes_and_terminates_are_two_requests_each() {
+    let (emulator, ec2) = setup().await;
+    let mut ids = Vec::with_capacity(1000);
+    for _ in 0..1000 {
+        ids.push(
+            emulator
+                .cloud()
+                .launch(&config())
+                .await
+                .unwrap()
+                .id
+                .to_string(),
+        );
+    }
+    let batching = Arc::new(Batching::new(Arc::new(ec2)));
+    let before = emulator.requests_received(Face::Ec2);
+    let describes = ids.iter().map(|id| {
+        let (batching, id) = (Arc::clone(&batching), id.clone());
+        tokio::spawn(async move { (batching.describe_instance(&id).await, id) })
+    });
+    for call in describes.collect::<Vec<_>>() {
+        let (status, id) = call.await.unwrap();
+        let status = status.unwrap();
+        assert_eq!(status.instance_id, id);
+        assert_ne!(status.state, CloudInstanceState::Terminated);
+    }
+    let describe_requests = emulator.requests_received(Face::Ec2) - before;
+    assert!(
+        describe_requests <= 2,
+        "{describe_requests} DescribeInstances"
+    );
+
+    let before = emulator.requests_received(Face::Ec2);
+    let terminates = ids.iter().map(|id| {
+        let (batching, id) = (Arc::clone(&batching), id.clone());
+        tokio::spawn(async move { batching.terminate_instance(&id).await })
+    });
+    for call in terminates.collect::<Vec<_>>() {
+        call.await.unwrap().unwrap();
+    }
+    let terminate_requests = emulator.requests_received(Face::Ec2) - before;
+    assert!(
+        terminate_requests <= 2,
+        "{terminate_requests} TerminateInstances"
+    );
+    assert_eq!(emulator.cloud().live_instances(), 0);
+}
+
+#[tokio::test]
+async fn a_batch_naming_unknown_ids_describes_the_rest_and_the_unknown_as_terminated() {
+    let (emulator, ec2) = setup().await;
+    let known = emulator
+        .cloud()
+        .launch(&config())
+        .await
+        .unwrap()
+        .id
+        .to_string();
+    let unknown = ["i-0123456789abcdef0", "i-0fedcba9876543210"];
+    let before = emulator.requests_received(Face::Ec2);
+    let results = ec2
+        .describe_instances(&[unknown[0], &known, "i-bad", unknown[1]])
+        .await
+        .unwrap();
+    // EC2 refuses the request naming both unknown ids; the second names
+    // only the known one.
+    assert_eq!(emulator.requests_received(Face::Ec2) - before, 2);
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[1].as_ref().unwrap().instance_id, known);
+    assert_eq!(
+        results[2].as_ref().unwrap_err().invalid_field(),
+        Some("instance_id")
+    );
+    for i in [0, 3] {
+        assert_eq!(
+            results[i].as_ref().unwrap().state,
+            CloudInstanceState::Terminated
+        );
+    }
+    let results = ec2
+        .terminate_instances(&[&known, unknown[0]])
+        .await
+        .unwrap();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(emulator.cloud().live_instances(), 0);
 }
