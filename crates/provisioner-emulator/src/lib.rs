@@ -232,6 +232,7 @@ impl EmulatorBuilder {
             .merge(admin::router())
             .layer(axum::middleware::from_fn(envelope::shape_errors))
             .layer(axum::middleware::from_fn(arm::stamp_request_ids))
+            .layer(axum::middleware::from_fn(gce::refuse_long_urls))
             .with_state(state.clone());
         // ARM's fixed path words are matched without regard to case, before
         // routing.

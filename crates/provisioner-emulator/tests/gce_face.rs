@@ -709,3 +709,20 @@ async fn names_are_unique_per_project_and_zone() {
     .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn a_url_longer_than_google_takes_is_refused_with_414() {
+    let emulator = gce().await;
+    let names: Vec<String> = (0..400).map(|i| format!("fleet-worker-{i:05}")).collect();
+    let filter = format!("name%20eq%20%22({})%22", names.join("%7C"));
+    let path = format!("/compute/v1/projects/p/aggregated/instances?filter={filter}");
+    assert!(path.len() > 8192);
+    let (status, body) = call(&emulator, "GET", &path, &Value::Null).await;
+    assert_eq!(status, 414, "{body}");
+    assert_eq!(body["error"]["code"], 414);
+    // Under the limit, the same filter is answered.
+    let filter = format!("name%20eq%20%22({})%22", names[..200].join("%7C"));
+    let path = format!("/compute/v1/projects/p/aggregated/instances?filter={filter}");
+    let (status, body) = call(&emulator, "GET", &path, &Value::Null).await;
+    assert_eq!(status, 200, "{body}");
+}

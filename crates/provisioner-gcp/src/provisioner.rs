@@ -1,11 +1,13 @@
 //! The contract on Compute Engine's API: the six calls of
 //! [`GcpProvisioner`].
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use google_cloud_compute_v1::model::Instance;
 use google_cloud_gax::options::RequestOptionsBuilder as _;
+use provisioner_core::batch::unique_valid;
 use provisioner_core::naming;
 use provisioner_core::paging::PageTokens;
 use provisioner_core::validate::{self, field};
@@ -122,6 +124,92 @@ impl GcpProvisioner {
         }
     }
 
+    /// What describe says of `id`, given what Compute Engine answered for
+    /// it (`None`: not found).
+    async fn status(&self, id: InstanceId<'_>, instance: Option<&Instance>) -> InstanceStatus {
+        let instance_id = ids::format(id.zone, id.name);
+        let instance_id = instance_id.as_str();
+        let Some(instance) = instance else {
+            self.lock_deleting().remove(instance_id);
+            if let Some(failure) = self.insert_outcome(instance_id, id.zone).await {
+                // Gone for good: from now on "not found" means just that.
+                self.recent.forget(instance_id);
+                return InstanceStatus::failed_launch(instance_id, failure);
+            }
+            if self.recent.contains(instance_id) {
+                return InstanceStatus {
+                    state: CloudInstanceState::Pending,
+                    state_reason: Some("launched; not yet visible".to_owned()),
+                    ..InstanceStatus::gone(instance_id)
+                };
+            }
+            return InstanceStatus::gone(instance_id);
+        };
+        let deleting = self.being_deleted(instance_id, id.zone).await;
+        let (state, reason) = state_of(instance, deleting);
+        // Still booting: the insert may be failing (the instance is visible
+        // for a moment before a stock-out removes it).
+        if state == CloudInstanceState::Pending {
+            if let Some(failure) = self.insert_outcome(instance_id, id.zone).await {
+                self.recent.forget(instance_id);
+                return InstanceStatus::failed_launch(instance_id, failure);
+            }
+        }
+        InstanceStatus {
+            instance_id: instance_id.to_owned(),
+            state,
+            state_reason: reason.or_else(|| instance.status_message.clone()),
+            private_ip: private_ip(instance),
+            public_ip: public_ip(instance),
+            launch_failure: None,
+        }
+    }
+
+    /// Every instance in the configured zones that `filter` admits, by id,
+    /// across every page of aggregatedList. An unreachable configured zone
+    /// is an error: the answer would be incomplete.
+    async fn list_by_filter(&self, filter: &str) -> Result<Vec<(String, Instance)>> {
+        let mut found = Vec::new();
+        let mut token: Option<String> = None;
+        let mut pages = PageTokens::new(PROVIDER);
+        loop {
+            let page = self
+                .instances
+                .aggregated_list()
+                .set_project(&self.project)
+                .set_filter(filter)
+                .set_max_results(self.page_size)
+                .set_or_clear_page_token(token.take())
+                .with_attempt_timeout(self.deadlines.attempt)
+                .send()
+                .await
+                .map_err(|e| from_gax(e, ""))?;
+            if let Some(zone) = self.zones.iter().find(|z| {
+                page.unreachables
+                    .iter()
+                    .any(|u| u.ends_with(&format!("zones/{z}")))
+            }) {
+                return Err(Error::Unavailable {
+                    message: format!("zone {zone} is unreachable: the answer would be incomplete"),
+                    context: None,
+                });
+            }
+            for (scope, list) in page.items {
+                let in_our_zones = self
+                    .zones
+                    .iter()
+                    .any(|z| scope.ends_with(&format!("zones/{z}")));
+                if in_our_zones {
+                    found.extend(list.instances.into_iter().map(|i| (id_of(&i), i)));
+                }
+            }
+            match pages.next(page.next_page_token.as_deref())? {
+                Some(next) => token = Some(next),
+                None => return Ok(found),
+            }
+        }
+    }
+
     /// True while a delete this provisioner started for `id` is under way
     /// (or done): the instance is terminating whatever status it shows.
     async fn being_deleted(&self, id: &str, zone: &str) -> bool {
@@ -168,6 +256,43 @@ fn fresh_request_id() -> String {
         b >> 52,
         b & 0xffff_ffff_ffff
     )
+}
+
+/// The longest `name eq` filter one aggregatedList carries. Compute Engine
+/// documents no limit on the filter, but Google's front ends refuse a GET
+/// whose URL passes 8,192 characters (googleapis/google-api-nodejs-client
+/// issue 972); 6,000 characters of names (about 220 names of 26) stay under
+/// it once `|` is percent-encoded.
+const MAX_NAME_FILTER: usize = 6000;
+
+/// The filters naming `ids` (`ZONE/NAME`), as few as fit
+/// [`MAX_NAME_FILTER`]: `name eq "(a|b|…)"`, a regular expression that must
+/// match the whole name. RFC 1035 names hold no regex metacharacter. A name
+/// in several zones may match instances in zones not asked for; they are
+/// dropped by id.
+fn name_filters(ids: &[&str]) -> Vec<String> {
+    let mut names: Vec<&str> = ids
+        .iter()
+        .filter_map(|id| id.split_once('/').map(|(_, n)| n))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut filters = Vec::new();
+    let mut current = String::new();
+    for name in names {
+        if !current.is_empty() && current.len() + name.len() + 1 > MAX_NAME_FILTER {
+            filters.push(format!("name eq \"({current})\""));
+            current.clear();
+        }
+        if !current.is_empty() {
+            current.push('|');
+        }
+        current.push_str(name);
+    }
+    if !current.is_empty() {
+        filters.push(format!("name eq \"({current})\""));
+    }
+    filters
 }
 
 #[async_trait]
@@ -310,45 +435,32 @@ impl InstanceProvisioner for GcpProvisioner {
     async fn describe_instance(&self, instance_id: &str) -> Result<InstanceStatus> {
         in_operation(self.name(), Operation::Describe, async {
             let id = ids::parse(instance_id)?;
-            match self.get(id).await? {
-                Some(instance) => {
-                    let deleting = self.being_deleted(instance_id, id.zone).await;
-                    let (state, reason) = state_of(&instance, deleting);
-                    // Still booting: the insert may be failing (the instance is
-                    // visible for a moment before a stock-out removes it).
-                    if state == CloudInstanceState::Pending {
-                        if let Some(failure) = self.insert_outcome(instance_id, id.zone).await {
-                            self.recent.forget(instance_id);
-                            return Ok(InstanceStatus::failed_launch(instance_id, failure));
-                        }
-                    }
-                    Ok(InstanceStatus {
-                        instance_id: instance_id.to_owned(),
-                        state,
-                        state_reason: reason.or_else(|| instance.status_message.clone()),
-                        private_ip: private_ip(&instance),
-                        public_ip: public_ip(&instance),
-                        launch_failure: None,
-                    })
-                }
-                None => {
-                    self.lock_deleting().remove(instance_id);
-                    if let Some(failure) = self.insert_outcome(instance_id, id.zone).await {
-                        // Gone for good: from now on "not found" means just that.
-                        self.recent.forget(instance_id);
-                        return Ok(InstanceStatus::failed_launch(instance_id, failure));
-                    }
-                    if self.recent.contains(instance_id) {
-                        Ok(InstanceStatus {
-                            state: CloudInstanceState::Pending,
-                            state_reason: Some("launched; not yet visible".to_owned()),
-                            ..InstanceStatus::gone(instance_id)
-                        })
-                    } else {
-                        Ok(InstanceStatus::gone(instance_id))
-                    }
-                }
+            let instance = self.get(id).await?;
+            Ok(self.status(id, instance.as_ref()).await)
+        })
+        .await
+    }
+
+    /// One aggregatedList per batch of names (a `name eq "(a|b|…)"` filter
+    /// of at most [`MAX_NAME_FILTER`] characters).
+    async fn describe_instances(
+        &self,
+        instance_ids: &[&str],
+    ) -> Result<Vec<Result<InstanceStatus>>> {
+        in_operation(self.name(), Operation::Describe, async {
+            let valid = unique_valid(instance_ids, |id| ids::parse(id).map(|_| ()));
+            let mut found: HashMap<String, Instance> = HashMap::with_capacity(valid.len());
+            for names in name_filters(&valid) {
+                found.extend(self.list_by_filter(&names).await?);
             }
+            let mut results = Vec::with_capacity(instance_ids.len());
+            for id in instance_ids {
+                results.push(match ids::parse(id) {
+                    Ok(parsed) => Ok(self.status(parsed, found.get(*id)).await),
+                    Err(e) => Err(e),
+                });
+            }
+            Ok(results)
         })
         .await
     }
@@ -360,54 +472,15 @@ impl InstanceProvisioner for GcpProvisioner {
                 return Ok(Vec::new());
             };
             let mut found = Vec::new();
-            let mut token: Option<String> = None;
-            let mut pages = PageTokens::new(PROVIDER);
-            loop {
-                let page = self
-                    .instances
-                    .aggregated_list()
-                    .set_project(&self.project)
-                    .set_filter(&expression)
-                    .set_max_results(self.page_size)
-                    .set_or_clear_page_token(token.take())
-                    .with_attempt_timeout(self.deadlines.attempt)
-                    .send()
-                    .await
-                    .map_err(|e| from_gax(e, ""))?;
-                if let Some(zone) = self.zones.iter().find(|z| {
-                    page.unreachables
-                        .iter()
-                        .any(|u| u.ends_with(&format!("zones/{z}")))
-                }) {
-                    return Err(Error::Unavailable {
-                        message: format!(
-                            "zone {zone} is unreachable: the listing would be incomplete"
-                        ),
-                        context: None,
-                    });
-                }
-                for (scope, list) in &page.items {
-                    let in_our_zones = self
-                        .zones
-                        .iter()
-                        .any(|z| scope.ends_with(&format!("zones/{z}")));
-                    if !in_our_zones {
-                        continue;
-                    }
-                    for instance in &list.instances {
-                        let deleting = self.lock_deleting().contains(&id_of(instance));
-                        let info = self.info_of(instance, deleting);
-                        // Labels are a lossy index: the exact tags decide.
-                        if filter.matches(&info.tags, info.state) {
-                            found.push(info);
-                        }
-                    }
-                }
-                match pages.next(page.next_page_token.as_deref())? {
-                    Some(next) => token = Some(next),
-                    None => return Ok(found),
+            for (id, instance) in self.list_by_filter(&expression).await? {
+                let deleting = self.lock_deleting().contains(&id);
+                let info = self.info_of(&instance, deleting);
+                // Labels are a lossy index: the exact tags decide.
+                if filter.matches(&info.tags, info.state) {
+                    found.push(info);
                 }
             }
+            Ok(found)
         })
         .await
     }

@@ -107,6 +107,29 @@ pub(crate) fn router() -> Router<AppState> {
 
 type Answer = Result<Response, GceError>;
 
+/// The longest URL Google's front ends take on a GET: past 8,192
+/// characters they answer 414 (googleapis/google-api-nodejs-client issue
+/// 972), so a client's filter must fit.
+const MAX_URL: usize = 8192;
+
+/// Refuses a Compute Engine request whose URL is longer than [`MAX_URL`]
+/// with 414, before any handler sees it.
+pub(crate) async fn refuse_long_urls(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let too_long = crate::wire::Face::of_path(request.uri().path())
+        == Some(crate::wire::Face::ComputeEngine)
+        && request.uri().to_string().len() > MAX_URL;
+    if too_long {
+        return wire_error(
+            StatusCode::URI_TOO_LONG,
+            "The requested URL is too large to process.",
+        );
+    }
+    next.run(request).await
+}
+
 /// An error this face's handlers never produced (no such route, a refused
 /// extractor), in Compute Engine's envelope.
 pub(crate) fn wire_error(status: StatusCode, message: &str) -> Response {
