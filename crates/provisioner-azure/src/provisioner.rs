@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use azure_mgmt_compute::package_2024_07_01::models::VirtualMachine;
 use futures::StreamExt;
+use provisioner_core::batch::unique_valid;
 use provisioner_core::consistency::Expiring;
 use provisioner_core::naming;
 use provisioner_core::validate::{self, field};
@@ -128,6 +129,44 @@ impl AzureProvisioner {
         Ok((private, public))
     }
 
+    /// Every VM of the group, with its instance view: one paged call.
+    async fn group_vms(&self) -> Result<Vec<VirtualMachine>> {
+        let mut vms = Vec::new();
+        let mut pages = self
+            .vms()
+            .list(&self.group, &self.subscription)
+            .expand("instanceView")
+            .into_stream();
+        while let Some(page) = pages.next().await {
+            vms.extend(page.map_err(|e| from_azure(e, ""))?.value);
+        }
+        Ok(vms)
+    }
+
+    /// What describe says of a VM ARM does not know: the failed launch it
+    /// reaped, a recent launch not yet visible, or gone.
+    fn status_of_missing(&self, name: &str) -> InstanceStatus {
+        let reaped = self.lock_failed().get(name).cloned();
+        match reaped {
+            Some(failure) => InstanceStatus::failed_launch(name, failure),
+            None if self.recent.contains(name) => InstanceStatus {
+                state: CloudInstanceState::Pending,
+                state_reason: Some("launched; not yet visible".to_owned()),
+                ..InstanceStatus::gone(name)
+            },
+            None => InstanceStatus::gone(name),
+        }
+    }
+
+    /// When `vm` is a launch that failed after acceptance: reaps it and
+    /// says so.
+    async fn reap_failed(&self, name: &str, vm: &VirtualMachine) -> Option<InstanceStatus> {
+        let (_, _, failure) = state_of(vm);
+        let failure = failure?;
+        self.reap(name, &failure).await;
+        Some(InstanceStatus::failed_launch(name, failure))
+    }
+
     /// Every interface and public address of the group: one paged call each,
     /// whatever the number of VMs.
     async fn group_addresses(
@@ -170,6 +209,38 @@ impl AzureProvisioner {
         }
         Ok((nics, pips))
     }
+}
+
+/// The status of a VM ARM answered for, with its addresses.
+fn status_of_found(
+    name: &str,
+    vm: &VirtualMachine,
+    (private_ip, public_ip): (Option<IpAddr>, Option<IpAddr>),
+) -> InstanceStatus {
+    let (state, reason, _) = state_of(vm);
+    InstanceStatus {
+        instance_id: name.to_owned(),
+        state,
+        state_reason: reason,
+        private_ip,
+        public_ip,
+        launch_failure: None,
+    }
+}
+
+/// The private and public address of `vm`, from the group's interfaces and
+/// addresses (keyed by lowercased resource id).
+fn addresses_of(
+    vm: &VirtualMachine,
+    nics: &HashMap<String, (Option<IpAddr>, Option<String>)>,
+    pips: &HashMap<String, IpAddr>,
+) -> (Option<IpAddr>, Option<IpAddr>) {
+    let (private_ip, pip) = nic_id(vm)
+        .and_then(|id| nics.get(&id.to_ascii_lowercase()))
+        .cloned()
+        .unwrap_or((None, None));
+    let public_ip = pip.and_then(|id| pips.get(&id.to_ascii_lowercase()).copied());
+    (private_ip, public_ip)
 }
 
 /// True for the 412 of a create-only PUT that met an existing VM.
@@ -303,36 +374,58 @@ impl InstanceProvisioner for AzureProvisioner {
     async fn describe_instance(&self, instance_id: &str) -> Result<InstanceStatus> {
         in_operation(self.name(), Operation::Describe, async {
             check_vm_name(instance_id)?;
-            match self.get_vm(instance_id).await? {
-                Some(vm) => {
-                    let (state, reason, failure) = state_of(&vm);
-                    if let Some(failure) = failure {
-                        self.reap(instance_id, &failure).await;
-                        return Ok(InstanceStatus::failed_launch(instance_id, failure));
+            let Some(vm) = self.get_vm(instance_id).await? else {
+                return Ok(self.status_of_missing(instance_id));
+            };
+            if let Some(failed) = self.reap_failed(instance_id, &vm).await {
+                return Ok(failed);
+            }
+            let addresses = self.addresses(&vm).await?;
+            Ok(status_of_found(instance_id, &vm, addresses))
+        })
+        .await
+    }
+
+    /// One listing of the group's VMs (with their instance views), NICs and
+    /// public addresses, whatever the number of ids: three paged calls.
+    async fn describe_instances(
+        &self,
+        instance_ids: &[&str],
+    ) -> Result<Vec<Result<InstanceStatus>>> {
+        in_operation(self.name(), Operation::Describe, async {
+            let valid = unique_valid(instance_ids, check_vm_name);
+            let mut asked: HashMap<String, VirtualMachine> = HashMap::with_capacity(valid.len());
+            if !valid.is_empty() {
+                let wanted: std::collections::HashSet<String> =
+                    valid.iter().map(|id| id.to_ascii_lowercase()).collect();
+                for vm in self.group_vms().await? {
+                    let name = name_of(&vm).to_ascii_lowercase();
+                    if wanted.contains(&name) {
+                        asked.insert(name, vm);
                     }
-                    let (private_ip, public_ip) = self.addresses(&vm).await?;
-                    Ok(InstanceStatus {
-                        instance_id: instance_id.to_owned(),
-                        state,
-                        state_reason: reason,
-                        private_ip,
-                        public_ip,
-                        launch_failure: None,
-                    })
-                }
-                None => {
-                    let reaped = self.lock_failed().get(instance_id).cloned();
-                    Ok(match reaped {
-                        Some(failure) => InstanceStatus::failed_launch(instance_id, failure),
-                        None if self.recent.contains(instance_id) => InstanceStatus {
-                            state: CloudInstanceState::Pending,
-                            state_reason: Some("launched; not yet visible".to_owned()),
-                            ..InstanceStatus::gone(instance_id)
-                        },
-                        None => InstanceStatus::gone(instance_id),
-                    })
                 }
             }
+            let (nics, pips) = if asked.is_empty() {
+                Default::default()
+            } else {
+                self.group_addresses().await?
+            };
+            let mut results = Vec::with_capacity(instance_ids.len());
+            for id in instance_ids {
+                if let Err(e) = check_vm_name(id) {
+                    results.push(Err(e));
+                    continue;
+                }
+                let status = match asked.get(&id.to_ascii_lowercase()) {
+                    None => self.status_of_missing(id),
+                    Some(vm) => match self.reap_failed(id, vm).await {
+                        Some(failed) => failed,
+                        None => status_of_found(id, vm, addresses_of(vm, &nics, &pips)),
+                    },
+                };
+                results.push(Ok(status));
+            }
+            Ok(results)
         })
         .await
     }
@@ -342,21 +435,14 @@ impl InstanceProvisioner for AzureProvisioner {
             validate::check_filter_tags(&filter.tags, &AZURE_RULES.tags)?;
             let mut vms = Vec::new();
             let mut failed = Vec::new();
-            let mut pages = self
-                .vms()
-                .list(&self.group, &self.subscription)
-                .expand("instanceView")
-                .into_stream();
-            while let Some(page) = pages.next().await {
-                for vm in page.map_err(|e| from_azure(e, ""))?.value {
-                    let (state, _, failure) = state_of(&vm);
-                    if let Some(failure) = failure {
-                        failed.push((name_of(&vm), failure));
-                    }
-                    let tags = tags_of(&vm);
-                    if filter.matches(&tags, state) {
-                        vms.push((vm, state, tags));
-                    }
+            for vm in self.group_vms().await? {
+                let (state, _, failure) = state_of(&vm);
+                if let Some(failure) = failure {
+                    failed.push((name_of(&vm), failure));
+                }
+                let tags = tags_of(&vm);
+                if filter.matches(&tags, state) {
+                    vms.push((vm, state, tags));
                 }
             }
             // VMs whose create failed still cost their disk, NIC and address.
@@ -370,11 +456,7 @@ impl InstanceProvisioner for AzureProvisioner {
             Ok(vms
                 .into_iter()
                 .map(|(vm, state, tags)| {
-                    let (private_ip, pip) = nic_id(&vm)
-                        .and_then(|id| nics.get(&id.to_ascii_lowercase()))
-                        .cloned()
-                        .unwrap_or((None, None));
-                    let public_ip = pip.and_then(|id| pips.get(&id.to_ascii_lowercase()).copied());
+                    let (private_ip, public_ip) = addresses_of(&vm, &nics, &pips);
                     InstanceInfo {
                         instance_id: name_of(&vm),
                         private_ip,

@@ -11,6 +11,7 @@ use azure_core::auth::{AccessToken, TokenCredential};
 use azure_mgmt_network::package_2024_03 as network;
 use common::get_json;
 use provisioner_azure::{AzureLaunchConfig, AzureProvisioner, AzureScope};
+use provisioner_core::layers::Batching;
 use provisioner_core::{
     CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceProvisioner,
     InstanceProvisionerExt, LaunchFailureKind,
@@ -554,4 +555,44 @@ async fn the_table_of_bad_inputs_never_reaches_the_wire() {
         emulator.requests_received(provisioner_emulator::Face::ResourceManager),
         0
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_describes_through_the_batching_layer_are_at_most_fifteen_requests() {
+    let emulator = emulator(1000).await;
+    let azure = Arc::new(provisioner(&emulator).await);
+    let launched = azure
+        .launch_many(&config().with_idempotency_key("fleet"), 999, 32)
+        .await;
+    let ids: Vec<String> = launched
+        .into_iter()
+        .map(|r| r.unwrap().instance_id)
+        .collect();
+    let ids: Vec<String> = ids
+        .into_iter()
+        .chain(["never-launched".to_owned()])
+        .collect();
+    let batching = Arc::new(Batching::new(azure));
+    let before = emulator.requests_received(provisioner_emulator::Face::ResourceManager);
+    let describes = ids.iter().map(|id| {
+        let (batching, id) = (Arc::clone(&batching), id.clone());
+        tokio::spawn(async move { (batching.describe_instance(&id).await, id) })
+    });
+    for call in describes.collect::<Vec<_>>() {
+        let (status, id) = call.await.unwrap();
+        let status = status.unwrap();
+        assert_eq!(status.instance_id, id);
+        if id == "never-launched" {
+            assert_eq!(status.state, CloudInstanceState::Terminated);
+        } else {
+            // (The emulator's pool of public addresses is smaller than
+            // 1,000: the private address is what every VM has.)
+            assert!(status.private_ip.is_some(), "{status:?}");
+        }
+    }
+    // Two batches of 500, each one page of VMs (with their instance views),
+    // one of interfaces and one of public addresses. Without batching:
+    // 3,000 GETs (VM, interface, address per describe).
+    let requests = emulator.requests_received(provisioner_emulator::Face::ResourceManager) - before;
+    assert!(requests <= 15, "{requests} requests for 1,000 describes");
 }

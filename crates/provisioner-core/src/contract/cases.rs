@@ -171,6 +171,66 @@ pub(super) async fn describe_unknown_is_terminated(run: SharedRun) -> Check {
     Ok(())
 }
 
+/// d, e. The batch calls answer each id as the single calls do, in order:
+/// live instances as describe sees them, an unknown id terminated, a
+/// malformed id its own InvalidArgument failing no other; a batch
+/// terminate ends every instance it names.
+pub(super) async fn batch_calls_answer_each_id(run: SharedRun) -> Check {
+    let p = run.provisioner();
+    let a = run.launch(&run.config()).await?;
+    let b = run.launch(&run.config()).await?;
+    let unknown = run.subject.unknown_id.as_str();
+    let bad = run.subject.malformed_id.as_str();
+    run.wait_for(&a.instance_id, BOOTING).await?;
+    run.wait_for(&b.instance_id, BOOTING).await?;
+    let ids = [a.instance_id.as_str(), bad, unknown, b.instance_id.as_str()];
+    let results = p
+        .describe_instances(&ids)
+        .await
+        .doing("describe_instances")?;
+    ensure!(
+        results.len() == ids.len(),
+        "describe_instances of {} ids gave {} results",
+        ids.len(),
+        results.len()
+    );
+    for (id, result) in ids.iter().zip(&results) {
+        match result {
+            Ok(status) if *id == bad => fail!("the malformed id {bad:?} was described: {status:?}"),
+            Err(e) if *id == bad => ensure!(
+                e.invalid_field() == Some(field::INSTANCE_ID),
+                "the malformed id gave {e}, want InvalidArgument naming instance_id"
+            ),
+            Err(e) => fail!("describe_instances failed {id}: {e}"),
+            Ok(status) => {
+                ensure!(
+                    status.instance_id == *id,
+                    "the answer for {id} names {}",
+                    status.instance_id
+                );
+                let want_gone = *id == unknown;
+                ensure!(
+                    (status.state == Terminated) == want_gone,
+                    "describe_instances says {id} is {}",
+                    status.state
+                );
+            }
+        }
+    }
+    let ids = [a.instance_id.as_str(), unknown, b.instance_id.as_str()];
+    let results = p
+        .terminate_instances(&ids)
+        .await
+        .doing("terminate_instances")?;
+    ensure!(
+        results.len() == ids.len() && results.iter().all(Result::is_ok),
+        "terminate_instances gave {results:?}"
+    );
+    run.wait_for(&a.instance_id, GOING).await?;
+    run.wait_for(&b.instance_id, GOING).await?;
+    Ok(())
+}
+
 /// d. A malformed id is InvalidArgument naming `instance_id`, for every operation.
 pub(super) async fn malformed_id_is_invalid_argument(run: SharedRun) -> Check {
     let p = run.provisioner();

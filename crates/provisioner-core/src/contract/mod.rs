@@ -447,6 +447,8 @@ define_cases! {
     DescribeUnknownIsTerminated => describe_unknown_is_terminated, clause "d";
     /// Every operation rejects a malformed id with InvalidArgument naming instance_id.
     MalformedIdIsInvalidArgument => malformed_id_is_invalid_argument, clause "d";
+    /// The batch calls answer each id as the single calls do: one bad id fails only itself.
+    BatchCallsAnswerEachId => batch_calls_answer_each_id, clause "d";
     /// Terminate leads to terminating, then terminated.
     TerminateMakesTerminated => terminate_makes_terminated, clause "e";
     /// A second terminate succeeds, and so does terminate of an unknown id.
