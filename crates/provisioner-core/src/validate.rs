@@ -202,7 +202,14 @@ pub fn check_instance_id(id: &str) -> Result<()> {
             "must not be empty",
         ));
     }
-    if id.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    // Ids are ASCII almost always: a byte scan, then chars only otherwise.
+    let bad = if id.is_ascii() {
+        id.bytes()
+            .any(|b| b.is_ascii_control() || b.is_ascii_whitespace())
+    } else {
+        id.chars().any(|c| c.is_control() || c.is_whitespace())
+    };
+    if bad {
         return Err(Error::invalid_argument(
             field::INSTANCE_ID,
             format!("{} contains whitespace or a control character", Shown(id)),

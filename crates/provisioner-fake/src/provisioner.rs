@@ -152,8 +152,8 @@ impl InstanceProvisioner for FakeProvisioner {
     async fn describe_instance(&self, instance_id: &str) -> Result<InstanceStatus> {
         in_operation(self.name(), Operation::Describe, async {
             self.check_id(instance_id)?;
-            match self.cloud.describe(instance_id).await {
-                Ok(record) => Ok(record.to_status()),
+            match self.cloud.describe_status(instance_id).await {
+                Ok(status) => Ok(status),
                 Err(CloudError::NotFound { .. }) => {
                     // A launch that failed after acceptance and vanished (as on
                     // Compute Engine) is reported from the cloud's record of it.
