@@ -44,6 +44,7 @@ mod deadline;
 mod error;
 mod operation;
 mod state;
+mod tags;
 mod types;
 mod wait;
 
@@ -66,9 +67,10 @@ pub use error::{
 };
 pub use operation::Operation;
 pub use state::{CloudInstanceState, ParseStateError};
+pub use tags::Tags;
 pub use types::{
     InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus, LaunchFailure, LaunchFailureKind,
-    Tags, UserData,
+    UserData,
 };
 pub use wait::InstanceProvisionerExt;
 

@@ -1,16 +1,11 @@
 //! The plain data that crosses the [`InstanceProvisioner`](crate::InstanceProvisioner) trait.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
 use time::OffsetDateTime;
 
-use crate::CloudInstanceState;
-
-/// Tags: metadata key/value pairs, kept in key order so that listing,
-/// comparing and printing them is deterministic.
-pub type Tags = BTreeMap<String, String>;
+use crate::{CloudInstanceState, Tags};
 
 /// Cloud-init or startup-script content handed to a new instance.
 ///
@@ -163,10 +158,7 @@ impl InstanceFilter {
         V: Into<String>,
     {
         Self {
-            tags: tags
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            tags: tags.into_iter().collect(),
             states: Vec::new(),
         }
     }

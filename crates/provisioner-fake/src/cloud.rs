@@ -563,21 +563,23 @@ impl Model {
     }
 
     /// The instances that can match `filter`'s tags, from `after` on: those
-    /// carrying the filter's rarest tag, or every instance.
+    /// carrying the filter's rarest tag, or every instance; and whether that
+    /// index alone decides the tags (a filter of one tag, or none), so that
+    /// no instance's tags need reading.
     fn candidates(
         &self,
         filter: &InstanceFilter,
         after: u64,
-    ) -> std::collections::btree_map::Range<'_, u64, Arc<str>> {
+    ) -> (std::collections::btree_map::Range<'_, u64, Arc<str>>, bool) {
         let mut smallest: &Ordered = &self.order;
         for (key, value) in &filter.tags {
             match self.by_tag.get(key).and_then(|values| values.get(value)) {
-                None => return EMPTY.range(..),
+                None => return (EMPTY.range(..), true),
                 Some(ids) if ids.len() < smallest.len() => smallest = ids,
                 Some(_) => {}
             }
         }
-        smallest.range(after..)
+        (smallest.range(after..), filter.tags.len() <= 1)
     }
 }
 
@@ -900,10 +902,12 @@ impl FakeCloud {
         self.call(Operation::List, None, |model, now| {
             let mut items = Vec::new();
             let mut next = None;
-            for (&seq, id) in model.candidates(filter, after.unwrap_or(0)) {
+            let (candidates, decided) = model.candidates(filter, after.unwrap_or(0));
+            for (&seq, id) in candidates {
                 let instance = &model.instances[id];
                 if !instance.visible_at(now)
-                    || !filter.matches(&instance.config.tags, instance.state_at(now))
+                    || !filter.admits_state(instance.state_at(now))
+                    || (!decided && !filter.admits_tags(&instance.config.tags))
                 {
                     continue;
                 }

@@ -188,6 +188,7 @@ impl InstanceProvisioner for FakeProvisioner {
             let mut after = None;
             loop {
                 let page = self.cloud.list(filter, after, self.page_size).await?;
+                all.reserve(page.items.len());
                 all.extend(page.items.iter().map(|r| r.to_info()));
                 match page.next {
                     Some(next) => after = Some(next),

@@ -3,6 +3,7 @@
 //! changed, as EC2 checks the whole request first.
 
 use super::*;
+use provisioner_core::Tags;
 
 /// The instances a tagging request names (`ResourceId.N`), each checked
 /// and described before anything changes.
@@ -85,7 +86,7 @@ pub(super) async fn delete_tags(state: &AppState, params: &Params, request_id: &
     for record in &records {
         let mut tags = record.config.tags.clone();
         if wanted.is_empty() {
-            tags.clear();
+            tags = Tags::new();
         }
         for tag in &wanted {
             let key = tag.get("Key").unwrap_or_default();
