@@ -55,7 +55,7 @@ impl AzureProvisioner {
         tags.insert(LAUNCH_TAG.to_owned(), naming::launch_fingerprint(config));
         let mut body = json!({
             "location": self.location,
-            "tags": tags,
+            "tags": &*tags,
             "properties": {
                 "hardwareProfile": {"vmSize": config.instance_type},
                 "storageProfile": {"imageReference": image, "osDisk": os_disk},

@@ -10,6 +10,8 @@
 //!   (the next launches are accepted, then fail; `quota_exceeded` too)
 //! - `POST /_emulator/clear`
 //! - `GET  /_emulator/calls` the model's call counts per operation
+//! - `GET  /_emulator/requests` the requests each face received on the wire
+//!   (`{"ec2": 12, "gce": 0, "arm": 0}`), for a client counting its own
 
 use std::time::Duration;
 
@@ -21,6 +23,7 @@ use provisioner_core::LaunchFailureKind;
 use provisioner_fake::{Fault, Operation};
 use serde::Deserialize;
 
+use crate::wire::Face;
 use crate::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -33,6 +36,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/_emulator/launch-failures", post(launch_failures))
         .route("/_emulator/clear", post(clear))
         .route("/_emulator/calls", get(calls))
+        .route("/_emulator/requests", get(requests))
 }
 
 /// An operation named in a control request, parsed with the model's own
@@ -184,4 +188,12 @@ async fn calls(State(s): State<AppState>) -> Json<serde_json::Value> {
         .map(|op| (op.as_str().to_owned(), s.cloud.call_count(*op).into()))
         .collect();
     Json(counts.into())
+}
+
+async fn requests(State(s): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "ec2": s.counts.received(Face::Ec2),
+        "gce": s.counts.received(Face::ComputeEngine),
+        "arm": s.counts.received(Face::ResourceManager),
+    }))
 }

@@ -111,12 +111,14 @@ pub(crate) fn quote(value: &str) -> String {
 
 /// The exact tags as the metadata value.
 pub(crate) fn to_metadata(tags: &Tags) -> String {
-    serde_json::to_string(tags).expect("a map of strings serializes")
+    serde_json::to_string(&**tags).expect("a map of strings serializes")
 }
 
 /// The exact tags from the metadata value, if it is there and well-formed.
 pub(crate) fn from_metadata(value: &str) -> Option<Tags> {
-    serde_json::from_str(value).ok()
+    serde_json::from_str::<std::collections::BTreeMap<String, String>>(value)
+        .ok()
+        .map(Tags::from)
 }
 
 #[cfg(test)]

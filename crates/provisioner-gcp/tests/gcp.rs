@@ -99,8 +99,8 @@ async fn tags_round_trip_exactly_through_labels_and_metadata() {
     );
     let metadata = &record.attributes[&format!("metadata.{TAGS_METADATA_KEY}")];
     assert_eq!(
-        serde_json::from_str::<provisioner_core::Tags>(metadata).unwrap(),
-        odd.tags
+        serde_json::from_str::<std::collections::BTreeMap<String, String>>(metadata).unwrap(),
+        *odd.tags
     );
 }
 

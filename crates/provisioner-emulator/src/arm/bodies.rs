@@ -69,7 +69,7 @@ pub(super) fn vm_json(state: &AppState, r: &InstanceRecord, with_view: bool) -> 
         "name": &*r.id,
         "type": VMS,
         "location": get(attr::LOCATION),
-        "tags": r.config.tags,
+        "tags": &*r.config.tags,
         "properties": {
             "vmId": format!("{:08x}-0000-4000-8000-{:012x}", r.seq, r.seq),
             "hardwareProfile": {"vmSize": r.config.instance_type},

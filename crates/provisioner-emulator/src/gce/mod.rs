@@ -279,7 +279,7 @@ fn instance_json(state: &AppState, project: &str, r: &InstanceRecord) -> Value {
         "networkInterfaces": [Value::Object(nic)],
         "disks": [disk],
         "metadata": {"kind": "compute#metadata", "fingerprint": metadata_fingerprint(r), "items": metadata},
-        "labels": r.config.tags,
+        "labels": &*r.config.tags,
         "labelFingerprint": label_fingerprint(r),
         "selfLink": format!("{BASE}/{}", r.id),
     });
