@@ -50,8 +50,9 @@ pub(crate) struct Options {
     face: FaceChoice,
 }
 
+/// A face of the emulator, or all of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum FaceChoice {
+pub(crate) enum FaceChoice {
     Ec2,
     Gce,
     Arm,
@@ -59,7 +60,8 @@ enum FaceChoice {
 }
 
 impl FaceChoice {
-    fn includes(self, face: &str) -> bool {
+    /// True when it names `face` (`ec2`, `gce`, `arm`).
+    pub(crate) fn includes(self, face: &str) -> bool {
         match self {
             Self::All => true,
             Self::Ec2 => face == "ec2",
@@ -90,9 +92,10 @@ async fn emulator(face: &str) -> std::io::Result<EmulatorHandle> {
     }
 }
 
-pub(crate) fn run(options: Options) -> Result<bool, String> {
-    let root = venv::workspace_root();
-    let scripts = root.join("xtask").join("clients");
+/// The Python of the clients' virtual environment, installed (pinned) if
+/// needed.
+pub(crate) fn python() -> Result<std::path::PathBuf, String> {
+    let scripts = venv::workspace_root().join("xtask").join("clients");
     let requirements = std::fs::read_to_string(scripts.join("requirements.txt"))
         .map_err(|e| format!("cannot read the client pins: {e}"))?;
     let pins: Vec<&str> = requirements
@@ -100,7 +103,14 @@ pub(crate) fn run(options: Options) -> Result<bool, String> {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect();
-    let venv = venv::install("clients-venv", &pins)?;
+    Ok(venv::install("clients-venv", &pins)?
+        .join("bin")
+        .join("python"))
+}
+
+pub(crate) fn run(options: Options) -> Result<bool, String> {
+    let scripts = venv::workspace_root().join("xtask").join("clients");
+    let python = python()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -111,7 +121,7 @@ pub(crate) fn run(options: Options) -> Result<bool, String> {
         let emulator = runtime
             .block_on(emulator(client.face))
             .map_err(|e| format!("cannot start the emulator: {e}"))?;
-        let mut command = Command::new(venv.join("bin").join("python"));
+        let mut command = Command::new(&python);
         command
             .arg(scripts.join(client.script))
             .env("EMULATOR_ENDPOINT", emulator.endpoint());

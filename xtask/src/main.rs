@@ -2,7 +2,9 @@
 //!
 //! - `cargo xtask contract [--provider fake|ec2|gcp|azure|all] [--against emulator|moto|live]`
 //!   runs the contract suite and prints the provider × case matrix.
-//! - `cargo xtask bench` runs the criterion benchmarks.
+//! - `cargo xtask bench` runs the criterion benchmarks; `cargo xtask bench
+//!   --wire` measures the provider crates and the clouds' official Python
+//!   clients side by side against the emulator.
 //! - `cargo xtask clients [--face ec2|gce|arm|all]` runs each cloud's
 //!   official Python client through a lifecycle against the emulator.
 //! - `cargo xtask soak [--provider …] [--launches N] [--faults P] [--seed S]`
@@ -17,6 +19,7 @@ mod moto;
 mod soak;
 mod subjects;
 mod venv;
+mod wire_bench;
 
 use std::process::{Command, ExitCode};
 
@@ -34,8 +37,17 @@ struct Xtask {
 enum Task {
     /// Runs the contract suite on every provider and prints the matrix.
     Contract(contract::Options),
-    /// Runs the criterion benchmarks (arguments go to criterion).
+    /// Runs the criterion benchmarks (arguments go to criterion), or with
+    /// `--wire` the provider crates and the official clients against the
+    /// emulator.
     Bench {
+        /// Requests, wall time and client CPU per phase, each provider crate
+        /// beside its cloud's official Python client, on the emulator.
+        #[arg(long)]
+        wire: bool,
+        /// The wire bench's settings.
+        #[command(flatten)]
+        wire_options: wire_bench::Options,
         /// Criterion's arguments.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         criterion: Vec<String>,
@@ -75,7 +87,15 @@ fn main() -> ExitCode {
     // `cargo xtask TASK`: cargo passes the task as the first argument.
     let result = match Xtask::parse().task {
         Task::Contract(options) => contract::run(options),
-        Task::Bench { criterion } => bench(&criterion),
+        Task::Bench {
+            wire: true,
+            wire_options,
+            ..
+        } => {
+            let forwarded: Vec<String> = std::env::args().skip(1).collect();
+            wire_bench::run(&wire_options, &forwarded)
+        }
+        Task::Bench { criterion, .. } => bench(&criterion),
         Task::Soak(options) => soak::run(options),
         Task::Clients(options) => clients::run(options),
     };

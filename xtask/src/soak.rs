@@ -10,18 +10,16 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use provisioner_azure::{AzureLaunchConfig, AzureProvisioner, AzureScope};
 use provisioner_core::sweep::Sweep;
 use provisioner_core::{
     CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceProvisioner,
     InstanceProvisionerExt, LaunchFailureKind, Result as CoreResult, Tags,
 };
-use provisioner_ec2::{emulator_client, Ec2LaunchConfig, Ec2Provisioner};
 use provisioner_emulator::{Emulator, EmulatorHandle};
 use provisioner_fake::{FakeCloud, FakeProvisioner, Fault, Operation, Personality, SplitMix64};
-use provisioner_gcp::{GcpLaunchConfig, GcpProvisioner};
 use tokio::sync::Semaphore;
 
+use crate::subjects::{self, AZURE_SCOPE};
 use crate::Which;
 
 /// Launches in flight at once.
@@ -137,52 +135,16 @@ async fn target(provider: &str, seed: u64) -> Result<Target, String> {
     }
     let emulator = Emulator::builder()
         .cloud(cloud.clone())
-        .resource_group("sub-1", "fleet", "westeurope")
+        .resource_group(AZURE_SCOPE.0, AZURE_SCOPE.1, AZURE_SCOPE.2)
         .start()
         .await
         .map_err(|e| format!("cannot start the emulator: {e}"))?;
-    let endpoint = emulator.endpoint();
-    let (provisioner, base, action): (Arc<dyn InstanceProvisioner>, InstanceConfig, &'static str) =
-        match provider {
-            "ec2" => (
-                Arc::new(Ec2Provisioner::from_client(
-                    emulator_client(&endpoint),
-                    Ec2LaunchConfig::default(),
-                )),
-                InstanceConfig::new("ami-0abcdef1234567890", "t3.micro"),
-                "RunInstances",
-            ),
-            "gcp" => (
-                Arc::new(
-                    GcpProvisioner::for_endpoint(
-                        &endpoint,
-                        "soak-project",
-                        vec!["us-central1-a".to_owned(), "us-central1-b".to_owned()],
-                        GcpLaunchConfig::default(),
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?,
-                ),
-                InstanceConfig::new("projects/debian-cloud/global/images/family/debian-12", "e2-small"),
-                "compute.instances.insert",
-            ),
-            _ => (
-                Arc::new(
-                    AzureProvisioner::for_endpoint(
-                        &endpoint,
-                        AzureScope::new("sub-1", "fleet", "westeurope"),
-                        AzureLaunchConfig::new(
-                            "/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default",
-                            "fleet",
-                            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAISoakKey fleet",
-                        ),
-                    ).await
-                    .map_err(|e| e.to_string())?,
-                ),
-                InstanceConfig::new("Canonical:ubuntu-24_04-lts:server:latest", "Standard_B2s"),
-                "Microsoft.Compute/virtualMachines/write",
-            ),
-        };
+    let (provisioner, base) = subjects::on_emulator(provider, &emulator.endpoint()).await?;
+    let action = match provider {
+        "ec2" => "RunInstances",
+        "gcp" => "compute.instances.insert",
+        _ => "Microsoft.Compute/virtualMachines/write",
+    };
     Ok(Target {
         provisioner,
         base,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use provisioner_azure::{AzureLaunchConfig, AzureProvisioner, AzureScope};
 use provisioner_core::contract::{Capabilities, ContractSubject, Support, Timing};
-use provisioner_core::InstanceConfig;
+use provisioner_core::{InstanceConfig, InstanceProvisioner};
 use provisioner_ec2::{emulator_client, Ec2LaunchConfig, Ec2Provisioner};
 use provisioner_emulator::Emulator;
 use provisioner_fake::{FakeCloud, FakeProvisioner, Personality};
@@ -305,4 +305,65 @@ async fn azure_live() -> Result<ContractSubject, String> {
         "p-1/../../x",
     )
     .with_timing(Timing::cloud()))
+}
+
+/// The subscription, resource group and location the emulator serves to
+/// the Azure provider in the soak and the wire bench.
+pub(crate) const AZURE_SCOPE: (&str, &str, &str) = ("sub-1", "fleet", "westeurope");
+/// The subnet its VMs are placed in.
+pub(crate) const AZURE_SUBNET: &str =
+    "/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default";
+/// The project and zones the emulator serves to the Compute Engine provider
+/// in the soak and the wire bench.
+pub(crate) const GCP_PROJECT: &str = "fleet-project";
+pub(crate) const GCP_ZONES: [&str; 2] = ["us-central1-a", "us-central1-b"];
+
+/// A provider of this workspace on the emulator at `endpoint` (started
+/// with [`AZURE_SCOPE`]'s resource group), and a launch config its cloud
+/// takes.
+pub(crate) async fn on_emulator(
+    provider: &str,
+    endpoint: &str,
+) -> Result<(Arc<dyn InstanceProvisioner>, InstanceConfig), String> {
+    Ok(match provider {
+        "ec2" => (
+            Arc::new(Ec2Provisioner::from_client(
+                emulator_client(endpoint),
+                Ec2LaunchConfig::default(),
+            )),
+            InstanceConfig::new("ami-0abcdef1234567890", "t3.micro"),
+        ),
+        "gcp" => (
+            Arc::new(
+                GcpProvisioner::for_endpoint(
+                    endpoint,
+                    GCP_PROJECT,
+                    GCP_ZONES.iter().map(|z| (*z).to_owned()).collect(),
+                    GcpLaunchConfig::default(),
+                )
+                .await
+                .map_err(|e| e.to_string())?,
+            ),
+            InstanceConfig::new(
+                "projects/debian-cloud/global/images/family/debian-12",
+                "e2-small",
+            ),
+        ),
+        _ => (
+            Arc::new(
+                AzureProvisioner::for_endpoint(
+                    endpoint,
+                    AzureScope::new(AZURE_SCOPE.0, AZURE_SCOPE.1, AZURE_SCOPE.2),
+                    AzureLaunchConfig::new(
+                        AZURE_SUBNET,
+                        "fleet",
+                        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFleetKey fleet",
+                    ),
+                )
+                .await
+                .map_err(|e| e.to_string())?,
+            ),
+            InstanceConfig::new("Canonical:ubuntu-24_04-lts:server:latest", "Standard_B2s"),
+        ),
+    })
 }

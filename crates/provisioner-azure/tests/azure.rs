@@ -558,7 +558,7 @@ async fn the_table_of_bad_inputs_never_reaches_the_wire() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thousand_concurrent_describes_through_the_batching_layer_are_at_most_fifteen_requests() {
+async fn a_thousand_concurrent_describes_through_the_batching_layer_are_six_requests() {
     let emulator = emulator(1000).await;
     let azure = Arc::new(provisioner(&emulator).await);
     let launched = azure
@@ -594,5 +594,5 @@ async fn a_thousand_concurrent_describes_through_the_batching_layer_are_at_most_
     // one of interfaces and one of public addresses. Without batching:
     // 3,000 GETs (VM, interface, address per describe).
     let requests = emulator.requests_received(provisioner_emulator::Face::ResourceManager) - before;
-    assert!(requests <= 15, "{requests} requests for 1,000 describes");
+    assert!(requests <= 6, "{requests} requests for 1,000 describes");
 }
