@@ -70,11 +70,12 @@ def main():
         return names
 
     launched = measure("gce", "launch", launch)
-    names = [i.split("/", 1)[1] for i in given["describe_ids"]]
+    located = [i.split("/", 1) for i in given["describe_ids"]]
+    names = [name for _, name in located]
 
     def describe():
-        for name in names:
-            client.get(project=project, zone=ZONE, instance=name)
+        for zone, name in located:
+            client.get(project=project, zone=zone, instance=name)
 
     measure("gce", "describe", describe)
 
