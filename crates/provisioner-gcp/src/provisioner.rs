@@ -258,15 +258,16 @@ fn fresh_request_id() -> String {
     )
 }
 
-/// The longest `name eq` filter one aggregatedList carries. Compute Engine
-/// documents no limit on the filter, but Google's front ends refuse a GET
-/// whose URL passes 8,192 characters (googleapis/google-api-nodejs-client
-/// issue 972); 6,000 characters of names (about 220 names of 26) stay under
-/// it once `|` is percent-encoded.
-const MAX_NAME_FILTER: usize = 6000;
+/// The longest `name eq` filter one aggregatedList carries, counted as it
+/// travels (each `|` percent-encoded as `%7C`). Compute Engine documents no
+/// limit on the filter, but Google's front ends refuse a GET whose URL
+/// passes 8,192 characters (googleapis/google-api-nodejs-client issue 972);
+/// 7,500 leaves room for the path and the other parameters (about 250
+/// names of 26 characters a filter).
+const MAX_NAME_FILTER: usize = 7500;
 
 /// The filters naming `ids` (`ZONE/NAME`), as few as fit
-/// [`MAX_NAME_FILTER`]: `name eq "(a|b|…)"`, a regular expression that must
+/// [`MAX_NAME_FILTER`] once encoded: `name eq "(a|b|…)"`, a regular expression that must
 /// match the whole name. RFC 1035 names hold no regex metacharacter. A name
 /// in several zones may match instances in zones not asked for; they are
 /// dropped by id.
@@ -279,15 +280,20 @@ fn name_filters(ids: &[&str]) -> Vec<String> {
     names.dedup();
     let mut filters = Vec::new();
     let mut current = String::new();
+    // The wrapper `name eq "(…)"`, encoded, is about 30 characters.
+    let mut encoded = 30;
     for name in names {
-        if !current.is_empty() && current.len() + name.len() + 1 > MAX_NAME_FILTER {
+        if !current.is_empty() && encoded + name.len() + 3 > MAX_NAME_FILTER {
             filters.push(format!("name eq \"({current})\""));
             current.clear();
+            encoded = 30;
         }
         if !current.is_empty() {
             current.push('|');
+            encoded += 3;
         }
         current.push_str(name);
+        encoded += name.len();
     }
     if !current.is_empty() {
         filters.push(format!("name eq \"({current})\""));

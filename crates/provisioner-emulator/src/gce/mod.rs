@@ -578,28 +578,48 @@ async fn page(
     if let Some(expr) = &expr {
         index.tags.extend(expr.required_labels());
     }
-    let page = state
-        .cloud
-        .list(&index, after, limit.min(state.settings.gce_page_cap))
-        .await
-        .map_err(|e| mapping::error(&e, "instances"))?;
-    let items = page
-        .items
-        .into_iter()
-        .filter(|r| r.state != CloudInstanceState::Terminated)
-        .filter(|r| r.id.starts_with(&format!("projects/{project}/")))
-        .filter(|r| zone.is_none_or(|z| r.attributes.get(ZONE).map(String::as_str) == Some(z)))
-        .filter(|r| {
-            expr.as_ref().is_none_or(|e| {
+    // Compute Engine filters, then pages: a nextPageToken comes only when
+    // more results match than maxResults ("If the number of available
+    // results is larger than maxResults, Compute Engine returns a
+    // nextPageToken", the list methods' reference). So model pages are read
+    // until the page is full of matches or the model has no more.
+    let limit = limit.min(state.settings.gce_page_cap);
+    let prefix = format!("projects/{project}/");
+    let admits = |r: &InstanceRecord| {
+        r.state != CloudInstanceState::Terminated
+            && r.id.starts_with(&prefix)
+            && zone.is_none_or(|z| r.attributes.get(ZONE).map(String::as_str) == Some(z))
+            && expr.as_ref().is_none_or(|e| {
                 e.matches(&filter::Subject {
                     name: last_segment(&r.id),
                     status: status_of(state, r),
                     labels: &r.config.tags,
                 })
             })
-        })
-        .collect();
-    Ok((items, page.next.map(|n| format!("pt-{n}"))))
+    };
+    let mut items = Vec::new();
+    let mut after = after;
+    loop {
+        let page = state
+            .cloud
+            .list(&index, after, limit)
+            .await
+            .map_err(|e| mapping::error(&e, "instances"))?;
+        for record in page.items {
+            if !admits(&record) {
+                continue;
+            }
+            if items.len() == limit {
+                // More match than fit: the next page starts at this one.
+                return Ok((items, Some(format!("pt-{}", record.seq))));
+            }
+            items.push(record);
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok((items, None)),
+        }
+    }
 }
 
 async fn list(
