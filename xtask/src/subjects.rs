@@ -50,6 +50,11 @@ fn fake() -> ContractSubject {
     )
     .with_faults(faults)
     .with_small_pages()
+    .with_second_instance_type("medium")
+    .with_capabilities(Capabilities {
+        spot: Support::Yes,
+        ..Capabilities::default()
+    })
 }
 
 const EC2_NO_RETRY_AFTER: &str = "EC2 sends no Retry-After with RequestLimitExceeded";
@@ -77,6 +82,7 @@ async fn ec2_emulator() -> Result<ContractSubject, String> {
         ..Capabilities::default()
     })
     .with_small_pages()
+    .with_second_instance_type("t3.small")
     .with_faults(Arc::new(emulator.cloud().clone()))
     .holding(emulator))
 }
@@ -104,6 +110,7 @@ fn ec2_moto() -> Result<ContractSubject, String> {
             "moto accepts StopInstances and StartInstances on terminated instances".into(),
         ),
         sends_retry_after: Support::No(EC2_NO_RETRY_AFTER.into()),
+        ..Capabilities::default()
     })
     .with_timing(Timing {
         deadline: Duration::from_secs(60),
@@ -195,6 +202,7 @@ async fn gcp_emulator() -> Result<ContractSubject, String> {
         GCP_MALFORMED,
     )
     .with_small_pages()
+    .with_second_instance_type("e2-medium")
     .with_faults(Arc::new(emulator.cloud().clone()))
     .holding(emulator))
 }
@@ -260,6 +268,7 @@ async fn azure_emulator() -> Result<ContractSubject, String> {
         "p-1/../../x",
     )
     .with_small_pages()
+    .with_second_instance_type("Standard_B2ms")
     .with_faults(Arc::new(emulator.cloud().clone()))
     .holding(emulator))
 }

@@ -57,6 +57,7 @@ impl AzureProvisioner {
             state,
             launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
             tags: tags_of(&vm),
+            reclaimed: false,
         })
     }
 
@@ -225,6 +226,7 @@ fn status_of_found(
         private_ip,
         public_ip,
         launch_failure: None,
+        reclaimed: false,
     }
 }
 
@@ -300,6 +302,7 @@ impl InstanceProvisioner for AzureProvisioner {
                 state,
                 launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
                 tags,
+                reclaimed: false,
             })
         })
         .await
@@ -366,6 +369,7 @@ impl InstanceProvisioner for AzureProvisioner {
                 state: state_of(&vm).0,
                 launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
                 tags: tags_of(&vm),
+                reclaimed: false,
             })
         })
         .await
@@ -464,6 +468,7 @@ impl InstanceProvisioner for AzureProvisioner {
                         state,
                         launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
                         tags,
+                        reclaimed: false,
                     }
                 })
                 .collect())

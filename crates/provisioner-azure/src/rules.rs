@@ -1,7 +1,7 @@
 //! Azure's input rules, checked before any call: tags, disk, user data, VM
 //! names, images.
 
-use provisioner_core::validate::{field, ConfigRules, TagRules};
+use provisioner_core::validate::{field, CapacityRules, ConfigRules, TagRules};
 use provisioner_core::{Error, Result};
 use serde_json::{json, Value};
 
@@ -26,6 +26,9 @@ pub const AZURE_RULES: ConfigRules = ConfigRules {
     disk_size_gb: 1..=4_095,
     max_user_data_bytes: 48 * 1024,
     max_idempotency_key_len: 64,
+    // Spot and placement per launch are not mapped to this cloud's API
+    // yet: refused before any call rather than launched on-demand.
+    capacity: CapacityRules::ON_DEMAND_ONLY,
 };
 
 /// Checks a VM name (the instance id within the configured group): 1 to 64

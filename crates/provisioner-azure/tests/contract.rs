@@ -40,6 +40,7 @@ async fn subject() -> ContractSubject {
         "p-1/../../x",
     )
     .with_small_pages()
+    .with_second_instance_type("Standard_B2ms")
     .with_faults(Arc::new(emulator.cloud().clone()))
     .holding(emulator)
 }

@@ -40,6 +40,7 @@
 //! ```
 
 pub mod batch;
+mod capacity;
 mod deadline;
 mod error;
 mod operation;
@@ -49,6 +50,7 @@ mod types;
 mod wait;
 
 pub mod consistency;
+pub mod fallback;
 pub mod layers;
 pub mod naming;
 pub mod paging;
@@ -60,6 +62,7 @@ pub mod contract;
 
 pub use async_trait::async_trait;
 pub use batch::BATCH_CONCURRENCY;
+pub use capacity::{Capacity, OnReclaim, Placement, SpotOptions};
 pub use deadline::Deadlines;
 pub use error::{
     in_operation, BoxError, Error, ErrorClass, ErrorContext, ProviderFailure, Result,
@@ -134,6 +137,13 @@ pub use wait::InstanceProvisionerExt;
 /// - **l.** [`Error::Throttled`] carries the cloud's Retry-After where the
 ///   cloud sends one, and no call waits on a Retry-After longer than the
 ///   provider's cap (60 s by default).
+/// - **m.** A [`Capacity::Spot`] launch the cloud reclaims ends as the
+///   launch asked ([`OnReclaim`]: terminated, or stopped), and describe and
+///   list say so ([`InstanceStatus::reclaimed`], [`InstanceInfo::reclaimed`]).
+///   A provider that cannot launch spot refuses it as
+///   [`Error::InvalidArgument`] naming `capacity`, before any call.
+/// - **n.** A [`fallback::Fallback`] over offerings moves on when one has
+///   no capacity, at once or after acceptance, and remembers it.
 ///
 /// Errors are classified the same way everywhere: see [`Error`] and
 /// [`Error::is_retryable`].

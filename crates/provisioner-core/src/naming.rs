@@ -62,6 +62,37 @@ pub fn launch_fingerprint(config: &crate::InstanceConfig) -> String {
     push(b"user-data");
     push(config.user_data.as_ref().map_or(&[][..], |u| u.as_bytes()));
     push(&config.disk_size_gb.map_or(0, u64::from).to_le_bytes());
+    // Spot and placement count only when set, so that the fingerprint of
+    // an on-demand launch placed by the provisioner is what it always was.
+    if let crate::Capacity::Spot(spot) = &config.capacity {
+        push(b"spot");
+        push(
+            spot.max_price_per_hour
+                .as_deref()
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        push(format!("{:?}", spot.on_reclaim).as_bytes());
+    }
+    if !config.placement.is_default() {
+        push(b"placement");
+        push(
+            config
+                .placement
+                .zone
+                .as_deref()
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        push(
+            config
+                .placement
+                .subnet
+                .as_deref()
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+    }
     format!("{:016x}", stable_hash(&bytes))
 }
 

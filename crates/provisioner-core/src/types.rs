@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use time::OffsetDateTime;
 
-use crate::{CloudInstanceState, Tags};
+use crate::{Capacity, CloudInstanceState, Placement, Tags};
 
 /// Cloud-init or startup-script content handed to a new instance.
 ///
@@ -87,6 +87,16 @@ pub struct InstanceConfig {
     /// with the same key create one instance and both return it. `None`
     /// makes every launch create a new instance.
     pub idempotency_key: Option<String>,
+    /// On-demand (the default) or spot. A provider that cannot launch what
+    /// is asked refuses it as [`InvalidArgument`](crate::Error::InvalidArgument)
+    /// naming `capacity`, before any call.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub capacity: Capacity,
+    /// Where this launch goes, overriding the provisioner's own zone or
+    /// subnet; empty by default. Refused as `placement` where the provider
+    /// cannot place one launch.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub placement: Placement,
 }
 
 impl InstanceConfig {
@@ -122,6 +132,18 @@ impl InstanceConfig {
         self.idempotency_key = Some(key.into());
         self
     }
+
+    /// Sets the capacity (on-demand or spot).
+    pub fn with_capacity(mut self, capacity: Capacity) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// Sets where this launch goes.
+    pub fn with_placement(mut self, placement: Placement) -> Self {
+        self.placement = placement;
+        self
+    }
 }
 
 impl fmt::Debug for InstanceConfig {
@@ -134,6 +156,8 @@ impl fmt::Debug for InstanceConfig {
             .field("tags", &self.tags)
             .field("disk_size_gb", &self.disk_size_gb)
             .field("idempotency_key", &self.idempotency_key)
+            .field("capacity", &self.capacity)
+            .field("placement", &self.placement)
             .finish()
     }
 }
@@ -209,6 +233,12 @@ pub struct InstanceInfo {
     pub launch_time: Option<OffsetDateTime>,
     /// The instance's tags.
     pub tags: Tags,
+    /// True when the cloud reclaimed this spot instance (the state is then
+    /// `Terminated` or `Stopped`, as the launch asked): EC2's
+    /// `Server.SpotInstanceTermination`, a Compute Engine preemption, an
+    /// Azure eviction.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub reclaimed: bool,
 }
 
 /// The provider's current view of one instance, as returned by describe.
@@ -231,6 +261,10 @@ pub struct InstanceStatus {
     /// capacity, a quota reached after acceptance): the state is then
     /// `Terminated` and the instance never ran.
     pub launch_failure: Option<LaunchFailure>,
+    /// True when the cloud reclaimed this spot instance (see
+    /// [`InstanceInfo::reclaimed`]).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub reclaimed: bool,
 }
 
 /// What kind of failure ended a launch after the cloud had accepted it.
@@ -303,6 +337,7 @@ impl InstanceStatus {
             private_ip: None,
             public_ip: None,
             launch_failure: None,
+            reclaimed: false,
         }
     }
 

@@ -24,6 +24,10 @@ pub mod field {
     pub const IDEMPOTENCY_KEY: &str = "idempotency_key";
     /// An instance id argument.
     pub const INSTANCE_ID: &str = "instance_id";
+    /// [`InstanceConfig::capacity`](crate::InstanceConfig::capacity).
+    pub const CAPACITY: &str = "capacity";
+    /// [`InstanceConfig::placement`](crate::InstanceConfig::placement).
+    pub const PLACEMENT: &str = "placement";
 }
 
 /// A provider's limits on tags. Lengths count characters (Unicode scalar values).
@@ -64,6 +68,43 @@ pub struct ConfigRules {
     pub max_user_data_bytes: usize,
     /// The longest idempotency key, in ASCII characters.
     pub max_idempotency_key_len: usize,
+    /// What the provider takes of spot capacity and placement per launch.
+    pub capacity: CapacityRules,
+}
+
+/// What a provider takes of [`Capacity`](crate::Capacity) and
+/// [`Placement`](crate::Placement); the rest is refused before any call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapacityRules {
+    /// Spot launches.
+    pub spot: bool,
+    /// A spot instance stopped (not terminated) on reclaim.
+    pub stop_on_reclaim: bool,
+    /// A maximum spot price.
+    pub max_price: bool,
+    /// A zone chosen per launch.
+    pub zone: bool,
+    /// A subnet chosen per launch.
+    pub subnet: bool,
+}
+
+impl CapacityRules {
+    /// On-demand only, placed by the provisioner's own settings.
+    pub const ON_DEMAND_ONLY: CapacityRules = CapacityRules {
+        spot: false,
+        stop_on_reclaim: false,
+        max_price: false,
+        zone: false,
+        subnet: false,
+    };
+    /// Everything.
+    pub const ALL: CapacityRules = CapacityRules {
+        spot: true,
+        stop_on_reclaim: true,
+        max_price: true,
+        zone: true,
+        subnet: true,
+    };
 }
 
 impl ConfigRules {
@@ -73,6 +114,7 @@ impl ConfigRules {
         disk_size_gb: 1..=65_536,
         max_user_data_bytes: 256 * 1024,
         max_idempotency_key_len: 64,
+        capacity: CapacityRules::ON_DEMAND_ONLY,
     };
 }
 
@@ -108,7 +150,87 @@ pub fn check_config(config: &InstanceConfig, rules: &ConfigRules) -> Result<()> 
     if let Some(key) = &config.idempotency_key {
         check_idempotency_key(key, rules.max_idempotency_key_len)?;
     }
+    check_capacity(config, &rules.capacity)?;
     check_tags(&config.tags, &rules.tags)
+}
+
+/// Checks the capacity and placement of a launch against what the
+/// provider takes.
+pub fn check_capacity(config: &InstanceConfig, rules: &CapacityRules) -> Result<()> {
+    let refuse = |field: &str, reason: &str| Err(Error::invalid_argument(field, reason));
+    if let crate::Capacity::Spot(spot) = &config.capacity {
+        if !rules.spot {
+            return refuse(
+                field::CAPACITY,
+                "spot capacity is not supported by this provider",
+            );
+        }
+        if spot.on_reclaim == crate::OnReclaim::Stop && !rules.stop_on_reclaim {
+            return refuse(
+                field::CAPACITY,
+                "this provider's spot instances can only be terminated on reclaim",
+            );
+        }
+        if let Some(price) = &spot.max_price_per_hour {
+            if !rules.max_price {
+                return refuse(field::CAPACITY, "this provider takes no maximum spot price");
+            }
+            check_price(price)?;
+        }
+    }
+    if let Some(zone) = &config.placement.zone {
+        if !rules.zone {
+            return refuse(
+                field::PLACEMENT,
+                "this provider places launches in its own zones",
+            );
+        }
+        let valid = (1..=63).contains(&zone.len())
+            && zone
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            return Err(Error::invalid_argument(
+                field::PLACEMENT,
+                format!("zone {} is not a zone name", Shown(zone)),
+            ));
+        }
+    }
+    if let Some(subnet) = &config.placement.subnet {
+        if !rules.subnet {
+            return refuse(
+                field::PLACEMENT,
+                "this provider places launches in its own subnet",
+            );
+        }
+        check_token(field::PLACEMENT, subnet)?;
+    }
+    Ok(())
+}
+
+/// A price per hour: a positive decimal with at most five fraction digits
+/// (Azure's precision), such as `0.0421`.
+fn check_price(price: &str) -> Result<()> {
+    let (whole, fraction) = price.split_once('.').unwrap_or((price, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let valid = !whole.is_empty()
+        && whole.len() <= 6
+        && digits(whole)
+        && fraction.len() <= 5
+        && digits(fraction)
+        && !(price.contains('.') && fraction.is_empty())
+        && price.bytes().any(|b| (b'1'..=b'9').contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::invalid_argument(
+            field::CAPACITY,
+            format!(
+                "maximum price {} is not a positive decimal with at most 5 fraction digits",
+                Shown(price)
+            ),
+        ))
+    }
 }
 
 /// Checks tags against `rules`: count, key and value lengths, reserved
@@ -320,6 +442,77 @@ mod tests {
         let err = check_tags(&tags(&[(&key, "v")]), &TagRules::BASE).unwrap_err();
         let text = err.to_string();
         assert!(text.contains('…') && !text.contains('\n'), "{text}");
+    }
+
+    #[test]
+    fn spot_and_placement_are_refused_where_the_provider_cannot() {
+        use crate::{Capacity, OnReclaim, Placement, SpotOptions};
+        let config = InstanceConfig::new("img", "small");
+        let spot = |options: SpotOptions| config.clone().with_capacity(Capacity::Spot(options));
+        let field = |c: &InstanceConfig, rules: &CapacityRules| {
+            check_capacity(c, rules)
+                .err()
+                .and_then(|e| e.invalid_field().map(str::to_owned))
+        };
+        let on_demand_only = CapacityRules::ON_DEMAND_ONLY;
+        let terminate_only = CapacityRules {
+            stop_on_reclaim: false,
+            max_price: false,
+            ..CapacityRules::ALL
+        };
+        let stopping = SpotOptions::default().with_on_reclaim(OnReclaim::Stop);
+        let priced = |p: &str| SpotOptions::default().with_max_price_per_hour(p);
+        let cases: [(InstanceConfig, &CapacityRules, Option<&str>); 10] = [
+            (config.clone(), &on_demand_only, None),
+            (
+                spot(SpotOptions::default()),
+                &on_demand_only,
+                Some(field::CAPACITY),
+            ),
+            (spot(SpotOptions::default()), &terminate_only, None),
+            (
+                spot(stopping.clone()),
+                &terminate_only,
+                Some(field::CAPACITY),
+            ),
+            (spot(stopping), &CapacityRules::ALL, None),
+            (
+                spot(priced("0.0421")),
+                &terminate_only,
+                Some(field::CAPACITY),
+            ),
+            (spot(priced("0.0421")), &CapacityRules::ALL, None),
+            (
+                spot(priced("0.000001")),
+                &CapacityRules::ALL,
+                Some(field::CAPACITY),
+            ),
+            (
+                config
+                    .clone()
+                    .with_placement(Placement::in_zone("us-east-1a")),
+                &on_demand_only,
+                Some(field::PLACEMENT),
+            ),
+            (
+                config.clone().with_placement(Placement::in_zone("US/east")),
+                &CapacityRules::ALL,
+                Some(field::PLACEMENT),
+            ),
+        ];
+        for (config, rules, want) in cases {
+            assert_eq!(
+                field(&config, rules).as_deref(),
+                want,
+                "{config:?} under {rules:?}"
+            );
+        }
+        for bad in ["", "0", "0.0", "-1", "1.", "1e3", "cheap", "1234567.5"] {
+            assert!(check_price(bad).is_err(), "{bad:?}");
+        }
+        for good in ["1", "0.5", "0.00001", "12.34567"] {
+            assert!(check_price(good).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub(crate) fn info_of(instance: &Instance) -> InstanceInfo {
             OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
         }),
         tags: tags_of(instance),
+        reclaimed: false,
     }
 }
 
@@ -83,5 +84,6 @@ pub(crate) fn status_of(instance: &Instance) -> InstanceStatus {
         private_ip: ip(instance.private_ip_address()),
         public_ip: ip(instance.public_ip_address()),
         launch_failure: None,
+        reclaimed: false,
     }
 }

@@ -1,6 +1,6 @@
 //! EC2's input rules, checked before any call: tags, disk, user data, ids.
 
-use provisioner_core::validate::{self, field, ConfigRules, TagRules};
+use provisioner_core::validate::{self, field, CapacityRules, ConfigRules, TagRules};
 use provisioner_core::{Error, Result};
 
 /// EC2's limits: 50 tags, keys up to 128 characters, values up to 256, no
@@ -17,6 +17,9 @@ pub const EC2_RULES: ConfigRules = ConfigRules {
     disk_size_gb: 1..=16_384,
     max_user_data_bytes: 16 * 1024,
     max_idempotency_key_len: 64,
+    // Spot and placement per launch are not mapped to this cloud's API
+    // yet: refused before any call rather than launched on-demand.
+    capacity: CapacityRules::ON_DEMAND_ONLY,
 };
 
 /// Checks an instance id: `i-` and 8 or 17 lowercase hex digits.

@@ -30,6 +30,7 @@ async fn subject() -> ContractSubject {
         ..Capabilities::default()
     })
     .with_small_pages()
+    .with_second_instance_type("t3.small")
     .with_faults(Arc::new(emulator.cloud().clone()))
     .holding(emulator)
 }

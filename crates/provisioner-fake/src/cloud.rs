@@ -22,7 +22,8 @@ use std::time::Duration;
 use provisioner_core::consistency::Expiring;
 use provisioner_core::CloudInstanceState::{self, *};
 use provisioner_core::{
-    InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus, LaunchFailure, LaunchFailureKind,
+    Capacity, InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus, LaunchFailure,
+    LaunchFailureKind, OnReclaim,
 };
 use time::OffsetDateTime;
 use tokio::time::Instant;
@@ -61,6 +62,8 @@ pub struct InstanceRecord {
     /// Why the cloud failed this launch after accepting it; set once the
     /// failure happened (the state is then `Terminated`).
     pub failure: Option<LaunchFailureKind>,
+    /// The cloud reclaimed this spot instance ([`FakeCloud::reclaim`]).
+    pub reclaimed: bool,
 }
 
 impl InstanceRecord {
@@ -73,6 +76,7 @@ impl InstanceRecord {
             state: self.state,
             launch_time: Some(self.launch_time),
             tags: self.config.tags.clone(),
+            reclaimed: self.reclaimed,
         }
     }
 
@@ -85,6 +89,7 @@ impl InstanceRecord {
                 state: self.state,
                 failure: self.failure,
                 reason: self.state_reason,
+                reclaimed: self.reclaimed,
             },
             self.private_ip,
             self.public_ip,
@@ -99,6 +104,7 @@ struct Seen {
     /// Set once a launch failed after acceptance (then terminated).
     failure: Option<LaunchFailureKind>,
     reason: Option<&'static str>,
+    reclaimed: bool,
 }
 
 /// The core's status of instance `id` as `seen`.
@@ -118,6 +124,7 @@ fn status(
         state_reason: seen.reason.map(str::to_owned),
         private_ip: private_ip.map(IpAddr::V4),
         public_ip: public_ip.map(IpAddr::V4),
+        reclaimed: seen.reclaimed,
     }
 }
 
@@ -243,6 +250,7 @@ impl FakeCloudBuilder {
             key_retention: self.personality.key_retention_after_terminate,
             doomed: Vec::new(),
             failed: Expiring::new(FAILED_LAUNCH_MEMORY),
+            reclaimed: Expiring::new(FAILED_LAUNCH_MEMORY),
             expiry: BTreeMap::new(),
             next_seq: 0,
             live: 0,
@@ -309,6 +317,8 @@ struct Instance {
     live: bool,
     /// The failure planned for (or met by) this launch after acceptance.
     failure: Option<LaunchFailureKind>,
+    /// The cloud reclaimed this spot instance.
+    reclaimed: bool,
 }
 
 impl Instance {
@@ -351,6 +361,7 @@ impl Instance {
             failure: self.failure.filter(|_| failed),
             // A doomed launch says nothing of its fate before it happens.
             reason: self.reason.filter(|_| self.failure.is_none() || failed),
+            reclaimed: self.reclaimed,
         }
     }
 
@@ -374,6 +385,7 @@ impl Instance {
             public_ip: self.public_ip,
             launch_time: self.launch_time,
             seq: self.seq,
+            reclaimed: seen.reclaimed,
         }
     }
 
@@ -420,6 +432,9 @@ struct Model {
     /// Failed launches that vanished, kept an hour as a cloud keeps the
     /// operation that reports them (Compute Engine's insert operation).
     failed: Expiring<LaunchFailureKind>,
+    /// Reclaimed spot instances that vanished, kept as long as failed
+    /// launches: the record a cloud keeps of a preemption or eviction.
+    reclaimed: Expiring<()>,
     /// (when it vanishes, creation order) → id, for terminated instances.
     expiry: BTreeMap<(Instant, u64), Arc<str>>,
     next_seq: u64,
@@ -437,6 +452,95 @@ fn not_found(id: &str) -> CloudError {
 }
 
 /// The visible instance `id`, its state settled at `now`.
+/// Stops `id` now (running) or leaves it (stopping, stopped); refuses the
+/// other states. `reason` is the state reason it gets.
+fn halt(
+    model: &mut Model,
+    inner: &Inner,
+    id: &str,
+    now: Instant,
+    reason: &'static str,
+) -> Result<InstanceRecord, CloudError> {
+    let instance = visible_mut(&mut model.instances, id, now)?;
+    let before = instance.state;
+    match instance.state {
+        Running => {
+            instance.transition(now, Stopping, Stopped, inner.transitions.stop);
+            instance.reason = Some(reason);
+            if let Some(ip) = instance.public_ip.take() {
+                model.public.release(ip);
+            }
+            if inner.personality.release_private_ip_on_stop {
+                if let Some(ip) = instance.private_ip.take() {
+                    model.private.release(ip);
+                }
+            }
+        }
+        Stopping | Stopped => {}
+        state @ (Pending | Terminating | Terminated) => {
+            return Err(CloudError::InvalidState {
+                id: id.to_owned(),
+                state,
+                op: Operation::Stop,
+            })
+        }
+    }
+    Ok(InstanceRecord {
+        previous_state: before,
+        ..instance.record(now)
+    })
+}
+
+/// Terminates `id` now (a terminal one stays as it is, or goes at once if
+/// it was kept until deleted). `reason` is the state reason it gets.
+fn end(
+    model: &mut Model,
+    inner: &Inner,
+    id: &str,
+    now: Instant,
+    reason: &'static str,
+) -> Result<InstanceRecord, CloudError> {
+    let instance = visible_mut(&mut model.instances, id, now)?;
+    let before = instance.state;
+    if instance.state.is_terminal() {
+        // A failed launch kept until deleted (Azure) goes now.
+        if instance.gone_at.is_none() {
+            instance.gone_at = Some(now);
+            let (seq, id) = (instance.seq, Arc::clone(&instance.id));
+            let record = instance.record(now);
+            model.expiry.insert((now, seq), id);
+            return Ok(record);
+        }
+        return Ok(instance.record(now));
+    }
+    let delay = inner.transitions.terminate;
+    instance.transition(now, Terminating, Terminated, delay);
+    instance.reason = Some(reason);
+    // Terminated before it failed: it no longer will.
+    instance.failure = None;
+    let was_live = std::mem::replace(&mut instance.live, false);
+    let gone_at = now + delay + inner.personality.terminated_retention;
+    instance.gone_at = Some(gone_at);
+    if let Some(ip) = instance.private_ip.take() {
+        model.private.release(ip);
+    }
+    if let Some(ip) = instance.public_ip.take() {
+        model.public.release(ip);
+    }
+    let record = InstanceRecord {
+        previous_state: before,
+        ..instance.record(now)
+    };
+    model
+        .expiry
+        .insert((gone_at, record.seq), Arc::clone(&record.id));
+    if was_live {
+        model.live -= 1;
+    }
+    model.retire_key(record.config.idempotency_key.as_ref(), record.seq, now);
+    Ok(record)
+}
+
 fn visible_mut<'m>(
     instances: &'m mut HashMap<Arc<str>, Instance>,
     id: &str,
@@ -470,6 +574,9 @@ impl Model {
             };
             self.order.remove(&seq);
             self.unindex_tags(&instance.config.tags, seq);
+            if instance.reclaimed {
+                self.reclaimed.insert(&*id, ());
+            }
             if let Some(kind) = instance.failure {
                 self.failed.insert(&*id, kind);
             }
@@ -697,6 +804,7 @@ impl FakeCloud {
                 gone_at: None,
                 live: false,
                 failure: None,
+                reclaimed: false,
             };
             match model.take_doom() {
                 None => {
@@ -769,34 +877,7 @@ impl FakeCloud {
         let inner = &*self.inner;
         self.call(Operation::Stop, Some(id), |model, now| {
             model.purge(now);
-            let instance = visible_mut(&mut model.instances, id, now)?;
-            let before = instance.state;
-            match instance.state {
-                Running => {
-                    instance.transition(now, Stopping, Stopped, inner.transitions.stop);
-                    instance.reason = Some("user initiated stop");
-                    if let Some(ip) = instance.public_ip.take() {
-                        model.public.release(ip);
-                    }
-                    if inner.personality.release_private_ip_on_stop {
-                        if let Some(ip) = instance.private_ip.take() {
-                            model.private.release(ip);
-                        }
-                    }
-                }
-                Stopping | Stopped => {}
-                state @ (Pending | Terminating | Terminated) => {
-                    return Err(CloudError::InvalidState {
-                        id: id.to_owned(),
-                        state,
-                        op: Operation::Stop,
-                    })
-                }
-            }
-            Ok(InstanceRecord {
-                previous_state: before,
-                ..instance.record(now)
-            })
+            halt(model, inner, id, now, "user initiated stop")
         })
         .await
     }
@@ -846,47 +927,43 @@ impl FakeCloud {
         let inner = &*self.inner;
         self.call(Operation::Terminate, Some(id), |model, now| {
             model.purge(now);
-            let instance = visible_mut(&mut model.instances, id, now)?;
-            let before = instance.state;
-            if instance.state.is_terminal() {
-                // A failed launch kept until deleted (Azure) goes now.
-                if instance.gone_at.is_none() {
-                    instance.gone_at = Some(now);
-                    let (seq, id) = (instance.seq, Arc::clone(&instance.id));
-                    let record = instance.record(now);
-                    model.expiry.insert((now, seq), id);
-                    return Ok(record);
-                }
-                return Ok(instance.record(now));
-            }
-            let delay = inner.transitions.terminate;
-            instance.transition(now, Terminating, Terminated, delay);
-            instance.reason = Some("user initiated terminate");
-            // Terminated before it failed: it no longer will.
-            instance.failure = None;
-            let was_live = std::mem::replace(&mut instance.live, false);
-            let gone_at = now + delay + inner.personality.terminated_retention;
-            instance.gone_at = Some(gone_at);
-            if let Some(ip) = instance.private_ip.take() {
-                model.private.release(ip);
-            }
-            if let Some(ip) = instance.public_ip.take() {
-                model.public.release(ip);
-            }
-            let record = InstanceRecord {
-                previous_state: before,
-                ..instance.record(now)
-            };
-            model
-                .expiry
-                .insert((gone_at, record.seq), Arc::clone(&record.id));
-            if was_live {
-                model.live -= 1;
-            }
-            model.retire_key(record.config.idempotency_key.as_ref(), record.seq, now);
-            Ok(record)
+            end(model, inner, id, now, "user initiated terminate")
         })
         .await
+    }
+
+    /// The cloud takes back a running (or booting) spot instance: it is
+    /// terminated or stopped, as its launch asked, and says it was
+    /// reclaimed. Not a caller's operation, so not logged or faulted: the
+    /// fault a test injects ("reclaim" on the control face). An on-demand
+    /// instance, or one already stopping or ending, is
+    /// [`CloudError::InvalidState`].
+    pub fn reclaim(&self, id: &str) -> Result<InstanceRecord, CloudError> {
+        let inner = &*self.inner;
+        let mut model = self.lock();
+        let now = Instant::now();
+        model.purge(now);
+        let instance = visible_mut(&mut model.instances, id, now)?;
+        let on_reclaim = match (&instance.config.capacity, instance.state) {
+            (Capacity::Spot(spot), Pending | Running) => spot.on_reclaim,
+            (_, state) => {
+                return Err(CloudError::InvalidState {
+                    id: id.to_owned(),
+                    state,
+                    op: Operation::Terminate,
+                })
+            }
+        };
+        instance.reclaimed = true;
+        if instance.state == Pending {
+            // Reclaimed before it ran: it is running for an instant first.
+            instance.state = Running;
+            instance.next = None;
+        }
+        match on_reclaim {
+            OnReclaim::Stop => halt(&mut model, inner, id, now, "reclaimed"),
+            _ => end(&mut model, inner, id, now, "reclaimed"),
+        }
     }
 
     /// One page of the visible instances matching `filter`, in creation
@@ -1075,6 +1152,15 @@ impl FakeCloud {
         let mut model = self.lock();
         model.purge(Instant::now());
         model.failed.get(id).copied()
+    }
+
+    /// True when `id` was a spot instance the cloud reclaimed and that has
+    /// vanished since (within the last hour), read without a call: the
+    /// record a cloud keeps of its preemptions and evictions.
+    pub fn vanished_reclaim(&self, id: &str) -> bool {
+        let mut model = self.lock();
+        model.purge(Instant::now());
+        model.reclaimed.contains(id)
     }
 
     /// The record of a visible instance, read without a call: not logged,

@@ -45,4 +45,8 @@ impl FaultInjector for FakeCloud {
     async fn clear(&self) {
         self.clear_faults();
     }
+
+    async fn reclaim(&self, instance_id: &str) -> bool {
+        FakeCloud::reclaim(self, instance_id).is_ok()
+    }
 }

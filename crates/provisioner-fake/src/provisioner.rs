@@ -23,6 +23,9 @@ pub const FAKE_RULES: ConfigRules = ConfigRules {
         max_value_len: 256,
         ..validate::TagRules::BASE
     },
+    // The fake launches spot capacity and places by zone and subnet: fleet
+    // tests can exercise reclaims and fallbacks.
+    capacity: validate::CapacityRules::ALL,
     ..ConfigRules::BASE
 };
 
@@ -157,6 +160,14 @@ impl InstanceProvisioner for FakeProvisioner {
                 Err(CloudError::NotFound { .. }) => {
                     // A launch that failed after acceptance and vanished (as on
                     // Compute Engine) is reported from the cloud's record of it.
+                    if self.cloud.vanished_reclaim(instance_id) {
+                        self.recent.forget(instance_id);
+                        return Ok(InstanceStatus {
+                            state_reason: Some("reclaimed".to_owned()),
+                            reclaimed: true,
+                            ..InstanceStatus::gone(instance_id)
+                        });
+                    }
                     if let Some(kind) = self.cloud.vanished_launch_failure(instance_id) {
                         self.recent.forget(instance_id);
                         return Ok(InstanceStatus::failed_launch(

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use provisioner_core::contract::ContractSubject;
+use provisioner_core::contract::{Capabilities, ContractSubject, Support};
 use provisioner_core::InstanceConfig;
 use provisioner_fake::{FakeCloud, FakeProvisioner, Personality, Transitions};
 
@@ -20,6 +20,11 @@ fn subject(cloud: FakeCloud) -> ContractSubject {
     )
     .with_faults(faults)
     .with_small_pages()
+    .with_capabilities(Capabilities {
+        spot: Support::Yes,
+        ..Capabilities::default()
+    })
+    .with_second_instance_type("medium")
 }
 
 /// Instant transitions, terminated instances visible for an hour.
@@ -91,6 +96,11 @@ mod layered {
         )
         .with_faults(faults)
         .with_small_pages()
+        .with_capabilities(Capabilities {
+            spot: Support::Yes,
+            ..Capabilities::default()
+        })
+        .with_second_instance_type("medium")
     }
     provisioner_core::contract_tests!(subject);
 }

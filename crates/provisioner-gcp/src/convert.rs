@@ -37,6 +37,7 @@ impl GcpProvisioner {
                 .as_deref()
                 .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()),
             tags: tags_of(instance),
+            reclaimed: false,
         }
     }
 

@@ -162,6 +162,7 @@ impl GcpProvisioner {
             private_ip: private_ip(instance),
             public_ip: public_ip(instance),
             launch_failure: None,
+            reclaimed: false,
         }
     }
 
@@ -349,6 +350,7 @@ impl InstanceProvisioner for GcpProvisioner {
                 state: CloudInstanceState::Pending,
                 launch_time: None,
                 tags: config.tags.clone(),
+                reclaimed: false,
             })
         })
         .await

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use provisioner_core::validate::{field, ConfigRules, TagRules};
+use provisioner_core::validate::{field, CapacityRules, ConfigRules, TagRules};
 use provisioner_core::{Error, Result, Tags};
 
 /// The metadata item that holds the exact tags as a JSON object.
@@ -35,6 +35,9 @@ pub const GCP_RULES: ConfigRules = ConfigRules {
     disk_size_gb: 10..=65_536,
     max_user_data_bytes: 256 * 1024,
     max_idempotency_key_len: 64,
+    // Spot and placement per launch are not mapped to this cloud's API
+    // yet: refused before any call rather than launched on-demand.
+    capacity: CapacityRules::ON_DEMAND_ONLY,
 };
 
 fn label_text(s: &str) -> String {

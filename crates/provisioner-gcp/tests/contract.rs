@@ -37,6 +37,7 @@ async fn subject() -> ContractSubject {
         "us-central1-a/../x",
     )
     .with_small_pages()
+    .with_second_instance_type("e2-medium")
     .with_faults(Arc::new(emulator.cloud().clone()))
     .holding(emulator)
 }

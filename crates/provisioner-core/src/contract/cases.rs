@@ -3,11 +3,12 @@
 use std::collections::BTreeSet;
 
 use super::run::{ensure, fail, Check, Doing, Seen, SharedRun};
+use crate::fallback::{Fallback, Offering};
 use crate::validate::field;
 use crate::CloudInstanceState::{self, *};
 use crate::{
-    Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisionerExt, LaunchFailureKind,
-    Operation,
+    Capacity, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisionerExt,
+    LaunchFailureKind, OnReclaim, Operation, SpotOptions,
 };
 
 const BOOTING: &[CloudInstanceState] = &[Pending, Running];
@@ -761,4 +762,79 @@ pub(super) async fn throttling_carries_retry_after_unwaited(run: SharedRun) -> C
 
 fn ids(listed: &[InstanceInfo]) -> Vec<&str> {
     listed.iter().map(|i| i.instance_id.as_str()).collect()
+}
+
+/// m. A spot instance the cloud reclaims ends as its launch asked
+/// (terminated, or stopped), and describe and list both say it was
+/// reclaimed.
+pub(super) async fn spot_reclaim_is_seen(run: SharedRun) -> Check {
+    let faults = run.faults();
+    for on_reclaim in [OnReclaim::Terminate, OnReclaim::Stop] {
+        let spot = SpotOptions::default().with_on_reclaim(on_reclaim);
+        let config = run.config().with_capacity(Capacity::Spot(spot));
+        let info = run.launch(&config).await?;
+        let id = info.instance_id.as_str();
+        run.wait_for(id, &[Running]).await?;
+        ensure!(
+            faults.reclaim(id).await,
+            "the fault injector could not reclaim {id}"
+        );
+        let ends = match on_reclaim {
+            OnReclaim::Stop => Stopped,
+            _ => Terminated,
+        };
+        let status = run.wait_for(id, &[ends]).await?;
+        ensure!(
+            status.reclaimed,
+            "describe of {id}, reclaimed to {ends}, does not say it was reclaimed: {status:?}"
+        );
+        let all = run.filter(&[]).in_states(CloudInstanceState::ALL);
+        let listed = run.provisioner().list_instances(&all).await.doing("list")?;
+        match listed.iter().find(|i| i.instance_id == id) {
+            Some(i) => ensure!(i.reclaimed, "list does not say {id} was reclaimed: {i:?}"),
+            // A terminated instance may already be gone from listings.
+            None => ensure!(ends == Terminated, "list lost the stopped {id}"),
+        }
+    }
+    Ok(())
+}
+
+/// n. A fallback over two offerings moves to the second when the first has
+/// no capacity (refused at once, or accepted and failed), and remembers
+/// the first as unavailable.
+pub(super) async fn fallback_moves_on_without_capacity(run: SharedRun) -> Check {
+    let second = run
+        .subject
+        .second_instance_type
+        .clone()
+        .expect("the case is skipped without a second instance type");
+    let first = run.subject.base_config.instance_type.clone();
+    let offerings = vec![Offering::new(first.clone()), Offering::new(second.clone())];
+    let fallback = Fallback::new(offerings.clone()).confirming_within(run.subject.timing.deadline);
+    run.faults()
+        .fail_next_launch(LaunchFailureKind::InsufficientCapacity)
+        .await;
+    let result = fallback.launch(run.provisioner(), &run.config()).await;
+    run.faults().clear().await;
+    let (info, offering) = match result {
+        Ok(done) => done,
+        Err(e) => fail!("the fallback over {first} and {second} failed: {e}"),
+    };
+    run.remember(&info.instance_id);
+    ensure!(
+        offering.instance_type == second,
+        "the fallback launched {} as {offering}, want {second}",
+        info.instance_id
+    );
+    ensure!(
+        fallback.unavailable().contains(&offerings[0]),
+        "{first} without capacity is not remembered as unavailable"
+    );
+    run.wait_for(&info.instance_id, &[Running]).await?;
+    // The failed first launch left nothing live: only the second runs.
+    let live = run
+        .filter(&[])
+        .in_states([Pending, Running, Stopping, Stopped, Terminating]);
+    run.wait_for_listing(&live, &[&info.instance_id]).await?;
+    Ok(())
 }

@@ -81,6 +81,14 @@ pub fn bad_configs(valid: &InstanceConfig) -> Vec<BadConfig> {
         with("a 1,000,000 GB disk", field::DISK_SIZE_GB, &|c| {
             c.disk_size_gb = Some(1_000_000);
         }),
+        with("a spot price that is not a number", field::CAPACITY, &|c| {
+            c.capacity = crate::Capacity::Spot(
+                crate::SpotOptions::default().with_max_price_per_hour("cheap"),
+            );
+        }),
+        with("a zone that is a path", field::PLACEMENT, &|c| {
+            c.placement = crate::Placement::in_zone("../../x");
+        }),
         with("empty idempotency key", field::IDEMPOTENCY_KEY, &|c| {
             c.idempotency_key = Some(String::new());
         }),

@@ -58,6 +58,12 @@ pub trait FaultInjector: Send + Sync {
     async fn throttle_describes(&self, count: u32, retry_after: Duration);
     /// Forgets every planned failure.
     async fn clear(&self);
+    /// The cloud reclaims the spot instance `instance_id` now, with its own
+    /// signs of it; false where the injector cannot.
+    async fn reclaim(&self, instance_id: &str) -> bool {
+        let _ = instance_id;
+        false
+    }
 }
 
 /// The tag key every case puts on the instances it launches.
@@ -75,7 +81,7 @@ pub enum Support {
 }
 
 /// The behaviours where providers (or their test doubles) legitimately differ.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capabilities {
     /// Two launches with one idempotency key create one instance (clause b).
     pub idempotent_launch: Support,
@@ -85,6 +91,20 @@ pub struct Capabilities {
     /// The cloud sends Retry-After with throttling errors (clause l). EC2
     /// does not: there `Throttled::retry_after` stays `None`.
     pub sends_retry_after: Support,
+    /// The provider launches spot capacity and reports reclaims (clause m).
+    /// Not by default: a subject says so.
+    pub spot: Support,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self {
+            idempotent_launch: Support::Yes,
+            refuses_terminated_changes: Support::Yes,
+            sends_retry_after: Support::Yes,
+            spot: Support::No("the subject does not declare spot capacity".into()),
+        }
+    }
 }
 
 /// How long cases wait for eventual states, and how often they look.
@@ -148,6 +168,9 @@ pub struct ContractSubject {
     /// A page size of at most 2 on the provisioner makes the listing cases
     /// cross pages; set this true to say the factory did so (informational).
     pub small_pages: bool,
+    /// A second instance type valid for this provider, for the fallback
+    /// case (clause n); `None` skips it.
+    pub second_instance_type: Option<String>,
     keep_alive: Option<Arc<dyn Any + Send + Sync>>,
 }
 
@@ -168,8 +191,15 @@ impl ContractSubject {
             timing: Timing::default(),
             faults: None,
             small_pages: false,
+            second_instance_type: None,
             keep_alive: None,
         }
+    }
+
+    /// Gives the fallback case a second instance type to move on to.
+    pub fn with_second_instance_type(mut self, instance_type: impl Into<String>) -> Self {
+        self.second_instance_type = Some(instance_type.into());
+        self
     }
 
     /// Sets the capabilities.
@@ -220,6 +250,21 @@ impl ContractSubject {
             Case::KeyReusedWithOtherParametersIsRejected
             | Case::KeyReusedAfterTerminateNeverReturnsTheOldInstance => {
                 &self.capabilities.idempotent_launch
+            }
+            Case::SpotReclaimIsSeen if self.faults.is_none() => {
+                return Some("needs fault injection (an emulator or the fake, not a real cloud)");
+            }
+            Case::SpotReclaimIsSeen => &self.capabilities.spot,
+            Case::FallbackMovesOnWithoutCapacity => {
+                if self.faults.is_none() {
+                    return Some(
+                        "needs fault injection (an emulator or the fake, not a real cloud)",
+                    );
+                }
+                if self.second_instance_type.is_none() {
+                    return Some("the subject gives no second instance type");
+                }
+                return None;
             }
             Case::AcceptedLaunchFailureIsSeen
             | Case::QuotaFailureIsSeen
@@ -477,4 +522,8 @@ define_cases! {
     QuotaFailureIsSeen => quota_failure_is_seen, clause "k";
     /// Throttling reaches the caller as Throttled with the cloud's Retry-After, without waiting it out.
     ThrottlingCarriesRetryAfterUnwaited => throttling_carries_retry_after_unwaited, clause "l";
+    /// A spot instance the cloud reclaims is terminated or stopped, as its launch asked, and describe and list say it was reclaimed.
+    SpotReclaimIsSeen => spot_reclaim_is_seen, clause "m";
+    /// A fallback over two offerings moves to the second when the first has no capacity, and remembers the first.
+    FallbackMovesOnWithoutCapacity => fallback_moves_on_without_capacity, clause "n";
 }
