@@ -79,6 +79,7 @@ async fn ec2_emulator() -> Result<ContractSubject, String> {
     )
     .with_capabilities(Capabilities {
         sends_retry_after: Support::No(EC2_NO_RETRY_AFTER.into()),
+        spot: Support::Yes,
         ..Capabilities::default()
     })
     .with_small_pages()

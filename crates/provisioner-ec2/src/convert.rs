@@ -53,7 +53,7 @@ pub(crate) fn info_of(instance: &Instance) -> InstanceInfo {
             OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
         }),
         tags: tags_of(instance),
-        reclaimed: false,
+        reclaimed: reclaimed(instance),
     }
 }
 
@@ -84,6 +84,11 @@ pub(crate) fn status_of(instance: &Instance) -> InstanceStatus {
         private_ip: ip(instance.private_ip_address()),
         public_ip: ip(instance.public_ip_address()),
         launch_failure: None,
-        reclaimed: false,
+        reclaimed: reclaimed(instance),
     }
+}
+
+/// True when EC2 says it reclaimed the (spot) instance.
+fn reclaimed(instance: &Instance) -> bool {
+    crate::spot::is_reclaim(instance.state_reason().and_then(|r| r.code()))
 }

@@ -77,6 +77,7 @@ mod errors;
 mod launch;
 mod provisioner;
 mod rules;
+mod spot;
 mod states;
 
 /// The provider name, in errors and in layers' labels.

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::operation::RequestId as _;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, Filter, IamInstanceProfileSpecification, Instance,
-    InstanceNetworkInterfaceSpecification, ResourceType, TagSpecification,
+    InstanceNetworkInterfaceSpecification, Placement, ResourceType, TagSpecification,
 };
 use base64::Engine as _;
 use provisioner_core::batch::unique_valid;
@@ -203,6 +203,18 @@ impl InstanceProvisioner for Ec2Provisioner {
             }
             let groups = (!self.launch.security_group_ids.is_empty())
                 .then(|| self.launch.security_group_ids.clone());
+            // A subnet of the launch's own replaces the provisioner's.
+            let subnet = config
+                .placement
+                .subnet
+                .clone()
+                .or_else(|| self.launch.subnet_id.clone());
+            if let Some(zone) = &config.placement.zone {
+                request = request.placement(Placement::builder().availability_zone(zone).build());
+            }
+            if let Some(market) = crate::spot::market_options(&config.capacity) {
+                request = request.instance_market_options(market);
+            }
             request = match self.launch.associate_public_ip {
                 // A public address choice needs an explicit primary interface,
                 // which then carries the subnet and groups.
@@ -211,13 +223,11 @@ impl InstanceProvisioner for Ec2Provisioner {
                         .device_index(0)
                         .associate_public_ip_address(associate)
                         .delete_on_termination(true)
-                        .set_subnet_id(self.launch.subnet_id.clone())
+                        .set_subnet_id(subnet)
                         .set_groups(groups)
                         .build(),
                 ),
-                None => request
-                    .set_subnet_id(self.launch.subnet_id.clone())
-                    .set_security_group_ids(groups),
+                None => request.set_subnet_id(subnet).set_security_group_ids(groups),
             };
             if let Some(profile) = &self.launch.iam_instance_profile {
                 let spec = match profile {

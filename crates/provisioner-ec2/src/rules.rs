@@ -17,9 +17,13 @@ pub const EC2_RULES: ConfigRules = ConfigRules {
     disk_size_gb: 1..=16_384,
     max_user_data_bytes: 16 * 1024,
     max_idempotency_key_len: 64,
-    // Spot and placement per launch are not mapped to this cloud's API
-    // yet: refused before any call rather than launched on-demand.
-    capacity: CapacityRules::ON_DEMAND_ONLY,
+    // One-time spot requests only, which EC2 terminates on interruption
+    // (it stops only persistent requests' instances); a zone or subnet per
+    // launch.
+    capacity: CapacityRules {
+        stop_on_reclaim: false,
+        ..CapacityRules::ALL
+    },
 };
 
 /// Checks an instance id: `i-` and 8 or 17 lowercase hex digits.

@@ -27,6 +27,7 @@ async fn subject() -> ContractSubject {
     )
     .with_capabilities(Capabilities {
         sends_retry_after: Support::No("EC2 sends no Retry-After".into()),
+        spot: Support::Yes,
         ..Capabilities::default()
     })
     .with_small_pages()

@@ -421,3 +421,45 @@ async fn a_batch_naming_unknown_ids_describes_the_rest_and_the_unknown_as_termin
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(emulator.cloud().live_instances(), 0);
 }
+
+#[tokio::test]
+async fn a_spot_launch_sends_one_time_market_options_and_a_reclaim_reads_as_ec2_says_it() {
+    use provisioner_core::{Capacity, OnReclaim, Placement, SpotOptions};
+    let (emulator, ec2) = setup().await;
+    let spot = SpotOptions::default().with_max_price_per_hour("0.0421");
+    let placed = config()
+        .with_capacity(Capacity::Spot(spot.clone()))
+        .with_placement(Placement::in_zone("us-east-1c"));
+    let info = ec2.launch_instance(&placed).await.unwrap();
+    let record = emulator.cloud().peek(&info.instance_id).unwrap();
+    assert_eq!(record.config.capacity, Capacity::Spot(spot));
+    assert_eq!(record.config.placement.zone.as_deref(), Some("us-east-1c"));
+
+    // EC2 stops only persistent requests' instances: refused before any call.
+    let before = emulator.requests_received(Face::Ec2);
+    let stops = SpotOptions::default().with_on_reclaim(OnReclaim::Stop);
+    let err = ec2
+        .launch_instance(&config().with_capacity(Capacity::Spot(stops)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.invalid_field(), Some("capacity"));
+    assert_eq!(emulator.requests_received(Face::Ec2), before);
+
+    emulator.cloud().reclaim(&info.instance_id).unwrap();
+    let status = ec2.describe_instance(&info.instance_id).await.unwrap();
+    assert!(status.reclaimed, "{status:?}");
+    assert!(
+        status
+            .state_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("Server.SpotInstanceTermination")),
+        "{status:?}"
+    );
+    let listed = ec2
+        .list_instances(&InstanceFilter::default().in_states(CloudInstanceState::ALL))
+        .await
+        .unwrap();
+    assert!(listed
+        .iter()
+        .any(|i| i.instance_id == info.instance_id && i.reclaimed));
+}

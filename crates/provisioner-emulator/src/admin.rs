@@ -8,6 +8,9 @@
 //! - `POST /_emulator/drop-after-commit` `{"action": "RunInstances", "count": 1}`
 //! - `POST /_emulator/launch-failures` `{"count": 1, "failure": "insufficient_capacity", "after_millis": 300}`
 //!   (the next launches are accepted, then fail; `quota_exceeded` too)
+//! - `POST /_emulator/reclaim` `{"id": "i-0123…"}` the cloud reclaims that
+//!   spot instance now (204; 409 for an on-demand or ending one, 404 for
+//!   an unknown one), with the face's own signs of it
 //! - `POST /_emulator/clear`
 //! - `GET  /_emulator/calls` the model's call counts per operation
 //! - `GET  /_emulator/requests` the requests each face received on the wire
@@ -35,6 +38,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/_emulator/drop-after-commit", post(drop_after_commit))
         .route("/_emulator/launch-failures", post(launch_failures))
         .route("/_emulator/clear", post(clear))
+        .route("/_emulator/reclaim", post(reclaim))
         .route("/_emulator/calls", get(calls))
         .route("/_emulator/requests", get(requests))
 }
@@ -173,6 +177,20 @@ async fn launch_failures(State(s): State<AppState>, Json(r): Json<LaunchFailures
     s.cloud
         .fail_after_acceptance(r.count, kind, Duration::from_millis(r.after_millis));
     StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+struct Reclaim {
+    /// The model's id of the instance.
+    id: String,
+}
+
+async fn reclaim(State(s): State<AppState>, Json(r): Json<Reclaim>) -> StatusCode {
+    match s.cloud.reclaim(&r.id) {
+        Ok(_) => StatusCode::NO_CONTENT,
+        Err(provisioner_fake::CloudError::NotFound { .. }) => StatusCode::NOT_FOUND,
+        Err(_) => StatusCode::CONFLICT,
+    }
 }
 
 async fn clear(State(s): State<AppState>) -> StatusCode {

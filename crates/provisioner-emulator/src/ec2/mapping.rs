@@ -41,6 +41,15 @@ pub(crate) fn state_reason(r: &InstanceRecord) -> Option<(&'static str, &'static
             "Client.UserInitiatedShutdown",
             "Client.UserInitiatedShutdown: User initiated shutdown",
         ),
+        // EC2's StateReason reference: a reclaimed spot instance.
+        "reclaimed" if matches!(r.state, CloudInstanceState::Stopping | CloudInstanceState::Stopped) => (
+            "Server.SpotInstanceShutdown",
+            "Server.SpotInstanceShutdown: The instance was stopped because the number of Spot requests with a maximum price equal to or higher than the Spot price exceeded available capacity or because of an increase in the Spot price.",
+        ),
+        "reclaimed" => (
+            "Server.SpotInstanceTermination",
+            "Server.SpotInstanceTermination: The instance was terminated because the number of Spot requests with a maximum price equal to or higher than the Spot price exceeded available capacity or because of an increase in the Spot price.",
+        ),
         _ => (
             "Server.InternalError",
             "Server.InternalError: Internal error",

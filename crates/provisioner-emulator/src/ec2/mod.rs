@@ -25,7 +25,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use base64::Engine as _;
-use provisioner_core::{CloudInstanceState, InstanceConfig, InstanceFilter, Tags, UserData};
+use provisioner_core::{
+    Capacity, CloudInstanceState, InstanceConfig, InstanceFilter, OnReclaim, SpotOptions, Tags,
+    UserData,
+};
 use provisioner_fake::InstanceRecord;
 use time::format_description::well_known::Rfc3339;
 
@@ -308,6 +311,13 @@ async fn run_instances(state: &AppState, params: &Params, request_id: &str) -> O
         }
         config.idempotency_key = Some(token.to_owned());
     }
+    config.capacity = market(params)?;
+    if let Some(zone) = params.get("Placement.AvailabilityZone") {
+        if !ZONES.contains(&zone) {
+            return Err(invalid(format!("Invalid availability zone: [{zone}]")));
+        }
+        config.placement.zone = Some(zone.to_owned());
+    }
     let launched = launch_reservation(state, &config, min, max).await?;
     Ok(Xml::response("RunInstancesResponse", request_id, |x| {
         x.leaf("reservationId", reservation_id(&launched[0]));
@@ -315,6 +325,64 @@ async fn run_instances(state: &AppState, params: &Params, request_id: &str) -> O
         x.elem("groupSet", |_| {});
         x.items("instancesSet", &launched, instance);
     }))
+}
+
+/// The zones of the emulated region.
+const ZONES: [&str; 6] = [
+    "us-east-1a",
+    "us-east-1b",
+    "us-east-1c",
+    "us-east-1d",
+    "us-east-1e",
+    "us-east-1f",
+];
+
+/// The capacity `InstanceMarketOptions` asks for. A one-time spot request
+/// is interrupted by termination only: EC2 stops or hibernates the
+/// instances of persistent requests alone.
+fn market(params: &Params) -> Result<Capacity, WireError> {
+    match params.get("InstanceMarketOptions.MarketType") {
+        None => return Ok(Capacity::OnDemand),
+        Some("spot") => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "Value ({other}) for parameter marketType is invalid"
+            )))
+        }
+    }
+    let spot = |key: &str| params.get(&format!("InstanceMarketOptions.SpotOptions.{key}"));
+    let one_time = match spot("SpotInstanceType") {
+        None | Some("one-time") => true,
+        Some("persistent") => false,
+        Some(other) => {
+            return Err(invalid(format!(
+                "Value ({other}) for parameter spotInstanceType is invalid"
+            )))
+        }
+    };
+    let on_reclaim = match spot("InstanceInterruptionBehavior") {
+        None | Some("terminate") => OnReclaim::Terminate,
+        Some("stop") if !one_time => OnReclaim::Stop,
+        Some("stop" | "hibernate") => {
+            return Err(WireError::bad_request(
+                "InvalidParameterCombination",
+                "Stop and hibernate interruption behaviors are supported only for persistent Spot requests",
+            ))
+        }
+        Some(other) => {
+            return Err(invalid(format!(
+                "Value ({other}) for parameter instanceInterruptionBehavior is invalid"
+            )))
+        }
+    };
+    let mut options = SpotOptions::default().with_on_reclaim(on_reclaim);
+    if let Some(price) = spot("MaxPrice") {
+        if price.parse::<f64>().map_or(true, |p| p <= 0.0) {
+            return Err(invalid(format!("Invalid max price: {price}")));
+        }
+        options = options.with_max_price_per_hour(price);
+    }
+    Ok(Capacity::Spot(options))
 }
 
 /// The most instances one RunInstances asks for here.
@@ -414,9 +482,16 @@ fn instance(x: &mut Xml, r: &InstanceRecord) {
     let launched = r.launch_time.format(&Rfc3339).unwrap_or_default();
     x.leaf("launchTime", launched);
     x.elem("placement", |x| {
-        x.leaf("availabilityZone", ZONE);
+        x.leaf(
+            "availabilityZone",
+            r.config.placement.zone.as_deref().unwrap_or(ZONE),
+        );
         x.leaf("tenancy", "default");
     });
+    if r.config.capacity.is_spot() {
+        x.leaf("instanceLifecycle", "spot");
+        x.leaf("spotInstanceRequestId", spot_request_id(r));
+    }
     x.elem("monitoring", |x| x.leaf("state", "disabled"));
     if let Some(ip) = r.private_ip {
         x.leaf("privateIpAddress", ip);
@@ -446,6 +521,15 @@ fn instance(x: &mut Xml, r: &InstanceRecord) {
         });
     }
     x.leaf("hypervisor", "xen");
+}
+
+/// The id of the spot request behind a spot instance: `sir-` and 8
+/// characters, stable for the instance.
+fn spot_request_id(r: &InstanceRecord) -> String {
+    format!(
+        "sir-{:08x}",
+        provisioner_core::naming::stable_hash(r.id.as_bytes()) & 0xffff_ffff
+    )
 }
 
 fn parse_token(token: &str) -> Result<u64, WireError> {
