@@ -278,15 +278,14 @@ fn python_phases(
     let input = root
         .join("target")
         .join(format!("wire-bench-input-{face}.json"));
-    let (zone, names) = match face {
-        "gce" => (
-            ids.first()
-                .and_then(|i| i.split_once('/'))
-                .map(|(z, _)| z.to_owned())
-                .unwrap_or_default(),
-            ids.to_vec(),
-        ),
-        _ => (String::new(), ids.to_vec()),
+    // Compute Engine ids are ZONE/NAME: the client launches in the zone of
+    // the first.
+    let zone = match face {
+        "gce" => ids
+            .first()
+            .and_then(|i| i.split_once('/'))
+            .map_or("", |(z, _)| z),
+        _ => "",
     };
     let given = serde_json::json!({
         "launches": options.launches,
@@ -297,7 +296,7 @@ fn python_phases(
         "group": AZURE_SCOPE.1,
         "location": AZURE_SCOPE.2,
         "subnet": AZURE_SUBNET,
-        "describe_ids": names,
+        "describe_ids": ids,
     })
     .to_string();
     std::fs::write(&input, given).map_err(|e| format!("cannot write {}: {e}", input.display()))?;

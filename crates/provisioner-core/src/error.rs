@@ -252,6 +252,26 @@ impl std::error::Error for ErrorContext {
     }
 }
 
+/// The `context` field of an error (every variant has one), borrowed as the
+/// error is: the one list of the variants for reading and filling it.
+macro_rules! context_slot {
+    ($error:expr) => {
+        match $error {
+            Error::InvalidArgument { context, .. }
+            | Error::NotFound { context, .. }
+            | Error::InvalidState { context, .. }
+            | Error::Throttled { context, .. }
+            | Error::InsufficientCapacity { context, .. }
+            | Error::QuotaExceeded { context, .. }
+            | Error::Unauthenticated { context, .. }
+            | Error::PermissionDenied { context, .. }
+            | Error::Unavailable { context, .. }
+            | Error::DeadlineExceeded { context, .. }
+            | Error::Provider { context, .. } => context,
+        }
+    };
+}
+
 impl Error {
     /// An [`Error::InvalidArgument`] for `field`, made before any call.
     pub fn invalid_argument(field: impl Into<String>, reason: impl Into<String>) -> Self {
@@ -304,19 +324,7 @@ impl Error {
 
     /// Where the failure came from, when a provider said.
     pub fn context(&self) -> Option<&ErrorContext> {
-        match self {
-            Self::InvalidArgument { context, .. }
-            | Self::NotFound { context, .. }
-            | Self::InvalidState { context, .. }
-            | Self::Throttled { context, .. }
-            | Self::InsufficientCapacity { context, .. }
-            | Self::QuotaExceeded { context, .. }
-            | Self::Unauthenticated { context, .. }
-            | Self::PermissionDenied { context, .. }
-            | Self::Unavailable { context, .. }
-            | Self::DeadlineExceeded { context, .. }
-            | Self::Provider { context, .. } => context.as_deref(),
-        }
+        context_slot!(self).as_deref()
     }
 
     /// The cloud's error code, when it gave one.
@@ -333,21 +341,8 @@ impl Error {
     /// provider calls it on every error its trait methods return, so that
     /// each carries a context; an operation an inner call named is kept.
     pub fn in_operation(mut self, provider: &'static str, operation: Operation) -> Self {
-        let context: &mut ErrorContext = match &mut self {
-            Self::InvalidArgument { context, .. }
-            | Self::NotFound { context, .. }
-            | Self::InvalidState { context, .. }
-            | Self::Throttled { context, .. }
-            | Self::InsufficientCapacity { context, .. }
-            | Self::QuotaExceeded { context, .. }
-            | Self::Unauthenticated { context, .. }
-            | Self::PermissionDenied { context, .. }
-            | Self::Unavailable { context, .. }
-            | Self::DeadlineExceeded { context, .. }
-            | Self::Provider { context, .. } => {
-                context.get_or_insert_with(|| Box::new(ErrorContext::new(provider)))
-            }
-        };
+        let context =
+            context_slot!(&mut self).get_or_insert_with(|| Box::new(ErrorContext::new(provider)));
         context.operation.get_or_insert(operation);
         self
     }

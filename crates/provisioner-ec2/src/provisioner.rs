@@ -69,34 +69,21 @@ impl Ec2Provisioner {
     }
 
     /// Every instance of `ids` EC2 knows, by id: one DescribeInstances per
-    /// [`MAX_IDS_PER_REQUEST`] ids. EC2 refuses a request naming an id it
-    /// does not know as a whole, listing the unknown ones; they are dropped
-    /// and the rest asked again.
+    /// [`MAX_IDS_PER_REQUEST`] ids ([`send_known`]).
     async fn fetch_many(&self, ids: &[&str]) -> Result<HashMap<String, Instance>> {
-        let mut found = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(MAX_IDS_PER_REQUEST) {
-            let mut asked: Vec<String> = chunk.iter().map(|id| (*id).to_owned()).collect();
-            while !asked.is_empty() {
-                let result = self
-                    .client
-                    .describe_instances()
-                    .set_instance_ids(Some(asked.clone()))
-                    .send()
-                    .await;
-                match result {
-                    Ok(out) => {
-                        for instance in out.reservations().iter().flat_map(|r| r.instances()) {
-                            if let Some(id) = instance.instance_id() {
-                                found.insert(id.to_owned(), instance.clone());
-                            }
-                        }
-                        break;
-                    }
-                    Err(e) => asked = without_unknown(asked, e)?,
-                }
-            }
-        }
-        Ok(found)
+        let (answers, _) = send_known(ids, |asked| {
+            self.client
+                .describe_instances()
+                .set_instance_ids(Some(asked))
+                .send()
+        })
+        .await?;
+        Ok(answers
+            .iter()
+            .flat_map(|out| out.reservations())
+            .flat_map(|r| r.instances())
+            .filter_map(|i| Some((i.instance_id()?.to_owned(), i.clone())))
+            .collect())
     }
 
     /// The instance as EC2 describes it now, or `None` when EC2 does not know it.
@@ -123,6 +110,42 @@ impl Ec2Provisioner {
 /// The most ids one DescribeInstances or TerminateInstances names (EC2's
 /// documented limit for TerminateInstances, used for both).
 const MAX_IDS_PER_REQUEST: usize = 1000;
+
+/// Sends one request per [`MAX_IDS_PER_REQUEST`] of `ids` with `send`.
+/// EC2 refuses a request naming an id it does not know as a whole, listing
+/// the unknown ones: they are dropped and the rest sent again. The answers,
+/// and the ids EC2 did not know.
+async fn send_known<O, E, F, Fut>(ids: &[&str], mut send: F) -> Result<(Vec<O>, Vec<String>)>
+where
+    F: FnMut(Vec<String>) -> Fut,
+    Fut: std::future::Future<
+        Output = std::result::Result<
+            O,
+            aws_sdk_ec2::error::SdkError<E, aws_sdk_ec2::config::http::HttpResponse>,
+        >,
+    >,
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let mut answers = Vec::new();
+    let mut unknown = Vec::new();
+    for chunk in ids.chunks(MAX_IDS_PER_REQUEST) {
+        let mut asked: Vec<String> = chunk.iter().map(|id| (*id).to_owned()).collect();
+        while !asked.is_empty() {
+            match send(asked.clone()).await {
+                Ok(answer) => {
+                    answers.push(answer);
+                    break;
+                }
+                Err(e) => {
+                    let rest = without_unknown(asked.clone(), e)?;
+                    unknown.extend(asked.into_iter().filter(|id| !rest.contains(id)));
+                    asked = rest;
+                }
+            }
+        }
+    }
+    Ok((answers, unknown))
+}
 
 /// `asked` without the ids EC2 said it does not know, when that is what
 /// `err` says; else the error (of the whole request).
@@ -348,26 +371,13 @@ impl InstanceProvisioner for Ec2Provisioner {
     async fn terminate_instances(&self, instance_ids: &[&str]) -> Result<Vec<Result<()>>> {
         in_operation(self.name(), Operation::Terminate, async {
             let valid = unique_valid(instance_ids, check_instance_id);
-            let mut unseen: Vec<String> = Vec::new();
-            for chunk in valid.chunks(MAX_IDS_PER_REQUEST) {
-                let mut asked: Vec<String> = chunk.iter().map(|id| (*id).to_owned()).collect();
-                while !asked.is_empty() {
-                    let result = self
-                        .client
-                        .terminate_instances()
-                        .set_instance_ids(Some(asked.clone()))
-                        .send()
-                        .await;
-                    match result {
-                        Ok(_) => break,
-                        Err(e) => {
-                            let rest = without_unknown(asked.clone(), e)?;
-                            unseen.extend(asked.into_iter().filter(|id| !rest.contains(id)));
-                            asked = rest;
-                        }
-                    }
-                }
-            }
+            let (_, unseen) = send_known(&valid, |asked| {
+                self.client
+                    .terminate_instances()
+                    .set_instance_ids(Some(asked))
+                    .send()
+            })
+            .await?;
             let mut late = HashMap::new();
             for id in unseen.iter().filter(|id| self.recent.contains(id)) {
                 late.insert(id.clone(), self.terminate_instance(id).await);
