@@ -202,9 +202,13 @@ async fn gcp_emulator() -> Result<ContractSubject, String> {
         "us-central1-a/p-00000000000000000dead",
         GCP_MALFORMED,
     )
+    .with_capabilities(Capabilities {
+        spot: Support::Yes,
+        ..Capabilities::default()
+    })
     .with_small_pages()
     .with_second_instance_type("e2-medium")
-    .with_faults(Arc::new(emulator.cloud().clone()))
+    .with_faults(Arc::new(emulator.faults()))
     .holding(emulator))
 }
 

@@ -77,7 +77,7 @@ pub struct Placement {
     /// The zone (`us-east-1a`, `europe-west1-b`, `1` on Azure).
     pub zone: Option<String>,
     /// The subnet, where the cloud places by subnet (EC2's subnet id,
-    /// Azure's subnet resource id).
+    /// Compute Engine's subnetwork, Azure's subnet resource id).
     pub subnet: Option<String>,
 }
 
@@ -88,6 +88,12 @@ impl Placement {
             zone: Some(zone.into()),
             subnet: None,
         }
+    }
+
+    /// In this subnet too (or only in it, on a default placement).
+    pub fn with_subnet(mut self, subnet: impl Into<String>) -> Self {
+        self.subnet = Some(subnet.into());
+        self
     }
 
     /// True when it sets nothing.

@@ -8,7 +8,8 @@
 //! - `POST /_emulator/drop-after-commit` `{"action": "RunInstances", "count": 1}`
 //! - `POST /_emulator/launch-failures` `{"count": 1, "failure": "insufficient_capacity", "after_millis": 300}`
 //!   (the next launches are accepted, then fail; `quota_exceeded` too)
-//! - `POST /_emulator/reclaim` `{"id": "i-0123…"}` the cloud reclaims that
+//! - `POST /_emulator/reclaim` `{"id": "i-0123…"}` (a provider's id or the
+//!   model's) the cloud reclaims that
 //!   spot instance now (204; 409 for an on-demand or ending one, 404 for
 //!   an unknown one), with the face's own signs of it
 //! - `POST /_emulator/clear`
@@ -181,12 +182,12 @@ async fn launch_failures(State(s): State<AppState>, Json(r): Json<LaunchFailures
 
 #[derive(Debug, Deserialize)]
 struct Reclaim {
-    /// The model's id of the instance.
+    /// The instance, by the model's id or a provider's.
     id: String,
 }
 
 async fn reclaim(State(s): State<AppState>, Json(r): Json<Reclaim>) -> StatusCode {
-    match s.cloud.reclaim(&r.id) {
+    match crate::faults::reclaim(&s.cloud, &r.id) {
         Ok(_) => StatusCode::NO_CONTENT,
         Err(provisioner_fake::CloudError::NotFound { .. }) => StatusCode::NOT_FOUND,
         Err(_) => StatusCode::CONFLICT,

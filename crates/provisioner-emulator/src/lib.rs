@@ -55,6 +55,7 @@ mod admin;
 mod arm;
 mod ec2;
 mod envelope;
+mod faults;
 mod gce;
 mod lro;
 mod server;
@@ -69,6 +70,8 @@ use provisioner_fake::{FakeCloud, Personality};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+#[cfg(feature = "contract")]
+pub use faults::EmulatorFaults;
 pub use wire::{Face, WireCounts, WireFaults};
 
 /// What every face's handlers share.
@@ -287,6 +290,13 @@ impl EmulatorHandle {
     /// The model it serves (for faults, the call log and assertions).
     pub fn cloud(&self) -> &FakeCloud {
         &self.state.cloud
+    }
+
+    /// The contract suite's fault injector on this emulator: the model's
+    /// faults, with instances named by the providers' ids.
+    #[cfg(feature = "contract")]
+    pub fn faults(&self) -> EmulatorFaults {
+        EmulatorFaults::new(self.state.cloud.clone())
     }
 
     /// The wire-level faults.

@@ -57,6 +57,9 @@ pub struct InstanceRecord {
     pub public_ip: Option<Ipv4Addr>,
     /// When it was launched, on the model's wall clock.
     pub launch_time: OffsetDateTime,
+    /// When it was last started (its launch, or the last start after a
+    /// stop), on the model's wall clock.
+    pub last_start: OffsetDateTime,
     /// The order of creation: a cursor for paging.
     pub seq: u64,
     /// Why the cloud failed this launch after accepting it; set once the
@@ -139,6 +142,23 @@ pub(crate) fn launch_failure(kind: LaunchFailureKind) -> LaunchFailure {
         _ => ("LaunchFailed", "the launch failed"),
     };
     LaunchFailure::new(kind, code, message)
+}
+
+/// A reclaim the cloud did ([`FakeCloud::reclaim`]), kept an hour: what a
+/// face reports as the cloud's own record of it (a Compute Engine
+/// `compute.instances.preempted` operation, an Azure activity-log
+/// eviction).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reclaim {
+    /// The instance reclaimed.
+    pub id: Arc<str>,
+    /// When, on the model's wall clock.
+    pub at: OffsetDateTime,
+    /// What the reclaim did to it: stopped or terminated it.
+    pub on_reclaim: OnReclaim,
+    /// A number unique to this reclaim, increasing: a stable name and
+    /// paging cursor for the record a face shows.
+    pub seq: u64,
 }
 
 /// One instance the cloud created, as [`FakeCloud::creations`] lists it.
@@ -251,6 +271,7 @@ impl FakeCloudBuilder {
             doomed: Vec::new(),
             failed: Expiring::new(FAILED_LAUNCH_MEMORY),
             reclaimed: Expiring::new(FAILED_LAUNCH_MEMORY),
+            reclaims: std::collections::VecDeque::new(),
             expiry: BTreeMap::new(),
             next_seq: 0,
             live: 0,
@@ -295,6 +316,14 @@ struct Inner {
     started_wall: OffsetDateTime,
 }
 
+impl Inner {
+    /// The model's wall clock at `now`: its creation time plus tokio-clock
+    /// time elapsed since, so a paused and advanced clock moves it too.
+    fn wall_at(&self, now: Instant) -> OffsetDateTime {
+        self.started_wall + (now - self.started)
+    }
+}
+
 #[derive(Debug)]
 struct Instance {
     id: Arc<str>,
@@ -309,6 +338,7 @@ struct Instance {
     private_ip: Option<Ipv4Addr>,
     public_ip: Option<Ipv4Addr>,
     launch_time: OffsetDateTime,
+    last_start: OffsetDateTime,
     visible_from: Instant,
     /// When it vanishes from every view (terminated and past retention).
     gone_at: Option<Instant>,
@@ -384,6 +414,7 @@ impl Instance {
             private_ip: self.private_ip,
             public_ip: self.public_ip,
             launch_time: self.launch_time,
+            last_start: self.last_start,
             seq: self.seq,
             reclaimed: seen.reclaimed,
         }
@@ -435,6 +466,9 @@ struct Model {
     /// Reclaimed spot instances that vanished, kept as long as failed
     /// launches: the record a cloud keeps of a preemption or eviction.
     reclaimed: Expiring<()>,
+    /// Every reclaim of the last hour, oldest first, with when it is
+    /// forgotten.
+    reclaims: std::collections::VecDeque<(Instant, Reclaim)>,
     /// (when it vanishes, creation order) → id, for terminated instances.
     expiry: BTreeMap<(Instant, u64), Arc<str>>,
     next_seq: u64,
@@ -564,6 +598,13 @@ impl Model {
 
     /// Removes terminated instances whose retention has passed.
     fn purge(&mut self, now: Instant) {
+        while self
+            .reclaims
+            .front()
+            .is_some_and(|(until, _)| *until <= now)
+        {
+            self.reclaims.pop_front();
+        }
         while let Some(entry) = self.expiry.first_entry() {
             if entry.key().0 > now {
                 break;
@@ -715,7 +756,7 @@ impl FakeCloud {
     /// The model's wall clock: its creation time plus tokio-clock time
     /// elapsed since, so a paused and advanced clock moves it too.
     pub fn now_wall(&self) -> OffsetDateTime {
-        self.inner.started_wall + (Instant::now() - self.inner.started)
+        self.inner.wall_at(Instant::now())
     }
 
     /// Launches one instance with a generated id. With an idempotency key
@@ -799,7 +840,8 @@ impl FakeCloud {
                 reason: None,
                 private_ip: model.private.allocate(),
                 public_ip: None,
-                launch_time: inner.started_wall + (now - inner.started),
+                launch_time: inner.wall_at(now),
+                last_start: inner.wall_at(now),
                 visible_from: now + model.visibility_delay,
                 gone_at: None,
                 live: false,
@@ -896,6 +938,9 @@ impl FakeCloud {
                 Stopped => {
                     instance.transition(now, Pending, Running, inner.transitions.boot);
                     instance.reason = None;
+                    // Running again: no longer what a reclaim left.
+                    instance.reclaimed = false;
+                    instance.last_start = inner.wall_at(now);
                     if instance.private_ip.is_none() {
                         instance.private_ip = model.private.allocate();
                     }
@@ -955,6 +1000,18 @@ impl FakeCloud {
             }
         };
         instance.reclaimed = true;
+        let seq = model.next_seq;
+        model.next_seq += 1;
+        let event = Reclaim {
+            id: Arc::from(id),
+            at: inner.wall_at(now),
+            on_reclaim,
+            seq,
+        };
+        model
+            .reclaims
+            .push_back((now + FAILED_LAUNCH_MEMORY, event));
+        let instance = visible_mut(&mut model.instances, id, now)?;
         if instance.state == Pending {
             // Reclaimed before it ran: it is running for an instant first.
             instance.state = Running;
@@ -1154,6 +1211,14 @@ impl FakeCloud {
         model.failed.get(id).copied()
     }
 
+    /// The reclaims of the last hour, oldest first, read without a call:
+    /// the record a cloud keeps of its preemptions and evictions.
+    pub fn reclaims(&self) -> Vec<Reclaim> {
+        let mut model = self.lock();
+        model.purge(Instant::now());
+        model.reclaims.iter().map(|(_, r)| r.clone()).collect()
+    }
+
     /// True when `id` was a spot instance the cloud reclaimed and that has
     /// vanished since (within the last hour), read without a call: the
     /// record a cloud keeps of its preemptions and evictions.
@@ -1169,6 +1234,19 @@ impl FakeCloud {
     pub fn peek(&self, id: &str) -> Option<InstanceRecord> {
         let now = Instant::now();
         self.lock().visible(id, now).ok().map(|i| i.record(now))
+    }
+
+    /// The id of a visible instance that `matches`, read without a call (a
+    /// scan of every instance): for a face that knows an instance by
+    /// another name than the model's id.
+    pub fn find_id(&self, matches: impl Fn(&str) -> bool) -> Option<String> {
+        let now = Instant::now();
+        let model = self.lock();
+        model
+            .instances
+            .values()
+            .find(|i| i.visible_at(now) && matches(&i.id))
+            .map(|i| i.id.to_string())
     }
 
     /// The id and tags of every instance created so far, in creation order,

@@ -53,7 +53,7 @@ mod personality;
 mod provisioner;
 
 pub use call_log::CallRecord;
-pub use cloud::{Attributes, Creation, FakeCloud, FakeCloudBuilder, InstanceRecord, Page};
+pub use cloud::{Attributes, Creation, FakeCloud, FakeCloudBuilder, InstanceRecord, Page, Reclaim};
 #[cfg(feature = "contract")]
 pub use contract::FAILURE_AFTER_ACCEPTANCE;
 pub use error::{retry_after, CloudError};

@@ -74,7 +74,13 @@ impl GcpProvisioner {
         if let Some(network) = &self.launch.network {
             nic = nic.set_network(network);
         }
-        if let Some(subnetwork) = &self.launch.subnetwork {
+        // A subnetwork per launch wins over the provisioner's.
+        if let Some(subnetwork) = config
+            .placement
+            .subnet
+            .as_ref()
+            .or(self.launch.subnetwork.as_ref())
+        {
             nic = nic.set_subnetwork(subnetwork);
         }
         if self.launch.external_ip {
@@ -95,6 +101,9 @@ impl GcpProvisioner {
             .set_network_interfaces([nic])
             .set_metadata(Metadata::new().set_items(items))
             .set_labels(labels);
+        if let Some(scheduling) = crate::spot::scheduling(&config.capacity) {
+            body = body.set_scheduling(scheduling);
+        }
         if let Some(account) = &self.launch.service_account {
             body = body.set_service_accounts([ServiceAccount::new()
                 .set_email(&account.email)

@@ -80,6 +80,7 @@ mod errors;
 mod ids;
 mod launch;
 mod provisioner;
+mod spot;
 mod states;
 mod tags;
 

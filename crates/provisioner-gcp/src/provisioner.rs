@@ -21,6 +21,7 @@ use crate::convert::{
 };
 use crate::errors::{self, from_gax};
 use crate::ids::{self, InstanceId};
+use crate::spot::{self, PreemptedAt};
 use crate::tags::GCP_RULES;
 use crate::GcpProvisioner;
 use crate::PROVIDER;
@@ -29,8 +30,22 @@ use provisioner_core::consistency::Expiring;
 use provisioner_core::LaunchFailure;
 
 impl GcpProvisioner {
-    fn zone_for(&self, name: &str) -> &str {
-        &self.zones[(naming::stable_hash(name.as_bytes()) % self.zones.len() as u64) as usize]
+    /// The zone a launch goes to: the one it asks for, which must be one of
+    /// this provisioner's zones (describe and list look only there), or
+    /// the one a hash of its name picks.
+    fn placed<'a>(&'a self, config: &'a InstanceConfig, name: &str) -> Result<&'a str> {
+        match &config.placement.zone {
+            Some(zone) if self.zones.contains(zone) => Ok(zone),
+            Some(_) => Err(Error::invalid_argument(
+                field::PLACEMENT,
+                format!(
+                    "the zone is not one of this provisioner's zones ({})",
+                    self.zones.join(", ")
+                ),
+            )),
+            None => Ok(&self.zones
+                [(naming::stable_hash(name.as_bytes()) % self.zones.len() as u64) as usize]),
+        }
     }
 
     fn lock_inserts(&self) -> std::sync::MutexGuard<'_, Expiring<String>> {
@@ -124,9 +139,42 @@ impl GcpProvisioner {
         }
     }
 
+    /// The preemptions that may explain what `seen` shows (stopped spot
+    /// instances; instances gone that this provisioner did not delete), by
+    /// id: one preemption query per zone and batch of names.
+    async fn preempted(
+        &self,
+        seen: &[(InstanceId<'_>, Option<&Instance>)],
+    ) -> Result<HashMap<String, PreemptedAt>> {
+        let mut by_zone: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for (id, instance) in seen {
+            let candidate = match instance {
+                Some(i) => spot::is_spot(i) && state_of(i, false).0 == CloudInstanceState::Stopped,
+                None => !self
+                    .lock_deleting()
+                    .contains(&ids::format(id.zone, id.name)),
+            };
+            if candidate {
+                by_zone.entry(id.zone).or_default().push(id.name);
+            }
+        }
+        let mut found = HashMap::new();
+        for (zone, names) in by_zone {
+            for (name, at) in self.preemptions(zone, &names).await? {
+                found.insert(ids::format(zone, &name), at);
+            }
+        }
+        Ok(found)
+    }
+
     /// What describe says of `id`, given what Compute Engine answered for
-    /// it (`None`: not found).
-    async fn status(&self, id: InstanceId<'_>, instance: Option<&Instance>) -> InstanceStatus {
+    /// it (`None`: not found) and its latest preemption, if any.
+    async fn status(
+        &self,
+        id: InstanceId<'_>,
+        instance: Option<&Instance>,
+        preempted: Option<PreemptedAt>,
+    ) -> InstanceStatus {
         let instance_id = ids::format(id.zone, id.name);
         let instance_id = instance_id.as_str();
         let Some(instance) = instance else {
@@ -135,6 +183,15 @@ impl GcpProvisioner {
                 // Gone for good: from now on "not found" means just that.
                 self.recent.forget(instance_id);
                 return InstanceStatus::failed_launch(instance_id, failure);
+            }
+            if preempted.is_some() {
+                // A Spot VM whose termination action is DELETE.
+                self.recent.forget(instance_id);
+                return InstanceStatus {
+                    state_reason: Some("preempted".to_owned()),
+                    reclaimed: true,
+                    ..InstanceStatus::gone(instance_id)
+                };
             }
             if self.recent.contains(instance_id) {
                 return InstanceStatus {
@@ -155,14 +212,17 @@ impl GcpProvisioner {
                 return InstanceStatus::failed_launch(instance_id, failure);
             }
         }
+        let reclaimed = reclaimed(instance, state, preempted);
         InstanceStatus {
             instance_id: instance_id.to_owned(),
             state,
-            state_reason: reason.or_else(|| instance.status_message.clone()),
+            state_reason: reason
+                .or_else(|| instance.status_message.clone())
+                .or_else(|| reclaimed.then(|| "preempted".to_owned())),
             private_ip: private_ip(instance),
             public_ip: public_ip(instance),
             launch_failure: None,
-            reclaimed: false,
+            reclaimed,
         }
     }
 
@@ -240,6 +300,17 @@ impl GcpProvisioner {
     }
 }
 
+/// True when a stopped Spot VM was stopped by its latest preemption.
+fn reclaimed(
+    instance: &Instance,
+    state: CloudInstanceState,
+    preempted: Option<PreemptedAt>,
+) -> bool {
+    state == CloudInstanceState::Stopped
+        && spot::is_spot(instance)
+        && preempted.is_some_and(|at| spot::stopped_by(instance, at))
+}
+
 /// A UUID-shaped request id, fresh for each call. The instance name already
 /// makes a keyed launch idempotent; a request id derived from it would make
 /// Compute Engine answer a later launch of the same key, after a terminate,
@@ -273,21 +344,31 @@ const MAX_NAME_FILTER: usize = 7500;
 /// in several zones may match instances in zones not asked for; they are
 /// dropped by id.
 fn name_filters(ids: &[&str]) -> Vec<String> {
-    let mut names: Vec<&str> = ids
+    let names: Vec<&str> = ids
         .iter()
         .filter_map(|id| id.split_once('/').map(|(_, n)| n))
         .collect();
+    // The wrapper `name eq "(…)"`, encoded, is about 30 characters.
+    alternations(&names, MAX_NAME_FILTER - 30)
+        .into_iter()
+        .map(|group| format!("name eq \"({group})\""))
+        .collect()
+}
+
+/// `names`, sorted and without repeats, joined with `|` into as few groups
+/// as keep each under `budget` characters once the `|` are percent-encoded
+/// (`%7C`), for regular-expression filters that travel in a URL.
+pub(crate) fn alternations(names: &[&str], budget: usize) -> Vec<String> {
+    let mut names = names.to_vec();
     names.sort_unstable();
     names.dedup();
-    let mut filters = Vec::new();
+    let mut groups = Vec::new();
     let mut current = String::new();
-    // The wrapper `name eq "(…)"`, encoded, is about 30 characters.
-    let mut encoded = 30;
+    let mut encoded = 0;
     for name in names {
-        if !current.is_empty() && encoded + name.len() + 3 > MAX_NAME_FILTER {
-            filters.push(format!("name eq \"({current})\""));
-            current.clear();
-            encoded = 30;
+        if !current.is_empty() && encoded + name.len() + 3 > budget {
+            groups.push(std::mem::take(&mut current));
+            encoded = 0;
         }
         if !current.is_empty() {
             current.push('|');
@@ -297,9 +378,9 @@ fn name_filters(ids: &[&str]) -> Vec<String> {
         encoded += name.len();
     }
     if !current.is_empty() {
-        filters.push(format!("name eq \"({current})\""));
+        groups.push(current);
     }
-    filters
+    groups
 }
 
 #[async_trait]
@@ -312,7 +393,7 @@ impl InstanceProvisioner for GcpProvisioner {
         in_operation(self.name(), Operation::Launch, async {
             validate::check_config(config, &GCP_RULES)?;
             let name = naming::launch_name("p", config.idempotency_key.as_deref());
-            let zone = self.zone_for(&name).to_owned();
+            let zone = self.placed(config, &name)?.to_owned();
             let id = ids::format(&zone, &name);
             let body = self.body(&name, &zone, config)?;
             let result = self
@@ -444,7 +525,9 @@ impl InstanceProvisioner for GcpProvisioner {
         in_operation(self.name(), Operation::Describe, async {
             let id = ids::parse(instance_id)?;
             let instance = self.get(id).await?;
-            Ok(self.status(id, instance.as_ref()).await)
+            let preempted = self.preempted(&[(id, instance.as_ref())]).await?;
+            let preempted = preempted.get(instance_id).copied();
+            Ok(self.status(id, instance.as_ref(), preempted).await)
         })
         .await
     }
@@ -461,10 +544,17 @@ impl InstanceProvisioner for GcpProvisioner {
             for names in name_filters(&valid) {
                 found.extend(self.list_by_filter(&names).await?);
             }
+            let seen: Vec<(InstanceId<'_>, Option<&Instance>)> = valid
+                .iter()
+                .filter_map(|id| Some((ids::parse(id).ok()?, found.get(*id))))
+                .collect();
+            let preempted = self.preempted(&seen).await?;
             let mut results = Vec::with_capacity(instance_ids.len());
             for id in instance_ids {
                 results.push(match ids::parse(id) {
-                    Ok(parsed) => Ok(self.status(parsed, found.get(*id)).await),
+                    Ok(parsed) => Ok(self
+                        .status(parsed, found.get(*id), preempted.get(*id).copied())
+                        .await),
                     Err(e) => Err(e),
                 });
             }
@@ -479,16 +569,28 @@ impl InstanceProvisioner for GcpProvisioner {
             let Some(expression) = self.filter_expression(filter)? else {
                 return Ok(Vec::new());
             };
-            let mut found = Vec::new();
+            let mut listed = Vec::new();
             for (id, instance) in self.list_by_filter(&expression).await? {
                 let deleting = self.lock_deleting().contains(&id);
                 let info = self.info_of(&instance, deleting);
                 // Labels are a lossy index: the exact tags decide.
                 if filter.matches(&info.tags, info.state) {
-                    found.push(info);
+                    listed.push((info, instance));
                 }
             }
-            Ok(found)
+            let seen: Vec<(InstanceId<'_>, Option<&Instance>)> = listed
+                .iter()
+                .filter_map(|(info, i)| Some((ids::parse(&info.instance_id).ok()?, Some(i))))
+                .collect();
+            let preempted = self.preempted(&seen).await?;
+            Ok(listed
+                .into_iter()
+                .map(|(mut info, instance)| {
+                    let at = preempted.get(&info.instance_id).copied();
+                    info.reclaimed = reclaimed(&instance, info.state, at);
+                    info
+                })
+                .collect())
         })
         .await
     }

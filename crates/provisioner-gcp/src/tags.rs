@@ -35,9 +35,13 @@ pub const GCP_RULES: ConfigRules = ConfigRules {
     disk_size_gb: 10..=65_536,
     max_user_data_bytes: 256 * 1024,
     max_idempotency_key_len: 64,
-    // Spot and placement per launch are not mapped to this cloud's API
-    // yet: refused before any call rather than launched on-demand.
-    capacity: CapacityRules::ON_DEMAND_ONLY,
+    // Spot VMs have no maximum price on Compute Engine (see spot.rs); a
+    // zone (one of the provisioner's) and a subnetwork may be chosen per
+    // launch.
+    capacity: CapacityRules {
+        max_price: false,
+        ..CapacityRules::ALL
+    },
 };
 
 fn label_text(s: &str) -> String {

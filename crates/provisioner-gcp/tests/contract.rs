@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use provisioner_core::contract::ContractSubject;
+use provisioner_core::contract::{Capabilities, ContractSubject, Support};
 use provisioner_core::InstanceConfig;
 use provisioner_emulator::Emulator;
 use provisioner_fake::Personality;
@@ -36,9 +36,13 @@ async fn subject() -> ContractSubject {
         "us-central1-a/p-00000000000000000dead",
         "us-central1-a/../x",
     )
+    .with_capabilities(Capabilities {
+        spot: Support::Yes,
+        ..Capabilities::default()
+    })
     .with_small_pages()
     .with_second_instance_type("e2-medium")
-    .with_faults(Arc::new(emulator.cloud().clone()))
+    .with_faults(Arc::new(emulator.faults()))
     .holding(emulator)
 }
 

@@ -401,3 +401,98 @@ async fn a_thousand_concurrent_describes_through_the_batching_layer_are_at_most_
     let requests = emulator.requests_received(Face::ComputeEngine) - before;
     assert!(requests <= 5, "{requests} requests for 1,000 describes");
 }
+
+#[tokio::test]
+async fn a_spot_launch_asks_for_a_spot_vm_in_its_zone_and_a_preemption_reads_as_a_reclaim() {
+    use provisioner_core::{Capacity, OnReclaim, Placement, SpotOptions};
+    let emulator = Emulator::builder()
+        .personality(Personality::gce())
+        .start()
+        .await
+        .unwrap();
+    let zones = vec![ZONE.to_owned(), "europe-west1-c".to_owned()];
+    let gcp = GcpProvisioner::for_endpoint(&emulator.endpoint(), "p", zones, Default::default())
+        .await
+        .unwrap();
+    let stops = Capacity::Spot(SpotOptions::default().with_on_reclaim(OnReclaim::Stop));
+    let placed = config().with_capacity(stops.clone()).with_placement(
+        Placement::in_zone("europe-west1-c").with_subnet("regions/europe-west1/subnetworks/jobs"),
+    );
+    let info = gcp.launch_instance(&placed).await.unwrap();
+    assert!(info.instance_id.starts_with("europe-west1-c/"), "{info:?}");
+    let record = emulator
+        .cloud()
+        .describe(&model_id(&info.instance_id))
+        .await
+        .unwrap();
+    assert_eq!(record.config.capacity, stops);
+    assert_eq!(
+        record.attributes["subnetwork"],
+        "regions/europe-west1/subnetworks/jobs"
+    );
+    gcp.wait_until_running(&info.instance_id, Duration::from_secs(5))
+        .await
+        .unwrap();
+
+    // A user's stop of a spot instance is not a preemption.
+    gcp.stop_instance(&info.instance_id).await.unwrap();
+    let stopped = gcp
+        .wait_for_state(
+            &info.instance_id,
+            &[CloudInstanceState::Stopped],
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert!(!stopped.reclaimed, "{stopped:?}");
+
+    // Preempted after a restart: stopped, and said to be reclaimed.
+    gcp.start_instance(&info.instance_id).await.unwrap();
+    gcp.wait_until_running(&info.instance_id, Duration::from_secs(5))
+        .await
+        .unwrap();
+    emulator
+        .cloud()
+        .reclaim(&model_id(&info.instance_id))
+        .unwrap();
+    let status = gcp
+        .wait_for_state(
+            &info.instance_id,
+            &[CloudInstanceState::Stopped],
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert!(status.reclaimed, "{status:?}");
+
+    // Started again and stopped by a user: the old preemption no longer
+    // explains the stop.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    gcp.start_instance(&info.instance_id).await.unwrap();
+    gcp.wait_until_running(&info.instance_id, Duration::from_secs(5))
+        .await
+        .unwrap();
+    gcp.stop_instance(&info.instance_id).await.unwrap();
+    let status = gcp
+        .wait_for_state(
+            &info.instance_id,
+            &[CloudInstanceState::Stopped],
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert!(!status.reclaimed, "{status:?}");
+
+    // A zone that is not the provisioner's is refused before any call.
+    let elsewhere = config().with_placement(Placement::in_zone("asia-east1-a"));
+    let calls = emulator.requests_received(Face::ComputeEngine);
+    let err = gcp.launch_instance(&elsewhere).await.unwrap_err();
+    assert_eq!(err.invalid_field(), Some("placement"), "{err}");
+    assert_eq!(emulator.requests_received(Face::ComputeEngine), calls);
+    // And a maximum price, which Compute Engine does not have.
+    let priced = config().with_capacity(Capacity::Spot(
+        SpotOptions::default().with_max_price_per_hour("0.01"),
+    ));
+    let err = gcp.launch_instance(&priced).await.unwrap_err();
+    assert_eq!(err.invalid_field(), Some("capacity"), "{err}");
+}

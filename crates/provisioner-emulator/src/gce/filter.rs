@@ -1,5 +1,6 @@
 //! Compute Engine list filters, the subset this face understands, on the
-//! fields `name`, `status` and `labels.KEY`. Compute takes two kinds of
+//! fields `name`, `status` and `labels.KEY` (instances) or the fields a
+//! list names (operations: `operationType`, `targetLink`, …). Compute takes two kinds of
 //! filter, which "cannot be mixed in one request" (the API reference of
 //! `filter`):
 //!
@@ -64,6 +65,8 @@ pub(crate) enum Field {
     Name,
     Status,
     Label(String),
+    /// Another string field the list allows (see [`parse_with`]).
+    Other(String),
 }
 
 /// What a filter is evaluated on.
@@ -71,6 +74,8 @@ pub(crate) struct Subject<'a> {
     pub(crate) name: &'a str,
     pub(crate) status: &'a str,
     pub(crate) labels: &'a BTreeMap<String, String>,
+    /// The other fields' values, by name.
+    pub(crate) other: &'a [(&'a str, &'a str)],
 }
 
 impl Expr {
@@ -81,6 +86,7 @@ impl Expr {
                     Field::Name => Some(s.name),
                     Field::Status => Some(s.status),
                     Field::Label(key) => s.labels.get(key).map(String::as_str),
+                    Field::Other(name) => s.other.iter().find(|(n, _)| n == name).map(|(_, v)| *v),
                 };
                 match op {
                     Op::Eq => actual == Some(value.as_str()),
@@ -192,13 +198,15 @@ const MAX_DEPTH: usize = 32;
 /// The longest filter accepted, in bytes.
 const MAX_LEN: usize = 16 * 1024;
 
-struct Parser {
+struct Parser<'f> {
+    /// The fields besides `name`, `status` and `labels.KEY` the list takes.
+    other: &'f [&'f str],
     tokens: Vec<Token>,
     at: usize,
     depth: usize,
 }
 
-impl Parser {
+impl Parser<'_> {
     fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.at)
     }
@@ -262,6 +270,7 @@ impl Parser {
                 let field = match name.as_str() {
                     "name" => Field::Name,
                     "status" => Field::Status,
+                    other if self.other.contains(&other) => Field::Other(other.to_owned()),
                     other => match other.strip_prefix("labels.") {
                         Some(key) if !key.is_empty() => Field::Label(key.to_owned()),
                         _ => return Err(format!("unsupported field {other:?}")),
@@ -292,8 +301,14 @@ impl Parser {
     }
 }
 
-/// Parses a filter; an empty one is `None` (everything matches).
+/// Parses an instance filter; an empty one is `None` (everything matches).
 pub(crate) fn parse(text: &str) -> Result<Option<Expr>, String> {
+    parse_with(text, &[])
+}
+
+/// Parses a filter of a list whose items have the string fields `other`
+/// besides `name`, `status` and labels.
+pub(crate) fn parse_with(text: &str, other: &[&str]) -> Result<Option<Expr>, String> {
     if text.len() > MAX_LEN {
         return Err(format!("longer than {MAX_LEN} bytes"));
     }
@@ -302,6 +317,7 @@ pub(crate) fn parse(text: &str) -> Result<Option<Expr>, String> {
         return Ok(None);
     }
     let mut parser = Parser {
+        other,
         tokens,
         at: 0,
         depth: 0,
@@ -372,11 +388,13 @@ mod tests {
             name: "a",
             status: "STAGING",
             labels: &blue,
+            other: &[],
         };
         let no = Subject {
             name: "a",
             status: "TERMINATED",
             labels: &blue,
+            other: &[],
         };
         assert!(f.matches(&yes) && !f.matches(&no));
         assert_eq!(
@@ -418,6 +436,7 @@ mod tests {
             name: "web-12",
             status: "RUNNING",
             labels,
+            other: &[],
         };
         let yes = |f: &str, labels| parse(f).unwrap().unwrap().matches(&on(labels));
         assert!(yes("labels.fleet:*", &blue) && !yes("labels.fleet:*", &none));

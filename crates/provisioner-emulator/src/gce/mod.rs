@@ -22,10 +22,12 @@
 //! the error straight away. A `requestId` seen in the last 60 minutes returns
 //! the operation it started, without repeating the call; after that it is
 //! forgotten, as Compute Engine guarantees it for "at least 60 minutes".
+//! Spot VMs and their preemption operations: `spot.rs`.
 
 mod filter;
 mod mapping;
 mod operations;
+mod spot;
 mod updates;
 
 pub(crate) use operations::Operations;
@@ -282,6 +284,8 @@ fn instance_json(state: &AppState, project: &str, r: &InstanceRecord) -> Value {
         "labels": &*r.config.tags,
         "labelFingerprint": label_fingerprint(r),
         "selfLink": format!("{BASE}/{}", r.id),
+        "scheduling": spot::scheduling_json(&r.config.capacity),
+        "lastStartTimestamp": r.last_start.format(&Rfc3339).unwrap_or_default(),
     });
     if let Some(reason) = r.state_reason {
         instance["statusMessage"] = reason.into();
@@ -370,6 +374,7 @@ fn parse_insert(
         }
     }
     check_labels(&config.tags)?;
+    config.capacity = spot::capacity(body.get("scheduling"))?;
     let mut attributes = Attributes::new();
     attributes.insert(ZONE.to_owned(), zone.to_owned());
     attributes.extend(metadata_items(body.pointer("/metadata/items"))?);
@@ -594,6 +599,7 @@ async fn page(
                     name: last_segment(&r.id),
                     status: status_of(state, r),
                     labels: &r.config.tags,
+                    other: &[],
                 })
             })
     };

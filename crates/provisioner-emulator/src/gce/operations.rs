@@ -223,8 +223,13 @@ pub(super) struct OperationsQuery {
     page_token: Option<String>,
 }
 
-/// `zoneOperations.list`: the operations of the zone still kept, oldest
-/// first, paged by `maxResults` (at most 500) and `pageToken`.
+/// The fields a zone operations filter may name besides `name` and
+/// `status`.
+const OPERATION_FIELDS: [&str; 3] = ["operationType", "targetLink", "targetId"];
+
+/// `zoneOperations.list`: the operations of the zone still kept (the face's
+/// own and the preemptions it reports, see `spot.rs`) that `filter` admits,
+/// by id, paged by `maxResults` (at most 500) and `pageToken`.
 pub(super) async fn list_operations(
     State(state): State<AppState>,
     Path((project, zone)): Path<(String, String)>,
@@ -232,38 +237,47 @@ pub(super) async fn list_operations(
 ) -> Response {
     answer((|| {
         check_name("zone", &zone)?;
-        if q.filter.as_deref().is_some_and(|f| !f.trim().is_empty()) {
-            return Err(GceError::invalid(
-                "This emulator does not filter operations; list them without a filter.",
-            ));
-        }
+        let expr =
+            filter::parse_with(q.filter.as_deref().unwrap_or_default(), &OPERATION_FIELDS)
+                .map_err(|e| GceError::invalid(format!("Invalid value for field 'filter': {e}")))?;
         let (limit, after) = paging(q.max_results, q.page_token.as_deref(), "op-")?;
-        let mut ops: Vec<OpRecord> = state
+        let mut ops: Vec<(u64, Value)> = state
             .gce()
             .by_name
             .values()
             .into_iter()
             .filter(|op| op.project == project && op.zone == zone)
-            .filter(|op| after.is_none_or(|after| op.id > after))
+            .map(|op| (op.id, state.operation_json(&op, false)))
+            .chain(spot::preemptions(&state, &project, &zone))
+            .filter(|(id, _)| after.is_none_or(|after| *id > after))
+            .filter(|(_, op)| expr.as_ref().is_none_or(|e| admits(e, op)))
             .collect();
-        ops.sort_by_key(|op| op.id);
+        ops.sort_by_key(|(id, _)| *id);
         let more = ops.len() > limit;
         ops.truncate(limit);
-        let items: Vec<Value> = ops
-            .iter()
-            .map(|op| state.operation_json(op, false))
-            .collect();
         let mut body = json!({
             "kind": "compute#operationList",
             "id": format!("projects/{project}/zones/{zone}/operations"),
-            "items": items,
             "selfLink": format!("{BASE}/projects/{project}/zones/{zone}/operations"),
         });
-        if let (true, Some(last)) = (more, ops.last()) {
-            body["nextPageToken"] = format!("op-{}", last.id).into();
+        if let (true, Some((last, _))) = (more, ops.last()) {
+            body["nextPageToken"] = format!("op-{last}").into();
         }
+        body["items"] = ops.into_iter().map(|(_, op)| op).collect();
         Ok(Json(body).into_response())
     })())
+}
+
+/// Whether an operation's JSON passes a filter.
+fn admits(expr: &filter::Expr, op: &Value) -> bool {
+    let field = |name: &str| op.get(name).and_then(Value::as_str).unwrap_or_default();
+    let other = OPERATION_FIELDS.map(|name| (name, field(name)));
+    expr.matches(&filter::Subject {
+        name: field("name"),
+        status: field("status"),
+        labels: &std::collections::BTreeMap::new(),
+        other: &other,
+    })
 }
 
 #[cfg(test)]
