@@ -274,7 +274,11 @@ async fn azure_emulator() -> Result<ContractSubject, String> {
     )
     .with_small_pages()
     .with_second_instance_type("Standard_B2ms")
-    .with_faults(Arc::new(emulator.cloud().clone()))
+    .with_capabilities(Capabilities {
+        spot: Support::Yes,
+        ..Capabilities::default()
+    })
+    .with_faults(Arc::new(emulator.faults()))
     .holding(emulator))
 }
 

@@ -11,6 +11,7 @@ use azure_mgmt_network::package_2024_03 as network;
 use provisioner_core::consistency::{Expiring, RecentLaunches};
 use provisioner_core::{Error, Result, DEFAULT_MAX_RETRY_AFTER};
 
+use crate::activity::ActivityLog;
 use crate::errors::from_azure;
 use crate::launch::AzureLaunchConfig;
 use crate::transport::ArmTransport;
@@ -34,6 +35,12 @@ pub struct AzureProvisioner {
     /// Creates that failed after acceptance and whose VM this provisioner
     /// deleted, kept an hour: describe goes on reporting why.
     pub(crate) failed_launches: std::sync::Mutex<Expiring<provisioner_core::LaunchFailure>>,
+    /// VMs this provisioner deleted, kept an hour: gone by its own hand,
+    /// so no eviction is looked for.
+    pub(crate) deleted: std::sync::Mutex<Expiring<()>>,
+    /// The activity log, where evictions show (`activity.rs`); `None` for a
+    /// provisioner on given clients, which then refuses spot launches.
+    pub(crate) activity: Option<ActivityLog>,
 }
 
 impl std::fmt::Debug for AzureProvisioner {
@@ -171,23 +178,33 @@ impl AzureProvisioner {
         let mut compute = compute::Client::builder(credential.clone())
             .retry(azure_core::RetryOptions::none())
             .transport(options());
-        let mut network = network::Client::builder(credential)
+        let mut network = network::Client::builder(credential.clone())
             .retry(azure_core::RetryOptions::none())
             .transport(options());
-        if let Some(url) = endpoint {
+        if let Some(url) = &endpoint {
             compute = compute.endpoint(url.clone());
-            network = network.endpoint(url);
+            network = network.endpoint(url.clone());
         }
         let compute = compute.build().map_err(|e| from_azure(e, ""))?;
         let network = network.build().map_err(|e| from_azure(e, ""))?;
+        let activity = ActivityLog::new(
+            endpoint.unwrap_or_else(|| compute::DEFAULT_ENDPOINT.to_owned()),
+            credential,
+            azure_core::ClientOptions::default()
+                .retry(azure_core::RetryOptions::none())
+                .transport(options()),
+        )
+        .map_err(|e| from_azure(e, ""))?;
         let mut provisioner = Self::from_clients(compute, network, scope, launch)?;
         provisioner.transport = Some(transport);
+        provisioner.activity = Some(activity);
         Ok(provisioner)
     }
 
     /// A provisioner on given clients. Their own pipelines apply: the
     /// Retry-After cap and the reading of error details in `details[]` work
-    /// only with the constructors above.
+    /// only with the constructors above. It has no activity-log client, so
+    /// it cannot see Spot evictions and refuses spot launches.
     pub fn from_clients(
         compute: compute::Client,
         network: network::Client,
@@ -207,6 +224,8 @@ impl AzureProvisioner {
             recent: RecentLaunches::new(Duration::from_secs(60)),
             transport: None,
             failed_launches: std::sync::Mutex::new(Expiring::new(FAILED_LAUNCH_MEMORY)),
+            deleted: std::sync::Mutex::new(Expiring::new(FAILED_LAUNCH_MEMORY)),
+            activity: None,
         })
     }
 

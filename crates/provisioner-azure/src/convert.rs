@@ -30,9 +30,15 @@ impl AzureProvisioner {
         if let Some(gb) = config.disk_size_gb {
             os_disk["diskSizeGB"] = gb.into();
         }
+        // A subnet per launch wins over the provisioner's.
+        let subnet = config
+            .placement
+            .subnet
+            .as_deref()
+            .unwrap_or(&self.launch.subnet_id);
         let mut ip_config = json!({
             "name": "ipconfig1",
-            "properties": {"primary": true, "subnet": {"id": self.launch.subnet_id}},
+            "properties": {"primary": true, "subnet": {"id": subnet}},
         });
         if self.launch.public_ip {
             ip_config["properties"]["publicIPAddressConfiguration"] = json!({
@@ -70,6 +76,13 @@ impl AzureProvisioner {
                 "networkProfile": {"networkApiVersion": "2020-11-01", "networkInterfaceConfigurations": [nic]},
             },
         });
+        crate::spot::apply(&mut body, config)?;
+        if config.capacity != provisioner_core::Capacity::OnDemand && self.activity.is_none() {
+            return Err(Error::invalid_argument(
+                provisioner_core::validate::field::CAPACITY,
+                "this provisioner, built on given clients, cannot read the activity log where evictions show: build it with with_credential, from_env or for_endpoint",
+            ));
+        }
         // customData is what cloud-init runs at first boot (userData is
         // only served to the guest by the metadata service).
         if let Some(user_data) = &config.user_data {

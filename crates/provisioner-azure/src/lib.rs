@@ -81,12 +81,14 @@
 //! # }
 //! ```
 
+mod activity;
 mod builder;
 mod convert;
 mod errors;
 mod launch;
 mod provisioner;
 mod rules;
+mod spot;
 mod states;
 mod transport;
 

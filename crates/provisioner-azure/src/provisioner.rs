@@ -19,6 +19,7 @@ use provisioner_core::{
 use crate::convert::{launch_fingerprint_of, name_of, nic_addresses, nic_id, state_of, tags_of};
 use crate::errors::from_azure;
 use crate::rules::{check_vm_name, AZURE_RULES};
+use crate::spot;
 use crate::{AzureProvisioner, PROVIDER};
 
 impl AzureProvisioner {
@@ -145,18 +146,45 @@ impl AzureProvisioner {
     }
 
     /// What describe says of a VM ARM does not know: the failed launch it
-    /// reaped, a recent launch not yet visible, or gone.
-    fn status_of_missing(&self, name: &str) -> InstanceStatus {
+    /// reaped, gone by this provisioner's delete, evicted (a Spot VM whose
+    /// policy is `Delete`), a recent launch not yet visible, or gone.
+    async fn status_of_missing(&self, name: &str) -> Result<InstanceStatus> {
         let reaped = self.lock_failed().get(name).cloned();
-        match reaped {
-            Some(failure) => InstanceStatus::failed_launch(name, failure),
-            None if self.recent.contains(name) => InstanceStatus {
+        if let Some(failure) = reaped {
+            return Ok(InstanceStatus::failed_launch(name, failure));
+        }
+        if self.lock_deleted().contains(name) {
+            return Ok(InstanceStatus::gone(name));
+        }
+        if self.evicted(name).await? {
+            self.recent.forget(name);
+            return Ok(InstanceStatus {
+                state_reason: Some("evicted".to_owned()),
+                reclaimed: true,
+                ..InstanceStatus::gone(name)
+            });
+        }
+        Ok(if self.recent.contains(name) {
+            InstanceStatus {
                 state: CloudInstanceState::Pending,
                 state_reason: Some("launched; not yet visible".to_owned()),
                 ..InstanceStatus::gone(name)
-            },
-            None => InstanceStatus::gone(name),
+            }
+        } else {
+            InstanceStatus::gone(name)
+        })
+    }
+
+    fn lock_deleted(&self) -> std::sync::MutexGuard<'_, Expiring<()>> {
+        self.deleted.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// True when a deallocated Spot VM was deallocated by an eviction.
+    async fn reclaimed(&self, name: &str, vm: &VirtualMachine) -> Result<bool> {
+        if !spot::is_spot(vm) || state_of(vm).0 != CloudInstanceState::Stopped {
+            return Ok(false);
         }
+        self.evicted(name).await
     }
 
     /// When `vm` is a launch that failed after acceptance: reaps it and
@@ -217,16 +245,17 @@ fn status_of_found(
     name: &str,
     vm: &VirtualMachine,
     (private_ip, public_ip): (Option<IpAddr>, Option<IpAddr>),
+    reclaimed: bool,
 ) -> InstanceStatus {
     let (state, reason, _) = state_of(vm);
     InstanceStatus {
         instance_id: name.to_owned(),
         state,
-        state_reason: reason,
+        state_reason: reason.or_else(|| reclaimed.then(|| "evicted".to_owned())),
         private_ip,
         public_ip,
         launch_failure: None,
-        reclaimed: false,
+        reclaimed,
     }
 }
 
@@ -292,8 +321,10 @@ impl InstanceProvisioner for AzureProvisioner {
                 .map_err(|e| from_azure(e, &name))?;
             let tags = tags_of(&vm);
             let (state, _, _) = state_of(&vm);
-            // A new VM under a name whose last create failed.
+            // A new VM under a name whose last create failed, or that this
+            // provisioner deleted.
             self.lock_failed().remove(&name);
+            self.lock_deleted().remove(&name);
             self.recent.record(&name);
             Ok(InstanceInfo {
                 instance_id: name,
@@ -319,7 +350,9 @@ impl InstanceProvisioner for AzureProvisioner {
                         .await
                         .map_err(|e| from_azure(e, instance_id))
                 })
-                .await
+                .await?;
+            self.lock_deleted().insert(instance_id, ());
+            Ok(())
         })
         .await
     }
@@ -379,13 +412,14 @@ impl InstanceProvisioner for AzureProvisioner {
         in_operation(self.name(), Operation::Describe, async {
             check_vm_name(instance_id)?;
             let Some(vm) = self.get_vm(instance_id).await? else {
-                return Ok(self.status_of_missing(instance_id));
+                return self.status_of_missing(instance_id).await;
             };
             if let Some(failed) = self.reap_failed(instance_id, &vm).await {
                 return Ok(failed);
             }
             let addresses = self.addresses(&vm).await?;
-            Ok(status_of_found(instance_id, &vm, addresses))
+            let reclaimed = self.reclaimed(instance_id, &vm).await?;
+            Ok(status_of_found(instance_id, &vm, addresses, reclaimed))
         })
         .await
     }
@@ -421,10 +455,13 @@ impl InstanceProvisioner for AzureProvisioner {
                     continue;
                 }
                 let status = match asked.get(&id.to_ascii_lowercase()) {
-                    None => self.status_of_missing(id),
+                    None => self.status_of_missing(id).await?,
                     Some(vm) => match self.reap_failed(id, vm).await {
                         Some(failed) => failed,
-                        None => status_of_found(id, vm, addresses_of(vm, &nics, &pips)),
+                        None => {
+                            let reclaimed = self.reclaimed(id, vm).await?;
+                            status_of_found(id, vm, addresses_of(vm, &nics, &pips), reclaimed)
+                        }
                     },
                 };
                 results.push(Ok(status));
@@ -457,21 +494,22 @@ impl InstanceProvisioner for AzureProvisioner {
                 return Ok(Vec::new());
             }
             let (nics, pips) = self.group_addresses().await?;
-            Ok(vms
-                .into_iter()
-                .map(|(vm, state, tags)| {
-                    let (private_ip, public_ip) = addresses_of(&vm, &nics, &pips);
-                    InstanceInfo {
-                        instance_id: name_of(&vm),
-                        private_ip,
-                        public_ip,
-                        state,
-                        launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
-                        tags,
-                        reclaimed: false,
-                    }
-                })
-                .collect())
+            let mut listed = Vec::with_capacity(vms.len());
+            for (vm, state, tags) in vms {
+                let (private_ip, public_ip) = addresses_of(&vm, &nics, &pips);
+                let name = name_of(&vm);
+                let reclaimed = self.reclaimed(&name, &vm).await?;
+                listed.push(InstanceInfo {
+                    instance_id: name,
+                    private_ip,
+                    public_ip,
+                    state,
+                    launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
+                    tags,
+                    reclaimed,
+                });
+            }
+            Ok(listed)
         })
         .await
     }

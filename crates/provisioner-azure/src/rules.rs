@@ -26,9 +26,9 @@ pub const AZURE_RULES: ConfigRules = ConfigRules {
     disk_size_gb: 1..=4_095,
     max_user_data_bytes: 48 * 1024,
     max_idempotency_key_len: 64,
-    // Spot and placement per launch are not mapped to this cloud's API
-    // yet: refused before any call rather than launched on-demand.
-    capacity: CapacityRules::ON_DEMAND_ONLY,
+    // Spot with a maximum price and either eviction policy, a zone and a
+    // subnet per launch (spot.rs).
+    capacity: CapacityRules::ALL,
 };
 
 /// Checks a VM name (the instance id within the configured group): 1 to 64

@@ -558,7 +558,7 @@ async fn the_table_of_bad_inputs_never_reaches_the_wire() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thousand_concurrent_describes_through_the_batching_layer_are_six_requests() {
+async fn a_thousand_concurrent_describes_through_the_batching_layer_are_seven_requests() {
     let emulator = emulator(1000).await;
     let azure = Arc::new(provisioner(&emulator).await);
     let launched = azure
@@ -591,8 +591,100 @@ async fn a_thousand_concurrent_describes_through_the_batching_layer_are_six_requ
         }
     }
     // Two batches of 500, each one page of VMs (with their instance views),
-    // one of interfaces and one of public addresses. Without batching:
-    // 3,000 GETs (VM, interface, address per describe).
+    // one of interfaces and one of public addresses; and one read of the
+    // activity log for the VM that was never launched (a Spot VM evicted
+    // with policy Delete would be missing too). Without batching: 3,000
+    // GETs (VM, interface, address per describe).
     let requests = emulator.requests_received(provisioner_emulator::Face::ResourceManager) - before;
-    assert!(requests <= 6, "{requests} requests for 1,000 describes");
+    assert!(requests <= 7, "{requests} requests for 1,000 describes");
+}
+
+#[tokio::test]
+async fn a_spot_launch_asks_for_a_spot_vm_and_an_eviction_reads_from_the_activity_log() {
+    use provisioner_core::{Capacity, OnReclaim, Placement, SpotOptions};
+    let emulator = emulator(100).await;
+    let azure = provisioner(&emulator).await;
+    let other_subnet = SUBNET.replace("/subnets/default", "/subnets/jobs");
+    let spot = SpotOptions::default()
+        .with_on_reclaim(OnReclaim::Stop)
+        .with_max_price_per_hour("0.0421");
+    let config = config()
+        .with_capacity(Capacity::Spot(spot))
+        .with_placement(Placement::in_zone("2").with_subnet(&other_subnet));
+    let info = azure.launch_instance(&config).await.unwrap();
+    let vm_path = format!(
+        "/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Compute/virtualMachines/{}?api-version=2024-07-01",
+        info.instance_id
+    );
+    let (_, vm) = get_json(&emulator, &vm_path).await;
+    assert_eq!(vm["properties"]["priority"], "Spot", "{vm}");
+    assert_eq!(vm["properties"]["evictionPolicy"], "Deallocate");
+    assert_eq!(vm["properties"]["billingProfile"]["maxPrice"], 0.0421);
+    assert_eq!(vm["zones"], serde_json::json!(["2"]));
+    let record = emulator.cloud().peek(&info.instance_id).unwrap();
+    assert_eq!(record.attributes["nic.subnet"], other_subnet);
+    let id = info.instance_id.as_str();
+    let wait = |states: &'static [CloudInstanceState]| {
+        azure.wait_for_state(id, states, Duration::from_secs(5))
+    };
+
+    // Once running, deallocated by the user: reclaimed or not?
+    let user_deallocation_reclaimed = || async {
+        wait(&[CloudInstanceState::Running]).await.unwrap();
+        azure.stop_instance(id).await.unwrap();
+        let status = wait(&[CloudInstanceState::Stopped]).await.unwrap();
+        status.reclaimed
+    };
+
+    // A user's deallocation of a Spot VM is not an eviction.
+    assert!(!user_deallocation_reclaimed().await);
+
+    // Evicted after a start: deallocated, and said to be reclaimed.
+    azure.start_instance(id).await.unwrap();
+    wait(&[CloudInstanceState::Running]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    emulator.cloud().reclaim(id).unwrap();
+    let evicted = wait(&[CloudInstanceState::Stopped]).await.unwrap();
+    assert!(evicted.reclaimed, "{evicted:?}");
+    let listed = azure
+        .list_instances(&InstanceFilter::default().in_states(CloudInstanceState::ALL))
+        .await
+        .unwrap();
+    assert!(listed.iter().any(|i| i.instance_id == id && i.reclaimed));
+
+    // Started again: the eviction no longer explains a later deallocation.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    azure.start_instance(id).await.unwrap();
+    assert!(!user_deallocation_reclaimed().await);
+
+    // On given clients there is no activity log to see evictions: spot is
+    // refused before any call.
+    let token: Arc<dyn TokenCredential> = Arc::new(Token);
+    let url = azure_core::Url::parse(&emulator.endpoint()).unwrap();
+    let compute = azure_mgmt_compute::package_2024_07_01::Client::builder(token.clone())
+        .endpoint(url.clone())
+        .build()
+        .unwrap();
+    let network = network::Client::builder(token)
+        .endpoint(url)
+        .build()
+        .unwrap();
+    let given = AzureProvisioner::from_clients(
+        compute,
+        network,
+        AzureScope::new("sub-1", "fleet", "westeurope"),
+        AzureLaunchConfig::new(
+            SUBNET,
+            "fleet",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey fleet",
+        ),
+    )
+    .unwrap();
+    let before = emulator.requests_received(provisioner_emulator::Face::ResourceManager);
+    let err = given.launch_instance(&config).await.unwrap_err();
+    assert_eq!(err.invalid_field(), Some("capacity"), "{err}");
+    assert_eq!(
+        emulator.requests_received(provisioner_emulator::Face::ResourceManager),
+        before
+    );
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use provisioner_azure::{AzureLaunchConfig, AzureProvisioner, AzureScope};
-use provisioner_core::contract::ContractSubject;
+use provisioner_core::contract::{Capabilities, ContractSubject, Support};
 use provisioner_core::InstanceConfig;
 use provisioner_emulator::Emulator;
 use provisioner_fake::Personality;
@@ -41,7 +41,11 @@ async fn subject() -> ContractSubject {
     )
     .with_small_pages()
     .with_second_instance_type("Standard_B2ms")
-    .with_faults(Arc::new(emulator.cloud().clone()))
+    .with_capabilities(Capabilities {
+        spot: Support::Yes,
+        ..Capabilities::default()
+    })
+    .with_faults(Arc::new(emulator.faults()))
     .holding(emulator)
 }
 

@@ -152,6 +152,10 @@ pub(crate) fn launch_failure(kind: LaunchFailureKind) -> LaunchFailure {
 pub struct Reclaim {
     /// The instance reclaimed.
     pub id: Arc<str>,
+    /// Its wire attributes: a face reports a reclaim in its own terms
+    /// (Azure's activity log names the VM's subscription and group) after
+    /// the instance is gone.
+    pub attributes: Arc<Attributes>,
     /// When, on the model's wall clock.
     pub at: OffsetDateTime,
     /// What the reclaim did to it: stopped or terminated it.
@@ -1000,10 +1004,12 @@ impl FakeCloud {
             }
         };
         instance.reclaimed = true;
+        let attributes = Arc::clone(&instance.attributes);
         let seq = model.next_seq;
         model.next_seq += 1;
         let event = Reclaim {
             id: Arc::from(id),
+            attributes,
             at: inner.wall_at(now),
             on_reclaim,
             seq,

@@ -85,6 +85,7 @@ pub(super) fn vm_json(state: &AppState, r: &InstanceRecord, with_view: bool) -> 
             "timeCreated": r.launch_time.format(&Rfc3339).unwrap_or_default(),
         },
     });
+    spot::show(&mut vm, r);
     if with_view {
         vm["properties"]["instanceView"] = instance_view_json(state, r);
     }

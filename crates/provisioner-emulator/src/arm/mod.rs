@@ -30,12 +30,14 @@
 //! Azure leaves it (and bills it).
 //!
 //! The files: this one (routes, the face's records, `api-version`, auth and
-//! the error envelope), `vms.rs` (the VM handlers), `network.rs` (network
+//! the error envelope), `vms.rs` (the VM handlers), `spot.rs` (Spot VM
+//! fields), `activity.rs` (the activity log, where evictions show), `network.rs` (network
 //! interfaces, public addresses, disks), `operations.rs` (long-running
 //! answers and the operation status resource), `request.rs` (what a PUT
 //! body asks for), `checks.rs` (names and tags), `bodies.rs` (the JSON
 //! answered), `mapping.rs` (states and errors).
 
+mod activity;
 mod bodies;
 mod checks;
 mod groups;
@@ -43,9 +45,11 @@ pub(crate) mod mapping;
 mod network;
 mod operations;
 mod request;
+mod spot;
 mod versions;
 mod vms;
 
+use activity::*;
 use bodies::*;
 use checks::*;
 use groups::*;
@@ -112,6 +116,10 @@ pub(crate) fn router() -> Router<AppState> {
             put(put_group).get(get_group).head(head_group),
         )
         .route(&format!("{sub}/providers/{VMS}"), get(list_all_vms))
+        .route(
+            &format!("{sub}/providers/Microsoft.Insights/eventtypes/management/values"),
+            get(list_activity),
+        )
         .route(&format!("{group}/{VMS}"), get(list_vms))
         .route(&vm, get(get_vm).put(put_vm).delete(delete_vm))
         .route(&format!("{vm}/instanceView"), get(instance_view))
@@ -219,6 +227,8 @@ pub(crate) struct ArmState {
     /// their id → their body: created by a PUT, or left behind by a VM
     /// whose `deleteOption` for them was `Detach`.
     resources: Mutex<HashMap<String, Value>>,
+    /// The power actions callers made (the activity log, `activity.rs`).
+    activity: ActivityLog,
 }
 
 /// ARM ids are case-insensitive: the map key of one.

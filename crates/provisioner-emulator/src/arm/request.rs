@@ -49,6 +49,7 @@ pub(super) fn parse_vm(
             .collect();
     }
     check_tags(&config.tags)?;
+    config.capacity = spot::capacity(body)?;
     if let Some(gb) = body.pointer("/properties/storageProfile/osDisk/diskSizeGB") {
         let gb = gb
             .as_u64()
@@ -90,6 +91,9 @@ pub(super) fn parse_vm(
     set(attr::GROUP, group);
     set(attr::LOCATION, location);
     set(attr::IMAGE_REFERENCE, &image.to_string());
+    if let Some(zone) = spot::zone(body)? {
+        set(spot::ZONE, &zone);
+    }
     if let Some(user_data) = user_data {
         set(attr::USER_DATA, user_data);
     }

@@ -181,6 +181,9 @@ pub(super) const GROUPS: &[&str] = &[
 /// refuses a member its version does not have: "Could not find member".
 const VM_FIELDS: &[(&str, &str, &str)] = &[
     ("/properties/userData", "2021-03-01", "userData"),
+    // Spot VMs: "the minimum api-version is 2019-03-01" (the VM reference).
+    ("/properties/evictionPolicy", "2019-03-01", "evictionPolicy"),
+    ("/properties/billingProfile", "2019-03-01", "billingProfile"),
     (
         "/properties/networkProfile/networkInterfaceConfigurations",
         "2021-03-01",

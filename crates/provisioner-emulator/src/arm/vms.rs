@@ -197,6 +197,10 @@ async fn power_action(
                 _ => state.cloud.stop(&name).await,
             };
             result.map_err(|e| mapping::error(&e, &name, &group))?;
+            state
+                .arm()
+                .activity
+                .record(state.cloud.now_wall(), action, &record);
             if let Some(mode) = mode {
                 lock(&state.arm().stop_modes).insert(name.clone(), mode);
             }
