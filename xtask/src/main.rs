@@ -7,7 +7,7 @@
 //!   clients side by side against the emulator.
 //! - `cargo xtask clients [--face ec2|gce|arm|all]` runs each cloud's
 //!   official Python client through a lifecycle against the emulator.
-//! - `cargo xtask soak [--provider …] [--launches N] [--faults P] [--seed S]`
+//! - `cargo xtask soak [--provider …] [--launches N] [--faults P] [--seed S] [--spot P] [--reclaims P]`
 //!   runs launch cycles under faults on every provider and counts
 //!   duplicates and leaks at the emulator.
 

@@ -1,19 +1,22 @@
 //! `cargo xtask soak`: many launch → describe → (stop/start) → terminate
 //! cycles per provider, through its SDK against the emulator (the fake in
 //! memory), under random throttling, 5xx, latency, connections dropped after
-//! the create committed, launches that fail after acceptance, and callers
-//! that give up on a launch at a random moment. It counts at the emulator:
-//! instances created, duplicates of keyed slots, what is left after
-//! terminate-all and one sweep, and the errors that reached the caller.
+//! the create committed, launches that fail after acceptance, callers
+//! that give up on a launch at a random moment, and spot instances the cloud
+//! reclaims while they run. It counts at the emulator: instances created,
+//! duplicates of keyed slots, what is left after terminate-all and one
+//! sweep, reclaims that describe did not report, and the errors that
+//! reached the caller.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use provisioner_core::contract::FaultInjector;
 use provisioner_core::sweep::Sweep;
 use provisioner_core::{
-    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceProvisioner,
-    InstanceProvisionerExt, LaunchFailureKind, Result as CoreResult, Tags,
+    Capacity, CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceProvisioner,
+    InstanceProvisionerExt, LaunchFailureKind, OnReclaim, Result as CoreResult, SpotOptions, Tags,
 };
 use provisioner_emulator::{Emulator, EmulatorHandle};
 use provisioner_fake::{FakeCloud, FakeProvisioner, Fault, Operation, Personality, SplitMix64};
@@ -43,6 +46,12 @@ pub(crate) struct Options {
     /// The seed of every random choice, so a run repeats.
     #[arg(long, default_value_t = 0x50a6)]
     seed: u64,
+    /// Percent of slots that launch spot capacity, 0 to 90.
+    #[arg(long, default_value_t = 20.0, value_parser = percent)]
+    spot: f64,
+    /// Percent of running spot instances the cloud reclaims, 0 to 90.
+    #[arg(long, default_value_t = 30.0, value_parser = percent)]
+    reclaims: f64,
 }
 
 fn percent(text: &str) -> Result<f64, String> {
@@ -67,11 +76,15 @@ struct Tally {
     errors_to_caller: usize,
     swept: usize,
     leaked: usize,
+    /// Spot instances the cloud reclaimed while they ran.
+    reclaimed: usize,
+    /// Reclaims that describe did not report as such.
+    reclaims_unseen: usize,
 }
 
 impl Tally {
     fn clean(&self) -> bool {
-        self.duplicates == 0 && self.leaked == 0
+        self.duplicates == 0 && self.leaked == 0 && self.reclaims_unseen == 0
     }
 }
 
@@ -86,10 +99,12 @@ pub(crate) fn run(options: Options) -> Result<bool, String> {
     for provider in &options.which.names() {
         let tally = runtime.block_on(soak(provider, &options))?;
         println!(
-            "soak {provider}: {} launches, {} duplicates, {} leaked, {} created, {} unkeyed extras and cancelled launches swept, {} cancelled by the caller, {} failed after acceptance ({} relaunched), {} errors reached the caller",
+            "soak {provider}: {} launches, {} duplicates, {} leaked, {} reclaims ({} not seen by describe), {} created, {} unkeyed extras and cancelled launches swept, {} cancelled by the caller, {} failed after acceptance ({} relaunched), {} errors reached the caller",
             tally.launches,
             tally.duplicates,
             tally.leaked,
+            tally.reclaimed,
+            tally.reclaims_unseen,
             tally.created,
             tally.swept,
             tally.cancelled,
@@ -110,6 +125,11 @@ struct Target {
     /// The emulator serving `cloud` (none for the fake), and the action name
     /// of its create request.
     emulator: Option<(EmulatorHandle, &'static str)>,
+    /// Reclaims instances by the provider's ids.
+    faults: Arc<dyn FaultInjector>,
+    /// What a reclaim does to this provider's spot instances: stop where
+    /// the provider can ask for it (EC2's one-time requests terminate).
+    on_reclaim: OnReclaim,
 }
 
 async fn target(provider: &str, seed: u64) -> Result<Target, String> {
@@ -129,8 +149,10 @@ async fn target(provider: &str, seed: u64) -> Result<Target, String> {
         return Ok(Target {
             provisioner: Arc::new(FakeProvisioner::new(cloud.clone())),
             base: InstanceConfig::new("img-soak", "small"),
+            faults: Arc::new(cloud.clone()),
             cloud,
             emulator: None,
+            on_reclaim: OnReclaim::Stop,
         });
     }
     let emulator = Emulator::builder()
@@ -145,11 +167,17 @@ async fn target(provider: &str, seed: u64) -> Result<Target, String> {
         "gcp" => "compute.instances.insert",
         _ => "Microsoft.Compute/virtualMachines/write",
     };
+    let on_reclaim = match provider {
+        "ec2" => OnReclaim::Terminate,
+        _ => OnReclaim::Stop,
+    };
     Ok(Target {
         provisioner,
         base,
         cloud,
+        faults: Arc::new(emulator.faults()),
         emulator: Some((emulator, action)),
+        on_reclaim,
     })
 }
 
@@ -173,6 +201,16 @@ struct Cycle {
     cancelled: bool,
     failed_after_acceptance: bool,
     errors_to_caller: usize,
+    reclaimed: bool,
+    /// Reclaimed, and describe did not say so.
+    reclaim_unseen: bool,
+}
+
+/// The cloud's part in one slot's cycle: whether it reclaims the instance
+/// once it runs, and how.
+struct Reclaimer {
+    faults: Arc<dyn FaultInjector>,
+    reclaim: bool,
 }
 
 /// Calls `call` until it succeeds, fails for good, or `ATTEMPTS` pass;
@@ -202,7 +240,12 @@ where
     }
 }
 
-async fn cycle(p: Arc<dyn InstanceProvisioner>, config: InstanceConfig, seed: u64) -> Cycle {
+async fn cycle(
+    p: Arc<dyn InstanceProvisioner>,
+    config: InstanceConfig,
+    seed: u64,
+    cloud: Reclaimer,
+) -> Cycle {
     let mut dice = Dice(SplitMix64::new(seed));
     let mut outcome = Cycle::default();
     let errors = &mut outcome.errors_to_caller;
@@ -234,6 +277,12 @@ async fn cycle(p: Arc<dyn InstanceProvisioner>, config: InstanceConfig, seed: u6
             outcome.failed_after_acceptance = true;
         }
         Err(_) => *errors += 1,
+        Ok(_) if cloud.reclaim && cloud.faults.reclaim(&id).await => {
+            outcome.reclaimed = true;
+            let ends = [CloudInstanceState::Stopped, CloudInstanceState::Terminated];
+            let seen = p.wait_for_state(&id, &ends, Duration::from_secs(120)).await;
+            outcome.reclaim_unseen = !seen.is_ok_and(|status| status.reclaimed);
+        }
         Ok(_) => {
             if dice.percent(10) {
                 let _ = retried(errors, || p.stop_instance(&id)).await;
@@ -296,12 +345,23 @@ async fn soak(provider: &str, options: &Options) -> Result<Tally, String> {
         if slot % 2 == 0 {
             config.idempotency_key = Some(format!("{run}-slot-{slot}-gen-0"));
         }
+        let seed = options.seed ^ (slot as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // Some slots launch spot; the cloud reclaims some of those.
+        let mut dice = Dice(SplitMix64::new(seed ^ 0x5b07));
+        let spot = dice.percent(options.spot as u64);
+        if spot {
+            config.capacity =
+                Capacity::Spot(SpotOptions::default().with_on_reclaim(target.on_reclaim));
+        }
+        let reclaimer = Reclaimer {
+            faults: Arc::clone(&target.faults),
+            reclaim: spot && dice.percent(options.reclaims as u64),
+        };
         let p = Arc::clone(&target.provisioner);
         let slots = Arc::clone(&slots);
-        let seed = options.seed ^ (slot as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         cycles.spawn(async move {
             let _slot = slots.acquire_owned().await;
-            cycle(p, config, seed).await
+            cycle(p, config, seed, reclaimer).await
         });
     }
     let mut tally = Tally {
@@ -313,6 +373,8 @@ async fn soak(provider: &str, options: &Options) -> Result<Tally, String> {
         tally.cancelled += usize::from(done.cancelled);
         tally.failed_after_acceptance += usize::from(done.failed_after_acceptance);
         tally.errors_to_caller += done.errors_to_caller;
+        tally.reclaimed += usize::from(done.reclaimed);
+        tally.reclaims_unseen += usize::from(done.reclaim_unseen);
     }
 
     // The fleet knows nothing live now: one sweep (faults still on) finds
@@ -404,8 +466,14 @@ mod tests {
     fn options() {
         let o = parse(&[]).unwrap();
         assert_eq!(
-            (o.which.names().len(), o.launches, o.faults),
-            (4, 1000, 20.0)
+            (
+                o.which.names().len(),
+                o.launches,
+                o.faults,
+                o.spot,
+                o.reclaims
+            ),
+            (4, 1000, 20.0, 20.0, 30.0)
         );
         let o = parse(&[
             "--provider",
@@ -416,11 +484,22 @@ mod tests {
             "5",
             "--seed",
             "7",
+            "--spot",
+            "50",
+            "--reclaims",
+            "0",
         ])
         .unwrap();
         assert_eq!(
-            (o.which.names(), o.launches, o.faults, o.seed),
-            (vec!["gcp"], 10, 5.0, 7)
+            (
+                o.which.names(),
+                o.launches,
+                o.faults,
+                o.seed,
+                o.spot,
+                o.reclaims
+            ),
+            (vec!["gcp"], 10, 5.0, 7, 50.0, 0.0)
         );
         assert!(parse(&["--faults", "95"]).is_err());
     }
