@@ -33,10 +33,19 @@
 //! - List reads the group's VMs with their instance view in one paged call
 //!   per page, and the group's interfaces and public addresses in one paged
 //!   call each: never one call per VM. Tags are matched exactly.
+//! - Spot: `priority: Spot`, `evictionPolicy` `Deallocate`
+//!   ([`OnReclaim::Stop`](provisioner_core::OnReclaim::Stop)) or `Delete`,
+//!   `billingProfile.maxPrice`; a zone (`1`–`3`) and a subnet per launch.
+//!   An evicted VM is deallocated (or gone) like any other: describe and
+//!   list read the VM's activity log for an `evictSpotVM` later than its
+//!   last start, for deallocated Spot VMs and VMs gone that this
+//!   provisioner did not delete (one call per such VM). A provisioner on
+//!   given clients cannot read the log and refuses spot.
 //! - The files: `builder.rs` (construction), `transport.rs` (how requests
 //!   are sent and retried), `convert.rs` (Azure shapes to the core's),
-//!   `provisioner.rs` (the six calls), and the mapping tables, one module
-//!   each: `states.rs`, `errors.rs`, `rules.rs` ([`AZURE_RULES`]).
+//!   `provisioner.rs` (the six calls), `activity.rs` (the activity-log
+//!   call), and the mapping tables, one module each: `states.rs`,
+//!   `errors.rs`, `rules.rs` ([`AZURE_RULES`]), `spot.rs`.
 //!
 //! Retries are this crate's transport's (408, 429, 5xx and I/O errors, three
 //! retries), honouring Retry-After up to a cap
@@ -51,7 +60,9 @@
 //!
 //! `Virtual Machine Contributor` on the resource group, plus
 //! `Microsoft.Network/virtualNetworks/subnets/join/action` on the subnet
-//! (for example `Network Contributor` there).
+//! (for example `Network Contributor` there); for spot launches,
+//! `Microsoft.Insights/eventtypes/values/read` (`Monitoring Reader`) to
+//! read evictions in the activity log.
 //!
 //! # Example (against this project's emulator)
 //!

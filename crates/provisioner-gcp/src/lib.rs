@@ -31,11 +31,18 @@
 //! - After this provisioner terminates an instance, describe says
 //!   terminating while the delete operation runs, although Compute Engine
 //!   shows `STOPPING` meanwhile; a deleted instance is terminated.
+//! - Spot: a Spot VM (`scheduling.provisioningModel = SPOT`,
+//!   `instanceTerminationAction` `STOP` or `DELETE`; Compute Engine has no
+//!   maximum price); a zone (one of the provisioner's) and a subnetwork per
+//!   launch. A preemption is a `compute.instances.preempted` zone
+//!   operation: describe and list read them for stopped Spot VMs (a
+//!   preemption since the last start is a reclaim) and for instances gone
+//!   that this provisioner did not delete.
 //! - The files: `builder.rs` (construction), `convert.rs` (Compute Engine
 //!   shapes to the core's: insert body, filter, instances, operation
 //!   errors), `provisioner.rs` (the six calls), `ids.rs`, and the mapping
 //!   tables, one module each: `states.rs` (all twelve documented statuses),
-//!   `errors.rs`, `tags.rs` ([`GCP_RULES`]).
+//!   `errors.rs`, `tags.rs` ([`GCP_RULES`]), `spot.rs`.
 //!
 //! Retries are the client library's (its default policy does not retry, so
 //! no call ever waits on a Retry-After); errors that reach the caller carry
@@ -45,7 +52,7 @@
 //!
 //! `roles/compute.instanceAdmin.v1` on the project (instances get, list,
 //! create, delete, start, stop, set metadata and labels; zone operations
-//! get), and `roles/iam.serviceAccountUser` on a service account instances
+//! get and list, where preemptions show), and `roles/iam.serviceAccountUser` on a service account instances
 //! run as.
 //!
 //! # Example (against this project's emulator)
