@@ -19,7 +19,7 @@ use provisioner_core::{
 use crate::convert::{launch_fingerprint_of, name_of, nic_addresses, nic_id, state_of, tags_of};
 use crate::errors::from_azure;
 use crate::rules::{check_vm_name, AZURE_RULES};
-use crate::spot;
+use crate::spot::{self, Eviction};
 use crate::{AzureProvisioner, PROVIDER};
 
 impl AzureProvisioner {
@@ -156,10 +156,11 @@ impl AzureProvisioner {
         if self.lock_deleted().contains(name) {
             return Ok(InstanceStatus::gone(name));
         }
-        if self.evicted(name).await? {
+        let eviction = self.eviction(name).await?;
+        if eviction == Eviction::Evicted {
             self.recent.forget(name);
             return Ok(InstanceStatus {
-                state_reason: Some("evicted".to_owned()),
+                state_reason: eviction.reason().map(str::to_owned),
                 reclaimed: true,
                 ..InstanceStatus::gone(name)
             });
@@ -171,7 +172,14 @@ impl AzureProvisioner {
                 ..InstanceStatus::gone(name)
             }
         } else {
-            InstanceStatus::gone(name)
+            let gone = InstanceStatus::gone(name);
+            match eviction.reason() {
+                Some(why) => InstanceStatus {
+                    state_reason: Some(format!("instance no longer exists; {why}")),
+                    ..gone
+                },
+                None => gone,
+            }
         })
     }
 
@@ -179,12 +187,12 @@ impl AzureProvisioner {
         self.deleted.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// True when a deallocated Spot VM was deallocated by an eviction.
-    async fn reclaimed(&self, name: &str, vm: &VirtualMachine) -> Result<bool> {
+    /// Whether a deallocated Spot VM was deallocated by an eviction.
+    async fn reclaimed(&self, name: &str, vm: &VirtualMachine) -> Result<Eviction> {
         if !spot::is_spot(vm) || state_of(vm).0 != CloudInstanceState::Stopped {
-            return Ok(false);
+            return Ok(Eviction::None);
         }
-        self.evicted(name).await
+        self.eviction(name).await
     }
 
     /// When `vm` is a launch that failed after acceptance: reaps it and
@@ -245,17 +253,17 @@ fn status_of_found(
     name: &str,
     vm: &VirtualMachine,
     (private_ip, public_ip): (Option<IpAddr>, Option<IpAddr>),
-    reclaimed: bool,
+    eviction: Eviction,
 ) -> InstanceStatus {
     let (state, reason, _) = state_of(vm);
     InstanceStatus {
         instance_id: name.to_owned(),
         state,
-        state_reason: reason.or_else(|| reclaimed.then(|| "evicted".to_owned())),
+        state_reason: reason.or_else(|| eviction.reason().map(str::to_owned)),
         private_ip,
         public_ip,
         launch_failure: None,
-        reclaimed,
+        reclaimed: eviction == Eviction::Evicted,
     }
 }
 
@@ -498,7 +506,7 @@ impl InstanceProvisioner for AzureProvisioner {
             for (vm, state, tags) in vms {
                 let (private_ip, public_ip) = addresses_of(&vm, &nics, &pips);
                 let name = name_of(&vm);
-                let reclaimed = self.reclaimed(&name, &vm).await?;
+                let reclaimed = self.reclaimed(&name, &vm).await? == Eviction::Evicted;
                 listed.push(InstanceInfo {
                     instance_id: name,
                     private_ip,

@@ -91,23 +91,57 @@ pub(crate) fn evicted_last(events: &[Event]) -> bool {
     }
 }
 
+/// What the activity log says of a VM's eviction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Eviction {
+    /// Evicted, and not started since.
+    Evicted,
+    /// No eviction since the last start.
+    None,
+    /// The credential may not read the activity log (it lacks
+    /// `Microsoft.Insights/eventtypes/values/read`): describe still
+    /// answers, without the reclaim, and says why.
+    Unreadable,
+}
+
+impl Eviction {
+    /// The reason describe gives for a VM this eviction leaves deallocated
+    /// or gone.
+    pub(crate) fn reason(self) -> Option<&'static str> {
+        match self {
+            Eviction::Evicted => Some("evicted"),
+            Eviction::None => None,
+            Eviction::Unreadable => Some(
+                "whether Azure evicted it is unknown: the activity log cannot be read (Microsoft.Insights/eventtypes/values/read)",
+            ),
+        }
+    }
+}
+
 impl AzureProvisioner {
-    /// True when VM `name` was evicted and not started since, by its
-    /// activity log.
-    pub(crate) async fn evicted(&self, name: &str) -> Result<bool> {
+    /// What VM `name`'s activity log says of an eviction since its last
+    /// start.
+    pub(crate) async fn eviction(&self, name: &str) -> Result<Eviction> {
         let Some(log) = &self.activity else {
-            return Ok(false);
+            return Ok(Eviction::Unreadable);
         };
         let id = format!(
             "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines/{name}",
             self.subscription, self.group
         );
         let since = OffsetDateTime::now_utc() - LOOKBACK;
-        let events = log
-            .events(&self.subscription, &id, since)
-            .await
-            .map_err(|e| from_azure(e, name))?;
-        Ok(evicted_last(&events))
+        match log.events(&self.subscription, &id, since).await {
+            Ok(events) if evicted_last(&events) => Ok(Eviction::Evicted),
+            Ok(_) => Ok(Eviction::None),
+            Err(e) => match from_azure(e, name) {
+                // A role without the log's read right must not break
+                // describe for every VM it no longer finds.
+                Error::PermissionDenied { .. } | Error::Unauthenticated { .. } => {
+                    Ok(Eviction::Unreadable)
+                }
+                other => Err(other),
+            },
+        }
     }
 }
 

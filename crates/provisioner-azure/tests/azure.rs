@@ -687,4 +687,15 @@ async fn a_spot_launch_asks_for_a_spot_vm_and_an_eviction_reads_from_the_activit
         emulator.requests_received(provisioner_emulator::Face::ResourceManager),
         before
     );
+    // A VM it no longer finds is gone, and whether by an eviction is said
+    // to be unknown rather than guessed.
+    let gone = given.describe_instance("never-launched").await.unwrap();
+    assert_eq!(gone.state, CloudInstanceState::Terminated);
+    assert!(!gone.reclaimed);
+    assert!(
+        gone.state_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("activity log")),
+        "{gone:?}"
+    );
 }

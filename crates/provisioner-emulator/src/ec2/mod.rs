@@ -363,11 +363,12 @@ fn market(params: &Params) -> Result<Capacity, WireError> {
     let on_reclaim = match spot("InstanceInterruptionBehavior") {
         None | Some("terminate") => OnReclaim::Terminate,
         Some("stop") if !one_time => OnReclaim::Stop,
-        Some("stop" | "hibernate") => {
+        Some(behavior @ ("stop" | "hibernate")) => {
+            // EC2's words (quoted by Terraform, boto and SDK users).
             return Err(WireError::bad_request(
                 "InvalidParameterCombination",
-                "Stop and hibernate interruption behaviors are supported only for persistent Spot requests",
-            ))
+                format!("The request with type 'one-time' is not supported when instanceInterruptionBehavior is set to '{behavior}'."),
+            ));
         }
         Some(other) => {
             return Err(invalid(format!(
@@ -728,4 +729,31 @@ fn describe_images(params: &Params, request_id: &str) -> Outcome {
             x.leaf("hypervisor", "xen");
         });
     }))
+}
+
+#[cfg(test)]
+mod market_tests {
+    use super::*;
+
+    fn asked(body: &str) -> Result<Capacity, WireError> {
+        market(&Params::parse(body.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn a_one_time_request_is_interrupted_by_termination_only() {
+        let base = "InstanceMarketOptions.MarketType=spot";
+        assert!(matches!(asked(base), Ok(Capacity::Spot(_))));
+        let stop =
+            format!("{base}&InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior=stop");
+        let refused = asked(&stop).unwrap_err();
+        // EC2's words, as Terraform and SDK users quote them.
+        assert_eq!(refused.code, "InvalidParameterCombination");
+        assert_eq!(
+            refused.message,
+            "The request with type 'one-time' is not supported when instanceInterruptionBehavior is set to 'stop'."
+        );
+        let persistent =
+            format!("{stop}&InstanceMarketOptions.SpotOptions.SpotInstanceType=persistent");
+        assert!(asked(&persistent).is_ok());
+    }
 }
