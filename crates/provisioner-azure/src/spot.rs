@@ -26,9 +26,10 @@ use crate::activity::Event;
 use crate::errors::from_azure;
 use crate::AzureProvisioner;
 
-/// How far back describe looks for an eviction: the activity log's
-/// retention.
-const LOOKBACK: time::Duration = time::Duration::days(90);
+/// How far back describe looks for an eviction: the activity log keeps 90
+/// days, and a query may not reach further back; a day short of it stays
+/// inside whatever the clocks disagree by.
+const LOOKBACK: time::Duration = time::Duration::days(89);
 
 /// Writes the spot fields and zone `config` asks for into a VM body.
 pub(crate) fn apply(body: &mut Value, config: &InstanceConfig) -> Result<()> {

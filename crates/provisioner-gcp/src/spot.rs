@@ -97,9 +97,11 @@ impl GcpProvisioner {
         for group in crate::provisioner::alternations(names, MAX_TARGET_FILTER) {
             // Regular-expression syntax throughout: Compute Engine does not
             // mix it with AIP-160 comparisons. Names and zones are RFC 1035
-            // labels, which hold no metacharacter.
+            // labels, which hold no metacharacter; the dots of the type are
+            // left unescaped (a backslash in a quoted filter value is not
+            // worth the risk), and each answer's type is compared exactly.
             let filter = format!(
-                "(operationType eq \"compute\\.instances\\.preempted\") (targetLink eq \".*/zones/{zone}/instances/({group})\")"
+                "(operationType eq \"{PREEMPTED}\") (targetLink eq \".*/zones/{zone}/instances/({group})\")"
             );
             let mut token: Option<String> = None;
             let mut pages = PageTokens::new(PROVIDER);
