@@ -84,7 +84,7 @@ async fn ec2_emulator() -> Result<ContractSubject, String> {
     })
     .with_small_pages()
     .with_second_instance_type("t3.small")
-    .with_faults(Arc::new(emulator.cloud().clone()))
+    .with_faults(Arc::new(emulator.faults()))
     .holding(emulator))
 }
 

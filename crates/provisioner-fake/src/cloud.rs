@@ -989,7 +989,10 @@ impl FakeCloud {
     /// [`CloudError::InvalidState`].
     pub fn reclaim(&self, id: &str) -> Result<InstanceRecord, CloudError> {
         let inner = &*self.inner;
-        let mut model = self.lock();
+        let mut guard = self.lock();
+        // A plain borrow, so the instance and the reclaim log are borrowed
+        // apart.
+        let model = &mut *guard;
         let now = Instant::now();
         model.purge(now);
         let instance = visible_mut(&mut model.instances, id, now)?;
@@ -1004,28 +1007,25 @@ impl FakeCloud {
             }
         };
         instance.reclaimed = true;
-        let attributes = Arc::clone(&instance.attributes);
-        let seq = model.next_seq;
-        model.next_seq += 1;
-        let event = Reclaim {
-            id: Arc::from(id),
-            attributes,
-            at: inner.wall_at(now),
-            on_reclaim,
-            seq,
-        };
-        model
-            .reclaims
-            .push_back((now + FAILED_LAUNCH_MEMORY, event));
-        let instance = visible_mut(&mut model.instances, id, now)?;
         if instance.state == Pending {
             // Reclaimed before it ran: it is running for an instant first.
             instance.state = Running;
             instance.next = None;
         }
+        let event = Reclaim {
+            id: Arc::clone(&instance.id),
+            attributes: Arc::clone(&instance.attributes),
+            at: inner.wall_at(now),
+            on_reclaim,
+            seq: model.next_seq,
+        };
+        model.next_seq += 1;
+        model
+            .reclaims
+            .push_back((now + FAILED_LAUNCH_MEMORY, event));
         match on_reclaim {
-            OnReclaim::Stop => halt(&mut model, inner, id, now, "reclaimed"),
-            _ => end(&mut model, inner, id, now, "reclaimed"),
+            OnReclaim::Stop => halt(model, inner, id, now, "reclaimed"),
+            _ => end(model, inner, id, now, "reclaimed"),
         }
     }
 

@@ -430,58 +430,32 @@ async fn a_spot_launch_asks_for_a_spot_vm_in_its_zone_and_a_preemption_reads_as_
         record.attributes["subnetwork"],
         "regions/europe-west1/subnetworks/jobs"
     );
-    gcp.wait_until_running(&info.instance_id, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let id = info.instance_id.as_str();
+    let running = || gcp.wait_until_running(id, Duration::from_secs(5));
+    let stopped = || gcp.wait_for_state(id, &[CloudInstanceState::Stopped], Duration::from_secs(5));
+    // Once running, stopped by the user: reclaimed or not?
+    let user_stop_reclaimed = || async {
+        running().await.unwrap();
+        gcp.stop_instance(id).await.unwrap();
+        let status = stopped().await.unwrap();
+        status.reclaimed
+    };
 
     // A user's stop of a spot instance is not a preemption.
-    gcp.stop_instance(&info.instance_id).await.unwrap();
-    let stopped = gcp
-        .wait_for_state(
-            &info.instance_id,
-            &[CloudInstanceState::Stopped],
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
-    assert!(!stopped.reclaimed, "{stopped:?}");
+    assert!(!user_stop_reclaimed().await);
 
     // Preempted after a restart: stopped, and said to be reclaimed.
-    gcp.start_instance(&info.instance_id).await.unwrap();
-    gcp.wait_until_running(&info.instance_id, Duration::from_secs(5))
-        .await
-        .unwrap();
-    emulator
-        .cloud()
-        .reclaim(&model_id(&info.instance_id))
-        .unwrap();
-    let status = gcp
-        .wait_for_state(
-            &info.instance_id,
-            &[CloudInstanceState::Stopped],
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
+    gcp.start_instance(id).await.unwrap();
+    running().await.unwrap();
+    emulator.cloud().reclaim(&model_id(id)).unwrap();
+    let status = stopped().await.unwrap();
     assert!(status.reclaimed, "{status:?}");
 
     // Started again and stopped by a user: the old preemption no longer
     // explains the stop.
     tokio::time::sleep(Duration::from_millis(20)).await;
-    gcp.start_instance(&info.instance_id).await.unwrap();
-    gcp.wait_until_running(&info.instance_id, Duration::from_secs(5))
-        .await
-        .unwrap();
-    gcp.stop_instance(&info.instance_id).await.unwrap();
-    let status = gcp
-        .wait_for_state(
-            &info.instance_id,
-            &[CloudInstanceState::Stopped],
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
-    assert!(!status.reclaimed, "{status:?}");
+    gcp.start_instance(id).await.unwrap();
+    assert!(!user_stop_reclaimed().await);
 
     // A zone that is not the provisioner's is refused before any call.
     let elsewhere = config().with_placement(Placement::in_zone("asia-east1-a"));
