@@ -7,13 +7,21 @@
 //! duplicates of keyed slots, what is left after terminate-all and one
 //! sweep, reclaims that describe did not report, and the errors that
 //! reached the caller.
+//!
+//! A duplicate or a leak prints each instance concerned with its slot, its
+//! state, its failure, what the caller did and saw, what the sweep made of
+//! it, and the cloud's calls that named it: one CI failure is enough to
+//! find the cause. `--repeat N` hunts rare failures: N rounds (a new seed
+//! each, or `--same-seed`), stopping at the first failure with the command
+//! that runs its seed again.
 
 use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use provisioner_core::contract::FaultInjector;
-use provisioner_core::sweep::Sweep;
+use provisioner_core::sweep::{Sweep, SweepReport};
 use provisioner_core::{
     Capacity, CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceProvisioner,
     InstanceProvisionerExt, LaunchFailureKind, OnReclaim, Result as CoreResult, SpotOptions, Tags,
@@ -30,6 +38,10 @@ const CONCURRENCY: usize = 50;
 /// How often a caller tries one call before it counts as an error that
 /// reached it.
 const ATTEMPTS: u32 = 20;
+/// Calls the cloud's log keeps in full, so that a leak or duplicate can be
+/// told with every call that named it (a soak of 1,000 launches makes some
+/// tens of thousands).
+const CALL_LOG: usize = 1 << 19;
 
 /// What `cargo xtask soak` was asked for.
 #[derive(Debug, Clone, PartialEq, clap::Args)]
@@ -52,6 +64,23 @@ pub(crate) struct Options {
     /// Percent of running spot instances the cloud reclaims, 0 to 90.
     #[arg(long, default_value_t = 30.0, value_parser = percent)]
     reclaims: f64,
+    /// Rounds to run, stopping at the first that fails; each round's seed is
+    /// the one before plus one, unless `--same-seed`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    repeat: u64,
+    /// Every round runs `--seed` (a replay of one timing-dependent failure).
+    #[arg(long)]
+    same_seed: bool,
+}
+
+impl Options {
+    /// The command that runs one round of `provider` with `seed` again.
+    fn replay(&self, provider: &str, seed: u64) -> String {
+        format!(
+            "cargo xtask soak --provider {provider} --seed {seed} --launches {} --faults {} --spot {} --reclaims {}",
+            self.launches, self.faults, self.spot, self.reclaims
+        )
+    }
 }
 
 fn percent(text: &str) -> Result<f64, String> {
@@ -88,17 +117,52 @@ impl Tally {
     }
 }
 
-/// Runs the soak on every provider asked for; false when any leaked or
-/// duplicated an instance.
+/// Runs the soak on every provider asked for, `--repeat` times; false when
+/// any leaked or duplicated an instance, or missed a reclaim. A round that
+/// fails ends the run (with `--repeat`, the rounds after it are not run).
 pub(crate) fn run(options: Options) -> Result<bool, String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
-    let mut clean = true;
-    for provider in &options.which.names() {
-        let tally = runtime.block_on(soak(provider, &options))?;
+    let started = Instant::now();
+    for round in 0..options.repeat {
+        let seed = if options.same_seed {
+            options.seed
+        } else {
+            options.seed.wrapping_add(round)
+        };
+        let mut clean = true;
+        for provider in &options.which.names() {
+            let tally = runtime.block_on(soak(provider, &options, seed))?;
+            if options.repeat > 1 {
+                print!("round {}/{} seed {seed}: ", round + 1, options.repeat);
+            }
+            print_tally(provider, &tally);
+            if !tally.clean() {
+                println!(
+                    "soak {provider} failed; run this round again with: {}",
+                    options.replay(provider, seed)
+                );
+                clean = false;
+            }
+        }
+        if !clean {
+            return Ok(false);
+        }
+    }
+    if options.repeat > 1 {
         println!(
+            "soak: {} rounds passed in {:.0?}",
+            options.repeat,
+            started.elapsed()
+        );
+    }
+    Ok(true)
+}
+
+fn print_tally(provider: &str, tally: &Tally) {
+    println!(
             "soak {provider}: {} launches, {} duplicates, {} leaked, {} reclaims ({} not seen by describe), {} created, {} unkeyed extras and cancelled launches swept, {} cancelled by the caller, {} failed after acceptance ({} relaunched), {} errors reached the caller",
             tally.launches,
             tally.duplicates,
@@ -112,9 +176,6 @@ pub(crate) fn run(options: Options) -> Result<bool, String> {
             tally.relaunched_after_failure,
             tally.errors_to_caller,
         );
-        clean &= tally.clean();
-    }
-    Ok(clean)
 }
 
 /// A provider under soak, and the cloud behind it.
@@ -142,7 +203,7 @@ async fn target(provider: &str, seed: u64) -> Result<Target, String> {
     let cloud = FakeCloud::builder()
         .personality(personality)
         .seed(seed)
-        .call_log_capacity(0)
+        .call_log_capacity(CALL_LOG)
         .record_creations()
         .build();
     if provider == "fake" {
@@ -197,6 +258,9 @@ impl Dice {
 /// What one slot's cycle ended with.
 #[derive(Debug, Default)]
 struct Cycle {
+    /// What the caller did and saw, in order, on the cloud's clock: printed
+    /// for a slot that leaked or duplicated.
+    trace: Vec<(Duration, String)>,
     /// The caller gave up on the launch and never learned its id.
     cancelled: bool,
     failed_after_acceptance: bool,
@@ -204,18 +268,52 @@ struct Cycle {
     reclaimed: bool,
     /// Reclaimed, and describe did not say so.
     reclaim_unseen: bool,
+    /// The instance the caller learned of, if any.
+    id: Option<String>,
 }
 
 /// The cloud's part in one slot's cycle: whether it reclaims the instance
-/// once it runs, and how.
+/// once it runs, and how; and its clock, for the caller's trace.
 struct Reclaimer {
     faults: Arc<dyn FaultInjector>,
     reclaim: bool,
+    cloud: FakeCloud,
+}
+
+/// What the caller did and saw, stamped with the cloud's clock so that it
+/// lines up with the cloud's call log.
+struct Trace<'a> {
+    cloud: &'a FakeCloud,
+    lines: Vec<(Duration, String)>,
+}
+
+impl Trace<'_> {
+    fn note(&mut self, what: impl std::fmt::Display) {
+        self.lines
+            .push((self.cloud.elapsed(), format!("caller: {what}")));
+    }
+
+    fn outcome<T: std::fmt::Debug, E: std::fmt::Display>(
+        &mut self,
+        call: &str,
+        result: &Result<T, E>,
+    ) {
+        match result {
+            Ok(value) => self.note(format_args!("{call} -> {value:?}")),
+            Err(e) => self.note(format_args!("{call} -> error: {e}")),
+        }
+    }
 }
 
 /// Calls `call` until it succeeds, fails for good, or `ATTEMPTS` pass;
-/// counts each error that reached the caller.
-async fn retried<T, F, Fut>(errors: &mut usize, mut call: F) -> CoreResult<T>
+/// counts and traces each error that reached the caller, and traces the
+/// answer.
+async fn retried<T: std::fmt::Debug, F, Fut>(
+    errors: &mut usize,
+    trace: &mut Trace<'_>,
+    name: &str,
+    mut call: F,
+) -> CoreResult<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = CoreResult<T>>,
@@ -223,7 +321,9 @@ where
     let mut pause = Duration::from_millis(5);
     let mut attempt = 1;
     loop {
-        match call().await {
+        let result = call().await;
+        trace.outcome(name, &result);
+        match result {
             Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
                 *errors += 1;
                 let wait = e.retry_after().unwrap_or(pause).min(Duration::from_secs(2));
@@ -248,44 +348,73 @@ async fn cycle(
 ) -> Cycle {
     let mut dice = Dice(SplitMix64::new(seed));
     let mut outcome = Cycle::default();
+    let mut trace = Trace {
+        cloud: &cloud.cloud,
+        lines: Vec::new(),
+    };
     let errors = &mut outcome.errors_to_caller;
+    let key = config.idempotency_key.as_deref().unwrap_or("none");
     // One launch in twenty is abandoned at a random moment: the caller
     // never learns whether an instance was created. One that answers in
     // time is used as any other.
     let mut first = None;
     if dice.percent(5) {
         let patience = Duration::from_millis(dice.roll() % 40);
+        trace.note(format_args!(
+            "launch (key {key}), giving up after {patience:?}"
+        ));
         match tokio::time::timeout(patience, p.launch_instance(&config)).await {
-            Ok(Ok(info)) => first = Some(info),
-            Ok(Err(_)) => *errors += 1,
+            Ok(Ok(info)) => {
+                trace.note(format_args!("launch -> {}", info.instance_id));
+                first = Some(info);
+            }
+            Ok(Err(e)) => {
+                trace.note(format_args!("launch -> error: {e}"));
+                *errors += 1;
+            }
             Err(_) => {
+                trace.note("gave up on the launch");
                 outcome.cancelled = true;
+                outcome.trace = trace.lines;
                 return outcome;
             }
         }
     }
     let info = match first {
         Some(info) => info,
-        None => match retried(errors, || p.launch_instance(&config)).await {
-            Ok(info) => info,
-            Err(_) => return outcome,
-        },
+        None => {
+            let launch = format!("launch (key {key})");
+            match retried(errors, &mut trace, &launch, || p.launch_instance(&config)).await {
+                Ok(info) => info,
+                Err(_) => {
+                    outcome.trace = trace.lines;
+                    return outcome;
+                }
+            }
+        }
     };
     let id = info.instance_id;
-    match p.wait_until_running(&id, Duration::from_secs(120)).await {
+    let running = p.wait_until_running(&id, Duration::from_secs(120)).await;
+    trace.outcome("wait_until_running", &running.as_ref().map(|s| s.state));
+    match running {
         Err(Error::InsufficientCapacity { .. } | Error::QuotaExceeded { .. }) => {
             outcome.failed_after_acceptance = true;
         }
         Err(_) => *errors += 1,
         Ok(_) if cloud.reclaim && cloud.faults.reclaim(&id).await => {
+            trace.note("the cloud reclaimed it");
             outcome.reclaimed = true;
             let ends = [CloudInstanceState::Stopped, CloudInstanceState::Terminated];
             let seen = p.wait_for_state(&id, &ends, Duration::from_secs(120)).await;
+            trace.outcome(
+                "wait_for_state(stopped|terminated)",
+                &seen.as_ref().map(|s| (s.state, s.reclaimed)),
+            );
             outcome.reclaim_unseen = !seen.is_ok_and(|status| status.reclaimed);
         }
         Ok(_) => {
             if dice.percent(10) {
-                let _ = retried(errors, || p.stop_instance(&id)).await;
+                let _ = retried(errors, &mut trace, "stop", || p.stop_instance(&id)).await;
                 let stopped = p
                     .wait_for_state(
                         &id,
@@ -293,19 +422,28 @@ async fn cycle(
                         Duration::from_secs(120),
                     )
                     .await;
+                trace.outcome(
+                    "wait_for_state(stopped)",
+                    &stopped.as_ref().map(|s| s.state),
+                );
                 if stopped.is_ok() {
-                    let _ = retried(errors, || p.start_instance(&id)).await;
+                    let _ = retried(errors, &mut trace, "start", || p.start_instance(&id)).await;
                 }
             }
         }
     }
-    let _ = retried(errors, || p.terminate_instance(&id)).await;
+    let _ = retried(errors, &mut trace, "terminate", || {
+        p.terminate_instance(&id)
+    })
+    .await;
+    outcome.id = Some(id);
+    outcome.trace = trace.lines;
     outcome
 }
 
-async fn soak(provider: &str, options: &Options) -> Result<Tally, String> {
-    let target = target(provider, options.seed).await?;
-    let run = format!("soak-{:x}", options.seed);
+async fn soak(provider: &str, options: &Options, seed: u64) -> Result<Tally, String> {
+    let target = target(provider, seed).await?;
+    let run = format!("soak-{seed:x}");
     let owner: Tags = [
         ("ManagedBy".to_owned(), "xtask-soak".to_owned()),
         ("soak-run".to_owned(), run.clone()),
@@ -332,7 +470,7 @@ async fn soak(provider: &str, options: &Options) -> Result<Tally, String> {
         Duration::from_millis(50),
     );
     if let Some((emulator, action)) = &target.emulator {
-        emulator.wire().drop_randomly(action, 0.05, options.seed);
+        emulator.wire().drop_randomly(action, 0.05, seed);
     }
 
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
@@ -345,9 +483,9 @@ async fn soak(provider: &str, options: &Options) -> Result<Tally, String> {
         if slot % 2 == 0 {
             config.idempotency_key = Some(format!("{run}-slot-{slot}-gen-0"));
         }
-        let seed = options.seed ^ (slot as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let slot_seed = seed ^ (slot as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         // Some slots launch spot; the cloud reclaims some of those.
-        let mut dice = Dice(SplitMix64::new(seed ^ 0x5b07));
+        let mut dice = Dice(SplitMix64::new(slot_seed ^ 0x5b07));
         let spot = dice.percent(options.spot as u64);
         if spot {
             config.capacity =
@@ -356,25 +494,34 @@ async fn soak(provider: &str, options: &Options) -> Result<Tally, String> {
         let reclaimer = Reclaimer {
             faults: Arc::clone(&target.faults),
             reclaim: spot && dice.percent(options.reclaims as u64),
+            cloud: target.cloud.clone(),
         };
         let p = Arc::clone(&target.provisioner);
         let slots = Arc::clone(&slots);
         cycles.spawn(async move {
             let _slot = slots.acquire_owned().await;
-            cycle(p, config, seed, reclaimer).await
+            (slot, cycle(p, config, slot_seed, reclaimer).await)
         });
     }
     let mut tally = Tally {
         launches: options.launches,
         ..Tally::default()
     };
+    let mut done_cycles = BTreeMap::new();
     while let Some(done) = cycles.join_next().await {
-        let done = done.map_err(|e| format!("a cycle panicked: {e}"))?;
+        let (slot, done) = done.map_err(|e| format!("a cycle panicked: {e}"))?;
         tally.cancelled += usize::from(done.cancelled);
         tally.failed_after_acceptance += usize::from(done.failed_after_acceptance);
         tally.errors_to_caller += done.errors_to_caller;
         tally.reclaimed += usize::from(done.reclaimed);
         tally.reclaims_unseen += usize::from(done.reclaim_unseen);
+        if done.reclaim_unseen {
+            eprintln!("soak {provider}: slot {slot}: a reclaim describe did not report");
+            for (at, line) in &done.trace {
+                eprintln!("  {:9.3}s {line}", at.as_secs_f64());
+            }
+        }
+        done_cycles.insert(slot.to_string(), done);
     }
 
     // The fleet knows nothing live now: one sweep (faults still on) finds
@@ -398,6 +545,16 @@ async fn soak(provider: &str, options: &Options) -> Result<Tally, String> {
     // failed after acceptance and vanished (Compute Engine frees the name,
     // and a retry of the lost insert creates anew): only instances that ran
     // count towards duplicates.
+    let history = History {
+        provider,
+        calls: target.cloud.calls(),
+        calls_made: Operation::ALL
+            .iter()
+            .map(|op| target.cloud.call_count(*op))
+            .sum(),
+        cycles: &done_cycles,
+        sweep: &report,
+    };
     let mut per_slot: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut failed_slots = Vec::new();
     for creation in target.cloud.creations() {
@@ -417,6 +574,7 @@ async fn soak(provider: &str, options: &Options) -> Result<Tally, String> {
         let extra = ids.len().saturating_sub(1);
         if keyed && extra > 0 {
             eprintln!("soak {provider}: keyed slot {slot} created {ids:?}");
+            eprint!("{}", history.story(slot, ids));
             tally.duplicates += extra;
         } else if !keyed {
             tally.unkeyed_extras += extra;
@@ -438,18 +596,171 @@ async fn soak(provider: &str, options: &Options) -> Result<Tally, String> {
     // Billed: anything not terminated, and failed creates a cloud keeps
     // until they are deleted (Azure keeps the VM, its disk, NIC and address).
     let kept_until_deleted = target.cloud.personality().failed_launch_retention.is_none();
-    tally.leaked = left
+    let leaked: Vec<_> = left
         .iter()
         .filter(|r| {
             r.state != CloudInstanceState::Terminated || (r.failure.is_some() && kept_until_deleted)
         })
-        .count();
+        .collect();
+    for record in &leaked {
+        let slot = record.config.tags.get("slot").cloned().unwrap_or_default();
+        eprintln!(
+            "soak {provider}: leaked {} (slot {slot}): {:?}{}{}, launched {}",
+            record.id,
+            record.state,
+            record
+                .failure
+                .map(|f| format!(", failed after acceptance: {f:?}"))
+                .unwrap_or_default(),
+            record
+                .state_reason
+                .map(|r| format!(", reason {r}"))
+                .unwrap_or_default(),
+            record.launch_time,
+        );
+        eprint!("{}", history.story(&slot, &[record.id.to_string()]));
+    }
+    tally.leaked = leaked.len();
     Ok(tally)
+}
+
+/// Everything known of a soak's run, to tell the story of one slot.
+struct History<'a> {
+    provider: &'a str,
+    /// The cloud's call log (the newest `CALL_LOG` calls).
+    calls: Vec<provisioner_fake::CallRecord>,
+    /// Every call made, to say when the log lost the oldest.
+    calls_made: u64,
+    cycles: &'a BTreeMap<String, Cycle>,
+    sweep: &'a SweepReport,
+}
+
+impl History<'_> {
+    /// The story of `slot` and its instances `ids`: what the sweep made of
+    /// each instance, then one timeline of what the caller did and saw and
+    /// the cloud's calls that named the instances.
+    fn story(&self, slot: &str, ids: &[String]) -> String {
+        let mut out = String::new();
+        let mut timeline: Vec<(Duration, String)> = Vec::new();
+        match self.cycles.get(slot) {
+            Some(cycle) => {
+                let _ = writeln!(
+                    out,
+                    "  slot {slot}: the caller learned {:?}; cancelled {}, failed after acceptance {}, {} errors reached it",
+                    cycle.id, cycle.cancelled, cycle.failed_after_acceptance, cycle.errors_to_caller
+                );
+                timeline.extend(cycle.trace.iter().cloned());
+            }
+            None => {
+                let _ = writeln!(out, "  slot {slot}: no cycle of this slot");
+            }
+        }
+        for id in ids {
+            let lost = self.sweep.lost.iter().any(|i| &i.instance_id == id);
+            let terminated = self.sweep.terminated.contains(id);
+            let spared = self.sweep.spared.iter().any(|i| &i.instance_id == id);
+            let failed = self
+                .sweep
+                .failed
+                .iter()
+                .find(|(i, _)| i == id)
+                .map(|(_, e)| e.to_string());
+            let _ = writeln!(
+                out,
+                "  {id}: the sweep found it lost {lost}, terminated it {terminated}, spared it {spared}, its terminate failed {failed:?}"
+            );
+            timeline.extend(
+                self.calls
+                    .iter()
+                    .filter(|c| c.instance_id.as_deref() == Some(id.as_str()))
+                    .map(|c| {
+                        let ok = if c.ok { "ok" } else { "failed" };
+                        (c.at, format!("cloud: {:?} {id} {ok}", c.op))
+                    }),
+            );
+        }
+        let logged = u64::try_from(self.calls.len()).unwrap_or(u64::MAX);
+        if logged < self.calls_made {
+            let _ = writeln!(
+                out,
+                "  (the cloud's log holds the last {logged} of {} calls)",
+                self.calls_made
+            );
+        }
+        timeline.sort_by_key(|(at, _)| *at);
+        for (at, line) in timeline {
+            let _ = writeln!(out, "  {:9.3}s {line}", at.as_secs_f64());
+        }
+        format!("soak {}: history\n{out}", self.provider)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slot_story_is_one_timeline_of_caller_and_cloud() {
+        let call = |at_ms, op, id: &str, ok| provisioner_fake::CallRecord {
+            op,
+            instance_id: Some(id.to_owned()),
+            at: Duration::from_millis(at_ms),
+            ok,
+        };
+        let cycle = Cycle {
+            trace: vec![
+                (
+                    Duration::from_millis(10),
+                    "caller: launch (key k)".to_owned(),
+                ),
+                (
+                    Duration::from_millis(40),
+                    "caller: gave up on the launch".to_owned(),
+                ),
+            ],
+            cancelled: true,
+            ..Cycle::default()
+        };
+        let cycles = BTreeMap::from([("7".to_owned(), cycle)]);
+        let sweep = SweepReport {
+            spared: vec![provisioner_core::InstanceInfo {
+                instance_id: "vm-7".to_owned(),
+                private_ip: None,
+                public_ip: None,
+                state: CloudInstanceState::Running,
+                launch_time: None,
+                tags: Tags::default(),
+                reclaimed: false,
+            }],
+            ..SweepReport::default()
+        };
+        let history = History {
+            provider: "azure",
+            calls: vec![
+                call(20, Operation::Launch, "vm-7", true),
+                call(30, Operation::Describe, "vm-8", true),
+                call(50, Operation::Terminate, "vm-7", false),
+            ],
+            calls_made: 9,
+            cycles: &cycles,
+            sweep: &sweep,
+        };
+        let story = history.story("7", &["vm-7".to_owned()]);
+        let lines: Vec<&str> = story.lines().map(str::trim).collect();
+        assert_eq!(
+            lines,
+            [
+                "soak azure: history",
+                "slot 7: the caller learned None; cancelled true, failed after acceptance false, 0 errors reached it",
+                "vm-7: the sweep found it lost false, terminated it false, spared it true, its terminate failed None",
+                "(the cloud's log holds the last 3 of 9 calls)",
+                "0.010s caller: launch (key k)",
+                "0.020s cloud: Launch vm-7 ok",
+                "0.040s caller: gave up on the launch",
+                "0.050s cloud: Terminate vm-7 failed",
+            ]
+        );
+    }
 
     #[derive(clap::Parser)]
     struct Args {
@@ -500,6 +811,14 @@ mod tests {
                 o.reclaims
             ),
             (vec!["gcp"], 10, 5.0, 7, 50.0, 0.0)
+        );
+        assert_eq!((o.repeat, o.same_seed), (1, false));
+        let o = parse(&["--repeat", "20", "--same-seed"]).unwrap();
+        assert_eq!((o.repeat, o.same_seed), (20, true));
+        assert!(parse(&["--repeat", "0"]).is_err());
+        assert_eq!(
+            o.replay("azure", 9),
+            "cargo xtask soak --provider azure --seed 9 --launches 1000 --faults 20 --spot 20 --reclaims 30"
         );
         assert!(parse(&["--faults", "95"]).is_err());
     }

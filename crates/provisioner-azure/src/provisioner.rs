@@ -31,7 +31,11 @@ impl AzureProvisioner {
 
     /// The VM a keyed launch met (`412` on its create-only PUT): returned
     /// when it was launched with the same parameters and is not being
-    /// deleted (or failed), else `InvalidArgument` naming the key.
+    /// deleted, else `InvalidArgument` naming the key. A VM of this launch
+    /// that failed after acceptance (the first PUT's answer was lost, and
+    /// the create then failed) is reaped and returned, as EC2 returns the
+    /// instance of a client token whose launch failed: the caller learns its
+    /// id, and describing it says why it failed.
     async fn existing_launch(&self, name: &str, config: &InstanceConfig) -> Result<InstanceInfo> {
         let vm = self.get_vm(name).await?.ok_or_else(|| Error::Unavailable {
             message: format!("{name} exists and cannot be read yet"),
@@ -44,10 +48,24 @@ impl AzureProvisioner {
             ));
         }
         let (state, _, failure) = state_of(&vm);
-        if failure.is_some() || state.is_terminal() {
+        if let Some(failure) = failure {
+            // Were it left to a later describe or list, a caller that gave
+            // up here would never delete it: it bills until deleted.
+            self.reap(name, &failure).await?;
+            return Ok(InstanceInfo {
+                instance_id: name.to_owned(),
+                private_ip: None,
+                public_ip: None,
+                state,
+                launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
+                tags: tags_of(&vm),
+                reclaimed: false,
+            });
+        }
+        if state.is_terminal() {
             return Err(Error::invalid_argument(
                 field::IDEMPOTENCY_KEY,
-                format!("it names {name}, which failed or is being deleted: wait until it is gone, or use a new key"),
+                format!("it names {name}, which is being deleted: wait until it is gone, or use a new key"),
             ));
         }
         let (private_ip, public_ip) = self.addresses(&vm).await?;
@@ -64,15 +82,21 @@ impl AzureProvisioner {
 
     /// Deletes a VM whose create failed after acceptance, with the NIC, disk
     /// and address created with it, so that nothing of it stays billed. A
-    /// failure to do so now is left to the next describe or list to retry.
-    async fn reap(&self, name: &str, failure: &LaunchFailure) {
+    /// delete Azure refused is the caller's to retry (or the next describe's
+    /// or list's); a VM already gone is reaped.
+    async fn reap(&self, name: &str, failure: &LaunchFailure) -> Result<()> {
         self.recent.forget(name);
         self.lock_failed().insert(name, failure.clone());
-        let _ = self
+        match self
             .vms()
             .delete(&self.group, name, &self.subscription)
             .send()
-            .await;
+            .await
+            .map_err(|e| from_azure(e, name))
+        {
+            Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     async fn get_vm(&self, name: &str) -> Result<Option<VirtualMachine>> {
@@ -196,11 +220,12 @@ impl AzureProvisioner {
     }
 
     /// When `vm` is a launch that failed after acceptance: reaps it and
-    /// says so.
+    /// says so. Describe answers with the failure even when the delete was
+    /// refused: the next describe, list or terminate deletes it again.
     async fn reap_failed(&self, name: &str, vm: &VirtualMachine) -> Option<InstanceStatus> {
         let (_, _, failure) = state_of(vm);
         let failure = failure?;
-        self.reap(name, &failure).await;
+        let _ = self.reap(name, &failure).await;
         Some(InstanceStatus::failed_launch(name, failure))
     }
 
@@ -495,8 +520,21 @@ impl InstanceProvisioner for AzureProvisioner {
                 }
             }
             // VMs whose create failed still cost their disk, NIC and address.
+            // A delete refused for a passing reason (throttling, an outage)
+            // fails the list, so that the caller's retry deletes it again: a
+            // sweep lists the failed launches nobody else knows of, and its
+            // retry is their last chance. Other refusals (a credential that
+            // may only read) leave the list as it is.
+            let mut passing = None;
             for (name, failure) in failed {
-                self.reap(&name, &failure).await;
+                if let Err(e) = self.reap(&name, &failure).await {
+                    if e.is_retryable() {
+                        passing.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = passing {
+                return Err(e);
             }
             if vms.is_empty() {
                 return Ok(Vec::new());

@@ -185,6 +185,83 @@ async fn a_put_whose_answer_is_lost_leaves_one_vm() {
     assert_eq!(info.tags, keyed.tags);
 }
 
+/// An emulator whose next VM create is accepted and fails at once for
+/// capacity, and a provisioner on it.
+async fn whose_next_create_fails() -> (EmulatorHandle, AzureProvisioner) {
+    let emulator = emulator(1000).await;
+    let azure = provisioner(&emulator).await;
+    emulator.cloud().fail_after_acceptance(
+        1,
+        LaunchFailureKind::InsufficientCapacity,
+        Duration::ZERO,
+    );
+    (emulator, azure)
+}
+
+/// The interleaving that leaked a VM in the soak (seed 20657, slot 170): a
+/// keyed create is committed and its answer lost, the create then fails
+/// after acceptance, and the caller's retry meets the failed VM. The retry
+/// used to answer `InvalidArgument` without deleting it, so the caller
+/// never learned the id and the VM stayed billed.
+#[tokio::test]
+async fn a_retried_launch_that_meets_its_own_failed_create_deletes_it_and_returns_it() {
+    let (emulator, azure) = whose_next_create_fails().await;
+    emulator
+        .wire()
+        .drop_after_commit("Microsoft.Compute/virtualMachines/write", 1);
+    let keyed = config().with_idempotency_key("fleet-a-slot-170");
+    let info = match azure.launch_instance(&keyed).await {
+        Ok(info) => info,
+        Err(e) => {
+            assert!(e.is_retryable(), "{e}");
+            azure.launch_instance(&keyed).await.unwrap()
+        }
+    };
+    assert_eq!(info.state, CloudInstanceState::Terminated);
+    // Deleted by the launch that met it, with what was created with it.
+    let name = &info.instance_id;
+    let base = "/subscriptions/sub-1/resourceGroups/fleet/providers";
+    for path in [
+        format!("{base}/Microsoft.Compute/virtualMachines/{name}?api-version=2024-07-01"),
+        format!("{base}/Microsoft.Network/networkInterfaces/{name}-nic?api-version=2024-03-01"),
+        format!("{base}/Microsoft.Compute/disks/{name}-osdisk?api-version=2024-03-02"),
+    ] {
+        assert_eq!(status_of(&emulator, &path).await, 404, "{path}");
+    }
+    let err = azure
+        .wait_until_running(name, Duration::from_secs(20))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InsufficientCapacity { .. }), "{err}");
+    azure.terminate_instance(name).await.unwrap();
+}
+
+/// A failed create nobody knows of (its caller gave up) is deleted by the
+/// list that finds it; when Azure refuses that delete for a passing reason,
+/// the list fails as retryable, so that the sweep's retry deletes it.
+#[tokio::test]
+async fn a_list_whose_delete_of_a_failed_create_is_throttled_fails_so_that_its_retry_deletes_it() {
+    let (emulator, azure) = whose_next_create_fails().await;
+    let name = azure.launch_instance(&config()).await.unwrap().instance_id;
+    // Throttled on every attempt of the transport (the first and three
+    // retries), each asking to wait 10 ms.
+    emulator.cloud().fail_next(
+        Operation::Terminate,
+        4,
+        Fault::Throttled {
+            retry_after: Some(Duration::from_millis(10)),
+        },
+    );
+    let everything = InstanceFilter::tagged([("ManagedBy", "Fleet A")]);
+    let err = azure.list_instances(&everything).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(azure.list_instances(&everything).await.unwrap().is_empty());
+    let path = format!(
+        "/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Compute/virtualMachines/{name}?api-version=2024-07-01"
+    );
+    assert_eq!(status_of(&emulator, &path).await, 404);
+}
+
 #[tokio::test]
 async fn throttling_waits_as_long_as_retry_after_asks() {
     let emulator = emulator(1000).await;

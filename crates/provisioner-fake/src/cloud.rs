@@ -1183,6 +1183,13 @@ impl FakeCloud {
         self.inner.latency_armed.store(false, Ordering::Release);
     }
 
+    /// The time on the model's clock: since the cloud was built, as
+    /// [`CallRecord::at`] counts it, so that a caller's own notes line up
+    /// with the call log.
+    pub fn elapsed(&self) -> Duration {
+        self.inner.started.elapsed()
+    }
+
     /// The most recent calls, oldest first (see
     /// [`FakeCloudBuilder::call_log_capacity`]).
     pub fn calls(&self) -> Vec<CallRecord> {
