@@ -48,27 +48,19 @@ impl AzureProvisioner {
             ));
         }
         let (state, _, failure) = state_of(&vm);
-        if let Some(failure) = failure {
+        let (private_ip, public_ip) = if let Some(failure) = failure {
             // Were it left to a later describe or list, a caller that gave
             // up here would never delete it: it bills until deleted.
             self.reap(name, &failure).await?;
-            return Ok(InstanceInfo {
-                instance_id: name.to_owned(),
-                private_ip: None,
-                public_ip: None,
-                state,
-                launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
-                tags: tags_of(&vm),
-                reclaimed: false,
-            });
-        }
-        if state.is_terminal() {
+            (None, None)
+        } else if state.is_terminal() {
             return Err(Error::invalid_argument(
                 field::IDEMPOTENCY_KEY,
                 format!("it names {name}, which is being deleted: wait until it is gone, or use a new key"),
             ));
-        }
-        let (private_ip, public_ip) = self.addresses(&vm).await?;
+        } else {
+            self.addresses(&vm).await?
+        };
         Ok(InstanceInfo {
             instance_id: name.to_owned(),
             private_ip,
