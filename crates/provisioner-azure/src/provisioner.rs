@@ -211,12 +211,12 @@ impl AzureProvisioner {
         self.eviction(name).await
     }
 
-    /// When `vm` is a launch that failed after acceptance: reaps it and
-    /// says so. Describe answers with the failure even when the delete was
-    /// refused: the next describe, list or terminate deletes it again.
+    /// When `vm` is a launch of this library's that failed after
+    /// acceptance: reaps it and says so. Describe answers with the failure
+    /// even when the delete was refused: the next describe, list or
+    /// terminate deletes it again.
     async fn reap_failed(&self, name: &str, vm: &VirtualMachine) -> Option<InstanceStatus> {
-        let (_, _, failure) = state_of(vm);
-        let failure = failure?;
+        let failure = failed_launch_of(vm)?;
         let _ = self.reap(name, &failure).await;
         Some(InstanceStatus::failed_launch(name, failure))
     }
@@ -266,6 +266,15 @@ impl AzureProvisioner {
 }
 
 /// The status of a VM ARM answered for, with its addresses.
+/// The failure of `vm` when it is a create of this library's (it carries
+/// [`LAUNCH_TAG`](crate::LAUNCH_TAG), which only a launch writes) that failed
+/// after acceptance: the only VMs a describe or list deletes on its own
+/// initiative. A VM someone else created is reported, never deleted.
+fn failed_launch_of(vm: &VirtualMachine) -> Option<LaunchFailure> {
+    launch_fingerprint_of(vm)?;
+    state_of(vm).2
+}
+
 fn status_of_found(
     name: &str,
     vm: &VirtualMachine,
@@ -502,8 +511,8 @@ impl InstanceProvisioner for AzureProvisioner {
             let mut vms = Vec::new();
             let mut failed = Vec::new();
             for vm in self.group_vms().await? {
-                let (state, _, failure) = state_of(&vm);
-                if let Some(failure) = failure {
+                let (state, _, _) = state_of(&vm);
+                if let Some(failure) = failed_launch_of(&vm) {
                     failed.push((name_of(&vm), failure));
                 }
                 let tags = tags_of(&vm);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use azure_core::auth::{AccessToken, TokenCredential};
 use azure_mgmt_network::package_2024_03 as network;
-use common::get_json;
+use common::{get_json, request_json};
 use provisioner_azure::{AzureLaunchConfig, AzureProvisioner, AzureScope};
 use provisioner_core::layers::Batching;
 use provisioner_core::{
@@ -260,6 +260,44 @@ async fn a_list_whose_delete_of_a_failed_create_is_throttled_fails_so_that_its_r
         "/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Compute/virtualMachines/{name}?api-version=2024-07-01"
     );
     assert_eq!(status_of(&emulator, &path).await, 404);
+}
+
+/// Another team's VM in the same group (no `provisioner-launch` tag) whose
+/// create failed after acceptance: our list and describe report it as
+/// found and never delete it.
+#[tokio::test]
+async fn a_failed_create_someone_else_made_is_never_deleted() {
+    let (emulator, azure) = whose_next_create_fails().await;
+    let path = "/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Compute/virtualMachines/data-vm?api-version=2024-07-01";
+    let body = serde_json::json!({
+        "location": "westeurope",
+        "tags": {"team": "data"},
+        "properties": {
+            "hardwareProfile": {"vmSize": "Standard_B2s"},
+            "storageProfile": {
+                "imageReference": {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"},
+                "osDisk": {"createOption": "FromImage", "deleteOption": "Delete"}},
+            "osProfile": {"computerName": "data-vm", "adminUsername": "data"},
+            "networkProfile": {"networkInterfaceConfigurations": [{"name": "data-vm-nic", "properties": {
+                "primary": true, "deleteOption": "Delete",
+                "ipConfigurations": [{"name": "ip", "properties": {"subnet": {"id": SUBNET}}}]}}]},
+        },
+    });
+    let (status, _) = request_json(&emulator, "PUT", path, Some(&body)).await;
+    assert!(status == 200 || status == 201, "{status}");
+    let (_, vm) = get_json(&emulator, &format!("{path}&$expand=instanceView")).await;
+    assert_eq!(vm["properties"]["provisioningState"], "Failed");
+
+    let ours = InstanceFilter::tagged([("fleet-id", "blue")]);
+    assert!(azure.list_instances(&ours).await.unwrap().is_empty());
+    let theirs = InstanceFilter {
+        states: CloudInstanceState::ALL.to_vec(),
+        ..InstanceFilter::tagged([("team", "data")])
+    };
+    assert_eq!(azure.list_instances(&theirs).await.unwrap().len(), 1);
+    let status = azure.describe_instance("data-vm").await.unwrap();
+    assert_eq!(status.state, CloudInstanceState::Terminated);
+    assert_eq!(get_json(&emulator, path).await.0, 200);
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! A raw GET on the emulator, as any client sends it, for the Azure tests.
+//! Raw requests on the emulator, as any client sends them, for the Azure
+//! tests.
 
 use provisioner_emulator::EmulatorHandle;
 use serde_json::Value;
@@ -7,10 +8,25 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// GET `path` with a bearer token: the HTTP status and the JSON body
 /// (`Null` when there is none).
 pub(crate) async fn get_json(emulator: &EmulatorHandle, path: &str) -> (u16, Value) {
+    request_json(emulator, "GET", path, None).await
+}
+
+/// `method` on `path` with a bearer token and `body` as JSON: the HTTP
+/// status and the JSON body (`Null` when there is none).
+pub(crate) async fn request_json(
+    emulator: &EmulatorHandle,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
     let mut stream = tokio::net::TcpStream::connect(emulator.addr())
         .await
         .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer t\r\nConnection: close\r\n\r\n");
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
