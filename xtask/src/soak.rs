@@ -508,6 +508,7 @@ async fn soak(provider: &str, options: &Options, seed: u64) -> Result<Tally, Str
         ..Tally::default()
     };
     let mut done_cycles = BTreeMap::new();
+    let mut unseen_reclaims = Vec::new();
     while let Some(done) = cycles.join_next().await {
         let (slot, done) = done.map_err(|e| format!("a cycle panicked: {e}"))?;
         tally.cancelled += usize::from(done.cancelled);
@@ -516,10 +517,7 @@ async fn soak(provider: &str, options: &Options, seed: u64) -> Result<Tally, Str
         tally.reclaimed += usize::from(done.reclaimed);
         tally.reclaims_unseen += usize::from(done.reclaim_unseen);
         if done.reclaim_unseen {
-            eprintln!("soak {provider}: slot {slot}: a reclaim describe did not report");
-            for (at, line) in &done.trace {
-                eprintln!("  {:9.3}s {line}", at.as_secs_f64());
-            }
+            unseen_reclaims.push((slot.to_string(), done.id.clone()));
         }
         done_cycles.insert(slot.to_string(), done);
     }
@@ -545,16 +543,26 @@ async fn soak(provider: &str, options: &Options, seed: u64) -> Result<Tally, Str
     // failed after acceptance and vanished (Compute Engine frees the name,
     // and a retry of the lost insert creates anew): only instances that ran
     // count towards duplicates.
-    let history = History {
-        provider,
-        calls: target.cloud.calls(),
-        calls_made: Operation::ALL
-            .iter()
-            .map(|op| target.cloud.call_count(*op))
-            .sum(),
-        cycles: &done_cycles,
-        sweep: &report,
+    // Built only for a run with something to tell: it copies the call log.
+    let history = std::cell::OnceCell::new();
+    let story = |slot: &str, ids: &[String]| {
+        history
+            .get_or_init(|| History {
+                provider,
+                calls: target.cloud.calls(),
+                calls_made: Operation::ALL
+                    .iter()
+                    .map(|op| target.cloud.call_count(*op))
+                    .sum(),
+                cycles: &done_cycles,
+                sweep: &report,
+            })
+            .story(slot, ids)
     };
+    for (slot, id) in &unseen_reclaims {
+        eprintln!("soak {provider}: slot {slot}: a reclaim describe did not report");
+        eprint!("{}", story(slot, id.as_slice()));
+    }
     let mut per_slot: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut failed_slots = Vec::new();
     for creation in target.cloud.creations() {
@@ -574,7 +582,7 @@ async fn soak(provider: &str, options: &Options, seed: u64) -> Result<Tally, Str
         let extra = ids.len().saturating_sub(1);
         if keyed && extra > 0 {
             eprintln!("soak {provider}: keyed slot {slot} created {ids:?}");
-            eprint!("{}", history.story(slot, ids));
+            eprint!("{}", story(slot, ids));
             tally.duplicates += extra;
         } else if !keyed {
             tally.unkeyed_extras += extra;
@@ -618,7 +626,7 @@ async fn soak(provider: &str, options: &Options, seed: u64) -> Result<Tally, Str
                 .unwrap_or_default(),
             record.launch_time,
         );
-        eprint!("{}", history.story(&slot, &[record.id.to_string()]));
+        eprint!("{}", story(&slot, &[record.id.to_string()]));
     }
     tally.leaked = leaked.len();
     Ok(tally)
