@@ -739,6 +739,7 @@ mod tests {
                 launch_time: None,
                 tags: Tags::default(),
                 reclaimed: false,
+                owner: None,
             }],
             ..SweepReport::default()
         };

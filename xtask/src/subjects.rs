@@ -53,6 +53,7 @@ fn fake() -> ContractSubject {
     .with_second_instance_type("medium")
     .with_capabilities(Capabilities {
         spot: Support::Yes,
+        marks_ownership: Support::Yes,
         ..Capabilities::default()
     })
 }

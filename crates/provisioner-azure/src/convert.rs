@@ -7,7 +7,8 @@ use azure_mgmt_compute::package_2024_07_01::models::VirtualMachine;
 use azure_mgmt_network::package_2024_03 as network;
 use base64::Engine as _;
 use provisioner_core::{
-    naming, CloudInstanceState, Error, ErrorContext, InstanceConfig, LaunchFailure, Result, Tags,
+    naming, ownership, CloudInstanceState, Error, ErrorContext, InstanceConfig, LaunchFailure,
+    Result, Tags,
 };
 use serde_json::json;
 
@@ -133,7 +134,8 @@ pub(crate) fn nic_id(vm: &VirtualMachine) -> Option<&str> {
         .as_deref()
 }
 
-/// The caller's tags of a VM: all but this crate's own launch fingerprint.
+/// The caller's tags of a VM: all but this crate's own launch fingerprint
+/// and the ownership marker.
 pub(crate) fn tags_of(vm: &VirtualMachine) -> Tags {
     vm.resource
         .tags
@@ -141,11 +143,18 @@ pub(crate) fn tags_of(vm: &VirtualMachine) -> Tags {
         .and_then(|t| t.as_object())
         .map(|o| {
             o.iter()
-                .filter(|(k, _)| *k != LAUNCH_TAG)
+                .filter(|(k, _)| *k != LAUNCH_TAG && !ownership::is_marker_key(k))
                 .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The owner in a VM's ownership marker, if it carries one.
+pub(crate) fn owner_of(vm: &VirtualMachine) -> Option<String> {
+    let tags = vm.resource.tags.as_ref()?.as_object()?;
+    let (_, value) = tags.iter().find(|(k, _)| ownership::is_marker_key(k))?;
+    value.as_str().map(str::to_owned)
 }
 
 /// The fingerprint of the launch that created a VM, if this crate made it.

@@ -16,7 +16,9 @@ use provisioner_core::{
     InstanceProvisioner, InstanceStatus, LaunchFailure, Operation, Result,
 };
 
-use crate::convert::{launch_fingerprint_of, name_of, nic_addresses, nic_id, state_of, tags_of};
+use crate::convert::{
+    launch_fingerprint_of, name_of, nic_addresses, nic_id, owner_of, state_of, tags_of,
+};
 use crate::errors::from_azure;
 use crate::rules::{check_vm_name, AZURE_RULES};
 use crate::spot::{self, Eviction};
@@ -69,6 +71,7 @@ impl AzureProvisioner {
             launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
             tags: tags_of(&vm),
             reclaimed: false,
+            owner: owner_of(&vm),
         })
     }
 
@@ -290,6 +293,7 @@ fn status_of_found(
         public_ip,
         launch_failure: None,
         reclaimed: eviction == Eviction::Evicted,
+        owner: owner_of(vm),
     }
 }
 
@@ -368,6 +372,7 @@ impl InstanceProvisioner for AzureProvisioner {
                 launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
                 tags,
                 reclaimed: false,
+                owner: owner_of(&vm),
             })
         })
         .await
@@ -437,6 +442,7 @@ impl InstanceProvisioner for AzureProvisioner {
                 launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
                 tags: tags_of(&vm),
                 reclaimed: false,
+                owner: owner_of(&vm),
             })
         })
         .await
@@ -554,6 +560,7 @@ impl InstanceProvisioner for AzureProvisioner {
                     launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
                     tags,
                     reclaimed,
+                    owner: owner_of(&vm),
                 });
             }
             Ok(listed)

@@ -53,6 +53,7 @@ pub mod consistency;
 pub mod fallback;
 pub mod layers;
 pub mod naming;
+pub mod ownership;
 pub mod paging;
 pub mod sweep;
 pub mod validate;
@@ -69,6 +70,7 @@ pub use error::{
     DEFAULT_MAX_RETRY_AFTER,
 };
 pub use operation::Operation;
+pub use ownership::{OwnerId, OWNER_TAG};
 pub use state::{CloudInstanceState, ParseStateError};
 pub use tags::Tags;
 pub use types::{
@@ -144,6 +146,13 @@ pub use wait::InstanceProvisionerExt;
 ///   [`Error::InvalidArgument`] naming `capacity`, before any call.
 /// - **n.** A [`fallback::Fallback`] over offerings moves on when one has
 ///   no capacity, at once or after acceptance, and remembers it.
+/// - **o.** Nothing is deleted that is not ours. A launch carries the
+///   provider's [ownership marker](ownership) and reads report it as
+///   `owner`, never among the tags; the marker's key is refused in caller
+///   tags. A provider deletes on its own initiative only instances carrying
+///   its own marker whose create failed: list and describe never delete
+///   another party's instance, and a list never touches one outside its
+///   filter. (Written on the fake; the cloud providers follow, issue 30.)
 ///
 /// Errors are classified the same way everywhere: see [`Error`] and
 /// [`Error::is_retryable`].

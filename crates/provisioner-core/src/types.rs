@@ -239,6 +239,12 @@ pub struct InstanceInfo {
     /// Azure eviction.
     #[cfg_attr(feature = "serde", serde(default))]
     pub reclaimed: bool,
+    /// The [`OwnerId`](crate::OwnerId) in the instance's ownership marker
+    /// ([`OWNER_TAG`](crate::OWNER_TAG)): the provisioner that launched it.
+    /// `None` for an instance without a marker (launched by hand, by another
+    /// tool, or by a provider that does not mark yet).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub owner: Option<String>,
 }
 
 /// The provider's current view of one instance, as returned by describe.
@@ -265,6 +271,10 @@ pub struct InstanceStatus {
     /// [`InstanceInfo::reclaimed`]).
     #[cfg_attr(feature = "serde", serde(default))]
     pub reclaimed: bool,
+    /// The owner in the instance's ownership marker, when the provider read
+    /// it (see [`InstanceInfo::owner`]); `None` for an instance that is gone.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub owner: Option<String>,
 }
 
 /// What kind of failure ended a launch after the cloud had accepted it.
@@ -338,6 +348,7 @@ impl InstanceStatus {
             public_ip: None,
             launch_failure: None,
             reclaimed: false,
+            owner: None,
         }
     }
 

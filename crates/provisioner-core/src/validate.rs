@@ -28,6 +28,8 @@ pub mod field {
     pub const CAPACITY: &str = "capacity";
     /// [`InstanceConfig::placement`](crate::InstanceConfig::placement).
     pub const PLACEMENT: &str = "placement";
+    /// A provisioner's [`OwnerId`](crate::OwnerId), given to its builder.
+    pub const OWNER: &str = "owner";
 }
 
 /// A provider's limits on tags. Lengths count characters (Unicode scalar values).
@@ -233,7 +235,8 @@ fn check_price(price: &str) -> Result<()> {
     }
 }
 
-/// Checks tags against `rules`: count, key and value lengths, reserved
+/// Checks tags against `rules`: count, key and value lengths, the
+/// ownership marker's key ([`OWNER_TAG`](crate::OWNER_TAG)) and reserved
 /// prefixes, forbidden characters, and no control characters anywhere.
 pub fn check_tags(tags: &Tags, rules: &TagRules) -> Result<()> {
     if tags.len() > rules.max_tags {
@@ -286,6 +289,11 @@ fn check_tag(key: &str, value: &str, rules: &TagRules) -> Result<()> {
     if let Some(c) = key.chars().find(|c| rules.forbidden_key_chars.contains(*c)) {
         return bad(format!(
             "key {shown} contains the forbidden character {c:?}"
+        ));
+    }
+    if crate::ownership::is_marker_key(key) {
+        return bad(format!(
+            "key {shown} is reserved for the ownership marker that every launch writes"
         ));
     }
     let lower = key.to_ascii_lowercase();

@@ -4,15 +4,17 @@
 use std::net::IpAddr;
 
 use aws_sdk_ec2::types::{Instance, Tag};
-use provisioner_core::{CloudInstanceState, InstanceInfo, InstanceStatus, Tags};
+use provisioner_core::{CloudInstanceState, InstanceInfo, InstanceStatus, Tags, OWNER_TAG};
 use time::OffsetDateTime;
 
 use crate::states;
 
+/// The caller's tags of an instance: all but the ownership marker.
 pub(crate) fn tags_of(instance: &Instance) -> Tags {
     instance
         .tags()
         .iter()
+        .filter(|t| t.key() != Some(OWNER_TAG))
         .filter_map(|t| {
             Some((
                 t.key()?.to_owned(),
@@ -20,6 +22,16 @@ pub(crate) fn tags_of(instance: &Instance) -> Tags {
             ))
         })
         .collect()
+}
+
+/// The owner in an instance's ownership marker, if it carries one (EC2 tag
+/// keys are case-sensitive).
+pub(crate) fn owner_of(instance: &Instance) -> Option<String> {
+    let marker = instance
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some(OWNER_TAG))?;
+    marker.value().map(str::to_owned)
 }
 
 pub(crate) fn ec2_tags(tags: &Tags) -> Vec<Tag> {
@@ -54,6 +66,7 @@ pub(crate) fn info_of(instance: &Instance) -> InstanceInfo {
         }),
         tags: tags_of(instance),
         reclaimed: reclaimed(instance),
+        owner: owner_of(instance),
     }
 }
 
@@ -65,7 +78,10 @@ pub(crate) fn status_of(instance: &Instance) -> InstanceStatus {
         let failure =
             reason.and_then(|r| states::launch_failure(r.code()?, r.message().unwrap_or_default()));
         if let Some(failure) = failure {
-            return InstanceStatus::failed_launch(id, failure);
+            return InstanceStatus {
+                owner: owner_of(instance),
+                ..InstanceStatus::failed_launch(id, failure)
+            };
         }
     }
     let reason = reason
@@ -85,6 +101,7 @@ pub(crate) fn status_of(instance: &Instance) -> InstanceStatus {
         public_ip: ip(instance.public_ip_address()),
         launch_failure: None,
         reclaimed: reclaimed(instance),
+        owner: owner_of(instance),
     }
 }
 

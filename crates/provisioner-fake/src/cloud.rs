@@ -22,8 +22,8 @@ use std::time::Duration;
 use provisioner_core::consistency::Expiring;
 use provisioner_core::CloudInstanceState::{self, *};
 use provisioner_core::{
-    Capacity, InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus, LaunchFailure,
-    LaunchFailureKind, OnReclaim,
+    ownership, Capacity, InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus,
+    LaunchFailure, LaunchFailureKind, OnReclaim, OWNER_TAG,
 };
 use time::OffsetDateTime;
 use tokio::time::Instant;
@@ -71,15 +71,20 @@ pub struct InstanceRecord {
 
 impl InstanceRecord {
     /// As the core's [`InstanceInfo`].
+    /// The ownership marker, if the launch wrote one, is reported as
+    /// [`InstanceInfo::owner`], not among the tags.
     pub fn to_info(&self) -> InstanceInfo {
+        let mut tags = self.config.tags.clone();
+        let owner = ownership::take_marker(&mut tags);
         InstanceInfo {
             instance_id: self.id.to_string(),
             private_ip: self.private_ip.map(IpAddr::V4),
             public_ip: self.public_ip.map(IpAddr::V4),
             state: self.state,
             launch_time: Some(self.launch_time),
-            tags: self.config.tags.clone(),
+            tags,
             reclaimed: self.reclaimed,
+            owner,
         }
     }
 
@@ -96,8 +101,14 @@ impl InstanceRecord {
             },
             self.private_ip,
             self.public_ip,
+            owner_of(&self.config),
         )
     }
+}
+
+/// The owner in a launch's ownership marker.
+fn owner_of(config: &InstanceConfig) -> Option<String> {
+    config.tags.get(OWNER_TAG).cloned()
 }
 
 /// What a read sees of an instance's state at one time.
@@ -116,11 +127,16 @@ fn status(
     seen: Seen,
     private_ip: Option<Ipv4Addr>,
     public_ip: Option<Ipv4Addr>,
+    owner: Option<String>,
 ) -> InstanceStatus {
     if let Some(kind) = seen.failure {
-        return InstanceStatus::failed_launch(id, launch_failure(kind));
+        return InstanceStatus {
+            owner,
+            ..InstanceStatus::failed_launch(id, launch_failure(kind))
+        };
     }
     InstanceStatus {
+        owner,
         launch_failure: None,
         instance_id: id.to_owned(),
         state: seen.state,
@@ -402,7 +418,13 @@ impl Instance {
     /// The core's status at `now`, without a record: a describe touches
     /// none of the shared parts (config, attributes).
     fn status(&self, now: Instant) -> InstanceStatus {
-        status(&self.id, self.seen(now), self.private_ip, self.public_ip)
+        status(
+            &self.id,
+            self.seen(now),
+            self.private_ip,
+            self.public_ip,
+            owner_of(&self.config),
+        )
     }
 
     fn record(&self, now: Instant) -> InstanceRecord {

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use provisioner_core::contract::FaultInjector;
-use provisioner_core::LaunchFailureKind;
+use provisioner_core::contract::{FaultInjector, Support};
+use provisioner_core::{InstanceConfig, LaunchFailureKind, Tags};
 
 use crate::{FakeCloud, Fault, Operation};
 
@@ -48,5 +48,27 @@ impl FaultInjector for FakeCloud {
 
     async fn reclaim(&self, instance_id: &str) -> bool {
         FakeCloud::reclaim(self, instance_id).is_ok()
+    }
+
+    fn planting(&self) -> Support {
+        Support::Yes
+    }
+
+    async fn plant_failed_launch(&self, tags: &Tags) -> Option<String> {
+        let config = InstanceConfig {
+            tags: tags.clone(),
+            ..InstanceConfig::new("image-of-another-team", "type-of-another-team")
+        };
+        self.fail_after_acceptance(1, LaunchFailureKind::InsufficientCapacity, Duration::ZERO);
+        let planted = self.launch(&config).await;
+        Some(planted.ok()?.id.to_string())
+    }
+
+    async fn deletions(&self, instance_id: &str) -> Option<u64> {
+        let calls = self.calls();
+        let deletes = calls.iter().filter(|c| {
+            c.op == Operation::Terminate && c.instance_id.as_deref() == Some(instance_id)
+        });
+        Some(deletes.count() as u64)
     }
 }

@@ -9,7 +9,7 @@ use provisioner_core::consistency::RecentLaunches;
 use provisioner_core::validate::{self, field, ConfigRules};
 use provisioner_core::{
     in_operation, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
-    InstanceStatus, Operation, Result,
+    InstanceStatus, Operation, OwnerId, Result,
 };
 
 use crate::{CloudError, FakeCloud};
@@ -18,7 +18,8 @@ use crate::{CloudError, FakeCloud};
 /// a fleet tested against the fake is not surprised by a real cloud.
 pub const FAKE_RULES: ConfigRules = ConfigRules {
     tags: validate::TagRules {
-        max_tags: 50,
+        // EC2's 50, less the ownership marker every launch adds.
+        max_tags: 49,
         max_key_len: 128,
         max_value_len: 256,
         ..validate::TagRules::BASE
@@ -33,9 +34,14 @@ pub const FAKE_RULES: ConfigRules = ConfigRules {
 ///
 /// Two provisioners over one cloud model a fleet manager that restarted: the
 /// second finds the first one's instances by listing tags.
+///
+/// Every launch carries the ownership marker
+/// ([`OWNER_TAG`](provisioner_core::OWNER_TAG)) with this provisioner's
+/// [`OwnerId`] as a tag in the cloud's model; reads report it as `owner`.
 #[derive(Debug)]
 pub struct FakeProvisioner {
     cloud: FakeCloud,
+    owner: OwnerId,
     rules: ConfigRules,
     page_size: usize,
     recent: RecentLaunches,
@@ -47,6 +53,7 @@ impl FakeProvisioner {
     pub fn new(cloud: FakeCloud) -> Self {
         Self {
             cloud,
+            owner: OwnerId::default(),
             rules: FAKE_RULES,
             page_size: 100,
             recent: RecentLaunches::new(Duration::from_secs(30)),
@@ -58,6 +65,17 @@ impl FakeProvisioner {
     pub fn with_page_size(mut self, size: usize) -> Self {
         self.page_size = size.max(1);
         self
+    }
+
+    /// Marks launches with `owner` instead of [`OwnerId::DEFAULT`].
+    pub fn with_owner(mut self, owner: OwnerId) -> Self {
+        self.owner = owner;
+        self
+    }
+
+    /// The owner this provisioner marks its launches with.
+    pub fn owner(&self) -> &OwnerId {
+        &self.owner
     }
 
     /// Other input rules.
@@ -106,7 +124,11 @@ impl InstanceProvisioner for FakeProvisioner {
     async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
         in_operation(self.name(), Operation::Launch, async {
             validate::check_config(config, &self.rules)?;
-            let record = self.cloud.launch(config).await?;
+            let marked = InstanceConfig {
+                tags: self.owner.mark(&config.tags),
+                ..config.clone()
+            };
+            let record = self.cloud.launch(&marked).await?;
             self.recent.record(&record.id);
             Ok(record.to_info())
         })

@@ -22,6 +22,7 @@ fn subject(cloud: FakeCloud) -> ContractSubject {
     .with_small_pages()
     .with_capabilities(Capabilities {
         spot: Support::Yes,
+        marks_ownership: Support::Yes,
         ..Capabilities::default()
     })
     .with_second_instance_type("medium")
@@ -98,6 +99,7 @@ mod layered {
         .with_small_pages()
         .with_capabilities(Capabilities {
             spot: Support::Yes,
+            marks_ownership: Support::Yes,
             ..Capabilities::default()
         })
         .with_second_instance_type("medium")

@@ -13,7 +13,7 @@ use google_cloud_compute_v1::model::{
 use provisioner_core::validate::field;
 use provisioner_core::{
     naming, CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, LaunchFailure,
-    LaunchFailureKind, Result, Tags,
+    LaunchFailureKind, Result, Tags, OWNER_TAG,
 };
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -38,6 +38,7 @@ impl GcpProvisioner {
                 .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()),
             tags: tags_of(instance),
             reclaimed: false,
+            owner: owner_of(instance),
         }
     }
 
@@ -198,9 +199,15 @@ pub(crate) fn tags_of(instance: &Instance) -> Tags {
             instance
                 .labels
                 .iter()
+                .filter(|(k, _)| k.as_str() != OWNER_TAG)
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         })
+}
+
+/// The owner in an instance's ownership marker (a label), if it carries one.
+pub(crate) fn owner_of(instance: &Instance) -> Option<String> {
+    instance.labels.get(OWNER_TAG).cloned()
 }
 
 pub(crate) fn state_of(

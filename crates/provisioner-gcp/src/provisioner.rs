@@ -17,7 +17,8 @@ use provisioner_core::{
 };
 
 use crate::convert::{
-    id_of, insert_failure, launch_fingerprint_of, operation_result, private_ip, public_ip, state_of,
+    id_of, insert_failure, launch_fingerprint_of, operation_result, owner_of, private_ip,
+    public_ip, state_of,
 };
 use crate::errors::{self, from_gax};
 use crate::ids::{self, InstanceId};
@@ -209,7 +210,10 @@ impl GcpProvisioner {
         if state == CloudInstanceState::Pending {
             if let Some(failure) = self.insert_outcome(instance_id, id.zone).await {
                 self.recent.forget(instance_id);
-                return InstanceStatus::failed_launch(instance_id, failure);
+                return InstanceStatus {
+                    owner: owner_of(instance),
+                    ..InstanceStatus::failed_launch(instance_id, failure)
+                };
             }
         }
         let reclaimed = reclaimed(instance, state, preempted);
@@ -223,6 +227,7 @@ impl GcpProvisioner {
             public_ip: public_ip(instance),
             launch_failure: None,
             reclaimed,
+            owner: owner_of(instance),
         }
     }
 
@@ -432,6 +437,8 @@ impl InstanceProvisioner for GcpProvisioner {
                 launch_time: None,
                 tags: config.tags.clone(),
                 reclaimed: false,
+                // Compute Engine's launches carry no marker yet (issue 30).
+                owner: None,
             })
         })
         .await

@@ -3,12 +3,13 @@
 use std::collections::BTreeSet;
 
 use super::run::{ensure, fail, Check, Doing, Seen, SharedRun};
+use super::RUN_TAG;
 use crate::fallback::{Fallback, Offering};
 use crate::validate::field;
 use crate::CloudInstanceState::{self, *};
 use crate::{
     Capacity, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisionerExt,
-    LaunchFailureKind, OnReclaim, Operation, SpotOptions,
+    LaunchFailureKind, OnReclaim, Operation, SpotOptions, Tags, OWNER_TAG,
 };
 
 const BOOTING: &[CloudInstanceState] = &[Pending, Running];
@@ -79,7 +80,7 @@ pub(super) async fn invalid_config_is_rejected(run: SharedRun) -> Check {
     no_image.image.clear();
     let mut no_type = valid.clone();
     no_type.instance_type = " ".to_owned();
-    let cases: [(&str, InstanceConfig, &str); 4] = [
+    let cases: [(&str, InstanceConfig, &str); 5] = [
         ("empty image", no_image, field::IMAGE),
         ("blank instance type", no_type, field::INSTANCE_TYPE),
         (
@@ -90,6 +91,11 @@ pub(super) async fn invalid_config_is_rejected(run: SharedRun) -> Check {
         (
             "control character in a tag key",
             valid.clone().with_tag("bad\u{1}key", "x"),
+            field::TAGS,
+        ),
+        (
+            "the ownership marker's key among the caller's tags",
+            valid.clone().with_tag(OWNER_TAG, "someone"),
             field::TAGS,
         ),
     ];
@@ -849,5 +855,94 @@ pub(super) async fn fallback_moves_on_without_capacity(run: SharedRun) -> Check 
         .filter(&[])
         .in_states([Pending, Running, Stopping, Stopped, Terminating]);
     run.wait_for_listing(&live, &[&info.instance_id]).await?;
+    Ok(())
+}
+
+/// o. Launch, describe and list report the provisioner's own owner from the
+/// ownership marker; the marker never shows among the tags.
+pub(super) async fn launches_carry_the_ownership_marker(run: SharedRun) -> Check {
+    let config = run.config().with_tag("role", "worker");
+    let info = run.launch(&config).await?;
+    let id = info.instance_id.as_str();
+    let Some(owner) = info.owner.clone() else {
+        fail!("launch reported no owner for {id}: {info:?}");
+    };
+    ensure!(
+        info.tags == config.tags,
+        "launch returned tags {:?}, want exactly {:?} (no marker)",
+        info.tags,
+        config.tags
+    );
+    // Running: read from the cloud, not a launch not yet visible to reads.
+    let status = run.wait_for(id, &[Running]).await?;
+    ensure!(
+        status.owner.as_deref() == Some(owner.as_str()),
+        "describe of {id} reports owner {:?}, launch said {owner:?}",
+        status.owner
+    );
+    let listed = run.wait_for_listing(&run.filter(&[]), &[id]).await?;
+    let listed = &listed[0];
+    ensure!(
+        listed.owner.as_deref() == Some(owner.as_str()) && listed.tags == config.tags,
+        "list reports owner {:?} and tags {:?}, want {owner:?} and {:?}",
+        listed.owner,
+        listed.tags,
+        config.tags
+    );
+    Ok(())
+}
+
+/// o. A provider deletes on its own initiative only instances that carry
+/// its own marker: a list and a describe leave another party's instances in
+/// place (one without a marker, another owner's), even when their create
+/// failed, and a list never touches an instance outside its filter.
+pub(super) async fn others_instances_are_never_deleted(run: SharedRun) -> Check {
+    let faults = run.faults();
+    let inside = Tags::from([(RUN_TAG, run.run_id.as_str())]);
+    let mut another_owner = inside.clone();
+    another_owner.insert(OWNER_TAG.to_owned(), "another-fleet".to_owned());
+    let outside = Tags::from([(RUN_TAG.to_owned(), format!("{}-outside", run.run_id))]);
+    let planted = [
+        ("an instance without a marker", inside, None),
+        (
+            "another owner's instance",
+            another_owner,
+            Some("another-fleet"),
+        ),
+        ("an instance outside the filter", outside, None),
+    ];
+    let mut ids = Vec::new();
+    for (what, tags, _) in &planted {
+        let Some(id) = faults.plant_failed_launch(tags).await else {
+            fail!("the fault injector could not plant {what}");
+        };
+        run.remember(&id);
+        ids.push(id);
+    }
+    let all = run.filter(&[]).in_states(CloudInstanceState::ALL);
+    let listed = run.provisioner().list_instances(&all).await.doing("list")?;
+    for ((what, _, owner), id) in planted.iter().zip(&ids) {
+        let seen = listed.iter().find(|i| &i.instance_id == id);
+        if *what == "an instance outside the filter" {
+            ensure!(seen.is_none(), "list returned {what} ({id})");
+        } else if let Some(seen) = seen {
+            ensure!(
+                seen.owner.as_deref() == *owner,
+                "list reports owner {:?} for {what} ({id}), want {owner:?}",
+                seen.owner
+            );
+        }
+        run.provisioner()
+            .describe_instance(id)
+            .await
+            .doing(&format!("describe of {what} ({id})"))?;
+    }
+    for ((what, _, _), id) in planted.iter().zip(&ids) {
+        match faults.deletions(id).await {
+            Some(0) => {}
+            Some(n) => fail!("{n} delete request(s) for {what} ({id}): it is not ours"),
+            None => fail!("the fault injector cannot count deletions of {id}"),
+        }
+    }
     Ok(())
 }

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 
-use crate::{InstanceConfig, InstanceProvisioner, LaunchFailureKind};
+use crate::{InstanceConfig, InstanceProvisioner, LaunchFailureKind, Tags};
 use run::Run;
 
 /// Failures the suite injects into the cloud a subject runs against (an
@@ -64,6 +64,28 @@ pub trait FaultInjector: Send + Sync {
         let _ = instance_id;
         false
     }
+    /// Whether [`plant_failed_launch`](Self::plant_failed_launch) and
+    /// [`deletions`](Self::deletions) work here; clause o's case on
+    /// another party's instances is skipped with the reason otherwise.
+    fn planting(&self) -> Support {
+        Support::No("the fault injector cannot plant another party's instances".into())
+    }
+    /// Creates an instance as another party would (not through the
+    /// provisioner under test), carrying exactly `tags` (an ownership marker
+    /// among them when the case plants another owner's instance), whose
+    /// create the cloud accepted and then failed for capacity. Its id as the
+    /// provider names it; `None` where the injector cannot (clause o is then
+    /// skipped).
+    async fn plant_failed_launch(&self, tags: &Tags) -> Option<String> {
+        let _ = tags;
+        None
+    }
+    /// How many delete requests the cloud received for `instance_id`;
+    /// `None` where the injector cannot tell.
+    async fn deletions(&self, instance_id: &str) -> Option<u64> {
+        let _ = instance_id;
+        None
+    }
 }
 
 /// The tag key every case puts on the instances it launches.
@@ -80,6 +102,16 @@ pub enum Support {
     No(Cow<'static, str>),
 }
 
+impl Support {
+    /// Why not, when not supported.
+    fn reason(&self) -> Option<String> {
+        match self {
+            Self::Yes => None,
+            Self::No(reason) => Some(reason.to_string()),
+        }
+    }
+}
+
 /// The behaviours where providers (or their test doubles) legitimately differ.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capabilities {
@@ -94,6 +126,10 @@ pub struct Capabilities {
     /// The provider launches spot capacity and reports reclaims (clause m).
     /// Not by default: a subject says so.
     pub spot: Support,
+    /// Every launch carries the provider's ownership marker and reads
+    /// report it as `owner` (clause o). Not by default: a provider says so
+    /// once it writes the marker.
+    pub marks_ownership: Support,
 }
 
 impl Default for Capabilities {
@@ -103,6 +139,9 @@ impl Default for Capabilities {
             refuses_terminated_changes: Support::Yes,
             sends_retry_after: Support::Yes,
             spot: Support::No("the subject does not declare spot capacity".into()),
+            marks_ownership: Support::No(
+                "the provider does not write the ownership marker yet".into(),
+            ),
         }
     }
 }
@@ -243,7 +282,10 @@ impl ContractSubject {
         self
     }
 
-    fn unsupported(&self, case: Case) -> Option<&str> {
+    /// Why `case` cannot run on this subject, if it cannot.
+    fn unsupported(&self, case: Case) -> Option<String> {
+        const NEEDS_FAULTS: &str =
+            "needs fault injection (an emulator or the fake, not a real cloud)";
         let needs = match case {
             Case::LaunchIsIdempotent => &self.capabilities.idempotent_launch,
             Case::TerminatedCannotStopOrStart => &self.capabilities.refuses_terminated_changes,
@@ -252,17 +294,22 @@ impl ContractSubject {
                 &self.capabilities.idempotent_launch
             }
             Case::SpotReclaimIsSeen if self.faults.is_none() => {
-                return Some("needs fault injection (an emulator or the fake, not a real cloud)");
+                return Some(NEEDS_FAULTS.to_owned());
             }
             Case::SpotReclaimIsSeen => &self.capabilities.spot,
+            Case::LaunchesCarryTheOwnershipMarker => &self.capabilities.marks_ownership,
+            Case::OthersInstancesAreNeverDeleted => {
+                return match &self.faults {
+                    None => Some(NEEDS_FAULTS.to_owned()),
+                    Some(faults) => faults.planting().reason(),
+                };
+            }
             Case::FallbackMovesOnWithoutCapacity => {
                 if self.faults.is_none() {
-                    return Some(
-                        "needs fault injection (an emulator or the fake, not a real cloud)",
-                    );
+                    return Some(NEEDS_FAULTS.to_owned());
                 }
                 if self.second_instance_type.is_none() {
-                    return Some("the subject gives no second instance type");
+                    return Some("the subject gives no second instance type".to_owned());
                 }
                 return None;
             }
@@ -270,18 +317,13 @@ impl ContractSubject {
             | Case::QuotaFailureIsSeen
             | Case::ThrottlingCarriesRetryAfterUnwaited => {
                 if self.faults.is_none() {
-                    return Some(
-                        "needs fault injection (an emulator or the fake, not a real cloud)",
-                    );
+                    return Some(NEEDS_FAULTS.to_owned());
                 }
                 return None;
             }
             _ => return None,
         };
-        match needs {
-            Support::Yes => None,
-            Support::No(reason) => Some(reason),
-        }
+        needs.reason()
     }
 }
 
@@ -394,7 +436,7 @@ where
     Fut: Future<Output = run::Check>,
 {
     if let Some(reason) = subject.unsupported(case) {
-        return Outcome::Skipped(reason.to_owned());
+        return Outcome::Skipped(reason);
     }
     let run = Arc::new(Run::new(subject.clone(), case));
     let result = AssertUnwindSafe(body(Arc::clone(&run)))
@@ -526,4 +568,8 @@ define_cases! {
     SpotReclaimIsSeen => spot_reclaim_is_seen, clause "m";
     /// A fallback over two offerings moves to the second when the first has no capacity, and remembers the first.
     FallbackMovesOnWithoutCapacity => fallback_moves_on_without_capacity, clause "n";
+    /// Launch, describe and list report the provisioner's own owner from the ownership marker, never the marker among the tags.
+    LaunchesCarryTheOwnershipMarker => launches_carry_the_ownership_marker, clause "o";
+    /// List and describe never delete another party's instance: one without a marker, another owner's, or one outside the filter, even when its create failed.
+    OthersInstancesAreNeverDeleted => others_instances_are_never_deleted, clause "o";
 }
