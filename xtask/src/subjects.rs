@@ -53,7 +53,6 @@ fn fake() -> ContractSubject {
     .with_second_instance_type("medium")
     .with_capabilities(Capabilities {
         spot: Support::Yes,
-        marks_ownership: Support::Yes,
         ..Capabilities::default()
     })
 }

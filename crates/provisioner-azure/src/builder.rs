@@ -9,7 +9,7 @@ use azure_core::auth::TokenCredential;
 use azure_mgmt_compute::package_2024_07_01 as compute;
 use azure_mgmt_network::package_2024_03 as network;
 use provisioner_core::consistency::{Expiring, RecentLaunches};
-use provisioner_core::{Error, Result, DEFAULT_MAX_RETRY_AFTER};
+use provisioner_core::{Error, OwnerId, Result, DEFAULT_MAX_RETRY_AFTER};
 
 use crate::activity::ActivityLog;
 use crate::errors::from_azure;
@@ -29,6 +29,9 @@ pub struct AzureProvisioner {
     pub(crate) group: String,
     pub(crate) location: String,
     pub(crate) launch: AzureLaunchConfig,
+    /// The owner in the ownership marker of every VM this provisioner
+    /// creates; only VMs carrying it are ever deleted on its own initiative.
+    pub(crate) owner: OwnerId,
     pub(crate) recent: RecentLaunches,
     /// The transport of clients this crate built (not of given clients).
     pub(crate) transport: Option<Arc<ArmTransport>>,
@@ -221,6 +224,7 @@ impl AzureProvisioner {
             group: scope.resource_group,
             location: scope.location,
             launch,
+            owner: OwnerId::default(),
             recent: RecentLaunches::new(Duration::from_secs(60)),
             transport: None,
             failed_launches: std::sync::Mutex::new(Expiring::new(FAILED_LAUNCH_MEMORY)),
@@ -249,6 +253,15 @@ impl AzureProvisioner {
         if let Some(transport) = &self.transport {
             transport.set_max_retry_after(cap);
         }
+        self
+    }
+
+    /// Marks every VM this provisioner creates as `owner`'s (tag
+    /// [`OWNER_TAG`](provisioner_core::OWNER_TAG)) instead of
+    /// [`OwnerId::DEFAULT`]. Give each fleet sharing a resource group its
+    /// own: a failed create is deleted only by a provisioner of its owner.
+    pub fn with_owner(mut self, owner: OwnerId) -> Self {
+        self.owner = owner;
         self
     }
 

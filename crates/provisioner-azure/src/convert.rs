@@ -56,9 +56,10 @@ impl AzureProvisioner {
             nic["properties"]["networkSecurityGroup"] = json!({"id": nsg});
         }
         let admin = &self.launch.admin_username;
-        // The caller's tags, and the fingerprint of this launch, so that a
-        // key reused with other parameters is told apart from a retry.
-        let mut tags = config.tags.clone();
+        // The caller's tags, the ownership marker, and the fingerprint of
+        // this launch, so that a key reused with other parameters is told
+        // apart from a retry.
+        let mut tags = self.owner.mark(&config.tags);
         tags.insert(LAUNCH_TAG.to_owned(), naming::launch_fingerprint(config));
         let mut body = json!({
             "location": self.location,

@@ -49,6 +49,14 @@ impl AzureProvisioner {
                 format!("already used for a launch of {name} with other parameters"),
             ));
         }
+        // The same launch by another owner (two fleets, one key) is theirs:
+        // neither returned nor reaped.
+        if !self.owner.owns(owner_of(&vm).as_deref()) {
+            return Err(Error::invalid_argument(
+                field::IDEMPOTENCY_KEY,
+                format!("already used for a launch of {name} by another owner"),
+            ));
+        }
         let (state, _, failure) = state_of(&vm);
         let (private_ip, public_ip) = if let Some(failure) = failure {
             // Were it left to a later describe or list, a caller that gave
@@ -214,12 +222,25 @@ impl AzureProvisioner {
         self.eviction(name).await
     }
 
+    /// The failure of `vm` when it is a create of this provisioner's owner
+    /// (it carries this owner's marker, and [`LAUNCH_TAG`](crate::LAUNCH_TAG),
+    /// which only a launch writes) that failed after acceptance: the only
+    /// VMs a describe or list deletes on its own initiative. A VM someone
+    /// else created, or another owner's, is reported, never deleted.
+    fn failed_launch_of(&self, vm: &VirtualMachine) -> Option<LaunchFailure> {
+        if !self.owner.owns(owner_of(vm).as_deref()) {
+            return None;
+        }
+        launch_fingerprint_of(vm)?;
+        state_of(vm).2
+    }
+
     /// When `vm` is a launch of this library's that failed after
     /// acceptance: reaps it and says so. Describe answers with the failure
     /// even when the delete was refused: the next describe, list or
     /// terminate deletes it again.
     async fn reap_failed(&self, name: &str, vm: &VirtualMachine) -> Option<InstanceStatus> {
-        let failure = failed_launch_of(vm)?;
+        let failure = self.failed_launch_of(vm)?;
         let _ = self.reap(name, &failure).await;
         Some(InstanceStatus::failed_launch(name, failure))
     }
@@ -269,15 +290,6 @@ impl AzureProvisioner {
 }
 
 /// The status of a VM ARM answered for, with its addresses.
-/// The failure of `vm` when it is a create of this library's (it carries
-/// [`LAUNCH_TAG`](crate::LAUNCH_TAG), which only a launch writes) that failed
-/// after acceptance: the only VMs a describe or list deletes on its own
-/// initiative. A VM someone else created is reported, never deleted.
-fn failed_launch_of(vm: &VirtualMachine) -> Option<LaunchFailure> {
-    launch_fingerprint_of(vm)?;
-    state_of(vm).2
-}
-
 fn status_of_found(
     name: &str,
     vm: &VirtualMachine,
@@ -518,10 +530,14 @@ impl InstanceProvisioner for AzureProvisioner {
             let mut failed = Vec::new();
             for vm in self.group_vms().await? {
                 let (state, _, _) = state_of(&vm);
-                if let Some(failure) = failed_launch_of(&vm) {
+                let tags = tags_of(&vm);
+                // Only within the filter: a list never touches the rest.
+                if let Some(failure) = self
+                    .failed_launch_of(&vm)
+                    .filter(|_| filter.admits_tags(&tags))
+                {
                     failed.push((name_of(&vm), failure));
                 }
-                let tags = tags_of(&vm);
                 if filter.matches(&tags, state) {
                     vms.push((vm, state, tags));
                 }

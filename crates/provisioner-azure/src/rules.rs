@@ -11,13 +11,14 @@ use serde_json::{json, Value};
 /// callers' tags may not use it, and it is never reported among theirs.
 pub const LAUNCH_TAG: &str = "provisioner-launch";
 
-/// Azure's limits: 50 tags (49 for the caller: one is [`LAUNCH_TAG`]), names
+/// Azure's limits: 50 tags (48 for the caller: one is [`LAUNCH_TAG`], one
+/// the ownership marker [`OWNER_TAG`](provisioner_core::OWNER_TAG)), names
 /// up to 512 characters without `<>%&\?/`, values up to 256; OS disks of 1
 /// to 4,095 GB; user data (sent as `customData`) up to 48 KiB (64 KB once
 /// base64-encoded); idempotency keys up to 64 characters.
 pub const AZURE_RULES: ConfigRules = ConfigRules {
     tags: TagRules {
-        max_tags: 49,
+        max_tags: 48,
         max_key_len: 512,
         max_value_len: 256,
         reserved_key_prefixes: &[LAUNCH_TAG],

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use azure_core::auth::{AccessToken, TokenCredential};
 use azure_mgmt_network::package_2024_03 as network;
-use common::{get_json, request_json};
+use common::get_json;
 use provisioner_azure::{AzureLaunchConfig, AzureProvisioner, AzureScope};
+use provisioner_core::contract::FaultInjector;
 use provisioner_core::layers::Batching;
 use provisioner_core::{
     CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceProvisioner,
-    InstanceProvisionerExt, LaunchFailureKind,
+    InstanceProvisionerExt, LaunchFailureKind, OwnerId, Tags,
 };
 use provisioner_emulator::{Emulator, EmulatorHandle};
 use provisioner_fake::{Fault, Operation, Personality};
@@ -198,6 +199,23 @@ async fn whose_next_create_fails() -> (EmulatorHandle, AzureProvisioner) {
     (emulator, azure)
 }
 
+/// The path of VM `name` in the test group.
+fn vm_path(name: &str) -> String {
+    format!("/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Compute/virtualMachines/{name}?api-version=2024-07-01")
+}
+
+/// Creates a VM with `tags` as a person would (the contract's injector
+/// PUTs it as the portal or `az vm create` does: no marker, no launch tag
+/// of this library's); its create fails after acceptance. Its name.
+async fn put_by_hand(emulator: &EmulatorHandle, tags: &[(&str, &str)]) -> String {
+    let tags: Tags = tags.iter().copied().collect();
+    emulator
+        .faults()
+        .plant_failed_launch(&tags, "")
+        .await
+        .expect("the emulator plants a VM")
+}
+
 /// The interleaving that leaked a VM in the soak (seed 20657, slot 170): a
 /// keyed create is committed and its answer lost, the create then fails
 /// after acceptance, and the caller's retry meets the failed VM. The retry
@@ -267,24 +285,10 @@ async fn a_list_whose_delete_of_a_failed_create_is_throttled_fails_so_that_its_r
 /// found and never delete it.
 #[tokio::test]
 async fn a_failed_create_someone_else_made_is_never_deleted() {
-    let (emulator, azure) = whose_next_create_fails().await;
-    let path = "/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Compute/virtualMachines/data-vm?api-version=2024-07-01";
-    let body = serde_json::json!({
-        "location": "westeurope",
-        "tags": {"team": "data"},
-        "properties": {
-            "hardwareProfile": {"vmSize": "Standard_B2s"},
-            "storageProfile": {
-                "imageReference": {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"},
-                "osDisk": {"createOption": "FromImage", "deleteOption": "Delete"}},
-            "osProfile": {"computerName": "data-vm", "adminUsername": "data"},
-            "networkProfile": {"networkInterfaceConfigurations": [{"name": "data-vm-nic", "properties": {
-                "primary": true, "deleteOption": "Delete",
-                "ipConfigurations": [{"name": "ip", "properties": {"subnet": {"id": SUBNET}}}]}}]},
-        },
-    });
-    let (status, _) = request_json(&emulator, "PUT", path, Some(&body)).await;
-    assert!(status == 200 || status == 201, "{status}");
+    let emulator = emulator(1000).await;
+    let azure = provisioner(&emulator).await;
+    let name = put_by_hand(&emulator, &[("team", "data")]).await;
+    let path = &vm_path(&name);
     let (_, vm) = get_json(&emulator, &format!("{path}&$expand=instanceView")).await;
     assert_eq!(vm["properties"]["provisioningState"], "Failed");
 
@@ -295,9 +299,64 @@ async fn a_failed_create_someone_else_made_is_never_deleted() {
         ..InstanceFilter::tagged([("team", "data")])
     };
     assert_eq!(azure.list_instances(&theirs).await.unwrap().len(), 1);
-    let status = azure.describe_instance("data-vm").await.unwrap();
+    let status = azure.describe_instance(&name).await.unwrap();
     assert_eq!(status.state, CloudInstanceState::Terminated);
     assert_eq!(get_json(&emulator, path).await.0, 200);
+}
+
+/// Clause o on Azure, with two fleets in one resource group: our list and
+/// describe leave a VM created by hand and another fleet's VM in place,
+/// though both creates failed after acceptance, and still delete our own.
+#[tokio::test]
+async fn a_list_and_a_describe_delete_only_our_own_failed_creates() {
+    let emulator = emulator(1000).await;
+    let ours = provisioner(&emulator)
+        .await
+        .with_owner(OwnerId::new("fleet-blue").unwrap());
+    let theirs = provisioner(&emulator)
+        .await
+        .with_owner(OwnerId::new("fleet-green").unwrap());
+    let by_hand = put_by_hand(&emulator, &[("fleet-id", "blue")]).await;
+    // The next two creates fail after acceptance: theirs, then ours.
+    emulator.cloud().fail_after_acceptance(
+        2,
+        LaunchFailureKind::InsufficientCapacity,
+        Duration::ZERO,
+    );
+    let blue = config().with_tag("fleet-id", "blue");
+    let their_vm = theirs.launch_instance(&blue).await.unwrap().instance_id;
+    let our_vm = ours.launch_instance(&blue).await.unwrap().instance_id;
+
+    let filter = InstanceFilter {
+        states: CloudInstanceState::ALL.to_vec(),
+        ..InstanceFilter::tagged([("fleet-id", "blue")])
+    };
+    let listed = ours.list_instances(&filter).await.unwrap();
+    let owners: Vec<_> = listed
+        .iter()
+        .map(|i| (i.instance_id.as_str(), i.owner.as_deref()))
+        .collect();
+    assert!(owners.contains(&(by_hand.as_str(), None)), "{owners:?}");
+    assert!(
+        owners.contains(&(their_vm.as_str(), Some("fleet-green"))),
+        "{owners:?}"
+    );
+    for name in [by_hand.as_str(), their_vm.as_str()] {
+        let status = ours.describe_instance(name).await.unwrap();
+        assert_eq!(status.state, CloudInstanceState::Terminated, "{name}");
+        assert_eq!(
+            get_json(&emulator, &vm_path(name)).await.0,
+            200,
+            "{name} was deleted"
+        );
+    }
+    // Ours: deleted by our list, and described with its failure.
+    assert_eq!(get_json(&emulator, &vm_path(&our_vm)).await.0, 404);
+    let status = ours.describe_instance(&our_vm).await.unwrap();
+    assert_eq!(
+        status.launch_failure.map(|f| f.kind),
+        Some(LaunchFailureKind::InsufficientCapacity)
+    );
 }
 
 #[tokio::test]

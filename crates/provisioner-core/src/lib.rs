@@ -152,7 +152,7 @@ pub use wait::InstanceProvisionerExt;
 ///   tags. A provider deletes on its own initiative only instances carrying
 ///   its own marker whose create failed: list and describe never delete
 ///   another party's instance, and a list never touches one outside its
-///   filter. (Written on the fake; the cloud providers follow, issue 30.)
+///   filter.
 ///
 /// Errors are classified the same way everywhere: see [`Error`] and
 /// [`Error::is_retryable`].

@@ -7,6 +7,11 @@
 //! knows, spares what is younger than a grace period (a launch still in
 //! flight), and terminates the rest. It is a dry run unless told otherwise,
 //! and works over any [`InstanceProvisioner`].
+//!
+//! [`Sweep::owned_by`] adds the proof that an instance is the fleet's: its
+//! ownership marker ([`OwnerId`]). The sweep then terminates only instances
+//! carrying it, and [`Sweep::marked`] finds them by the marker alone, a
+//! launch without tags (and without a key) included.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -14,13 +19,15 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::{
-    CloudInstanceState, Error, InstanceFilter, InstanceInfo, InstanceProvisioner, Result, Tags,
+    CloudInstanceState, Error, InstanceFilter, InstanceInfo, InstanceProvisioner, OwnerId, Result,
+    Tags,
 };
 
 /// A sweep over the instances carrying some owner tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sweep {
     owner: Tags,
+    marker: Option<OwnerId>,
     grace: Duration,
     dry_run: bool,
     attempts: u32,
@@ -39,6 +46,10 @@ pub struct SweepReport {
     pub spared: Vec<InstanceInfo>,
     /// Lost instances whose terminate failed, with the error.
     pub failed: Vec<(String, Error)>,
+    /// Unknown instances with the owner tags but without the marker of the
+    /// sweep's [`owned_by`](Sweep::owned_by) owner (launched by hand, by
+    /// another tool, by another owner): never terminated.
+    pub not_ours: Vec<InstanceInfo>,
 }
 
 impl Sweep {
@@ -47,10 +58,27 @@ impl Sweep {
     pub fn new(owner: Tags) -> Self {
         Self {
             owner,
+            marker: None,
             grace: Duration::from_secs(600),
             dry_run: true,
             attempts: 5,
         }
+    }
+
+    /// A dry run over every instance carrying `owner`'s ownership marker,
+    /// whatever its tags: what this owner's provisioners launched, an
+    /// untagged, unkeyed launch whose answer was lost included. It lists
+    /// every instance the provisioner sees and keeps those marked.
+    pub fn marked(owner: OwnerId) -> Self {
+        Self::new(Tags::new()).owned_by(owner)
+    }
+
+    /// Only instances carrying `owner`'s ownership marker are lost; the
+    /// others with the owner tags are reported as
+    /// [`not_ours`](SweepReport::not_ours) and left alone.
+    pub fn owned_by(mut self, owner: OwnerId) -> Self {
+        self.marker = Some(owner);
+        self
     }
 
     /// Spares unknown instances launched less than `grace` ago.
@@ -105,6 +133,12 @@ impl Sweep {
         for info in listed {
             if known.contains(&info.instance_id) {
                 continue;
+            }
+            if let Some(marker) = &self.marker {
+                if !marker.owns(info.owner.as_deref()) {
+                    report.not_ours.push(info);
+                    continue;
+                }
             }
             let old_enough = info.launch_time.is_some_and(|at| now - at >= self.grace);
             if old_enough {

@@ -8,7 +8,7 @@ use aws_sdk_ec2::config::retry::RetryConfig;
 use aws_sdk_ec2::config::timeout::TimeoutConfig;
 use aws_sdk_ec2::Client;
 use provisioner_core::consistency::RecentLaunches;
-use provisioner_core::{Deadlines, Error, Result, DEFAULT_MAX_RETRY_AFTER};
+use provisioner_core::{Deadlines, Error, OwnerId, Result, DEFAULT_MAX_RETRY_AFTER};
 
 use crate::errors::CapacityIsNotRetriedInPlace;
 use crate::launch::Ec2LaunchConfig;
@@ -27,6 +27,9 @@ pub struct Ec2Provisioner {
     /// The client every call goes through: `base` with this crate's settings.
     pub(crate) client: Client,
     pub(crate) launch: Ec2LaunchConfig,
+    /// The owner in the ownership marker every launch tags its instance and
+    /// volumes with.
+    pub(crate) owner: OwnerId,
     pub(crate) recent: RecentLaunches,
     /// Root device name per image: images do not change, so ask once.
     pub(crate) root_devices: Mutex<HashMap<String, String>>,
@@ -78,6 +81,7 @@ impl Ec2Provisioner {
             base: client.clone(),
             client,
             launch,
+            owner: OwnerId::default(),
             recent: RecentLaunches::new(Duration::from_secs(60)),
             root_devices: Mutex::new(HashMap::new()),
             page_size: 1000,
@@ -86,6 +90,14 @@ impl Ec2Provisioner {
         };
         provisioner.reconfigure();
         provisioner
+    }
+
+    /// Tags every launch's instance and volumes as `owner`'s (tag
+    /// [`OWNER_TAG`](provisioner_core::OWNER_TAG)) instead of
+    /// [`OwnerId::DEFAULT`]. Give each fleet sharing an account its own.
+    pub fn with_owner(mut self, owner: OwnerId) -> Self {
+        self.owner = owner;
+        self
     }
 
     /// Lists with `MaxResults` of `size` (EC2 accepts 5 to 1000; default 1000).

@@ -193,15 +193,16 @@ impl InstanceProvisioner for Ec2Provisioner {
                         .unwrap_or_else(|| naming::fresh_token("prov")),
                 )
                 .set_key_name(self.launch.key_name.clone());
-            if !config.tags.is_empty() {
-                for resource in [ResourceType::Instance, ResourceType::Volume] {
-                    request = request.tag_specifications(
-                        TagSpecification::builder()
-                            .resource_type(resource)
-                            .set_tags(Some(ec2_tags(&config.tags)))
-                            .build(),
-                    );
-                }
+            // The caller's tags and the ownership marker, on the instance
+            // and on the volumes launched with it.
+            let tags = ec2_tags(&self.owner.mark(&config.tags));
+            for resource in [ResourceType::Instance, ResourceType::Volume] {
+                request = request.tag_specifications(
+                    TagSpecification::builder()
+                        .resource_type(resource)
+                        .set_tags(Some(tags.clone()))
+                        .build(),
+                );
             }
             if let Some(user_data) = &config.user_data {
                 request = request.user_data(

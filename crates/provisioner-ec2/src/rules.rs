@@ -3,12 +3,13 @@
 use provisioner_core::validate::{self, field, CapacityRules, ConfigRules, TagRules};
 use provisioner_core::{Error, Result};
 
-/// EC2's limits: 50 tags, keys up to 128 characters, values up to 256, no
-/// `aws:` prefix; user data up to 16 KiB before base64; gp3 root volumes of
+/// EC2's limits: 50 tags (49 for the caller: one is the ownership marker
+/// [`OWNER_TAG`](provisioner_core::OWNER_TAG)), keys up to 128 characters,
+/// values up to 256, no `aws:` prefix; user data up to 16 KiB before base64; gp3 root volumes of
 /// 1 to 16,384 GiB; client tokens up to 64 ASCII characters.
 pub const EC2_RULES: ConfigRules = ConfigRules {
     tags: TagRules {
-        max_tags: 50,
+        max_tags: 49,
         max_key_len: 128,
         max_value_len: 256,
         reserved_key_prefixes: &["aws:"],
@@ -75,18 +76,19 @@ mod tests {
             base.clone().with_tag("aws:cloudformation", "x"),
             base.clone().with_tag("k".repeat(129), "x"),
             base.clone().with_tag("k", "v".repeat(257)),
-            (0..51).fold(base.clone(), |c, i| c.with_tag(format!("k{i}"), "v")),
+            // 50 caller tags: with the ownership marker, 51 on the instance.
+            (0..50).fold(base.clone(), |c, i| c.with_tag(format!("k{i}"), "v")),
         ];
         for config in cases {
             let err = validate::check_config(&config, &EC2_RULES).unwrap_err();
             assert_eq!(err.invalid_field(), Some("tags"), "{err}");
         }
-        let at_limits = (0..49).fold(base.with_tag("k".repeat(128), "v".repeat(256)), |c, i| {
+        let at_limits = (0..48).fold(base.with_tag("k".repeat(128), "v".repeat(256)), |c, i| {
             c.with_tag(format!("k{i}"), "v")
         });
         assert!(
             validate::check_config(&at_limits, &EC2_RULES).is_ok(),
-            "50 tags at the length limits"
+            "49 tags at the length limits, and the marker: EC2's 50"
         );
     }
 }

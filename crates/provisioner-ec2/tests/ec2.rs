@@ -192,8 +192,17 @@ async fn launch_sends_everything_ec2_needs() {
         b"#!/bin/sh\necho hi\n"
     );
     assert_eq!(record.config.idempotency_key.as_deref(), Some("k-7"));
-    assert_eq!(record.config.tags, config().tags);
+    // On EC2: the caller's tags and the ownership marker; to the caller:
+    // its tags, and the owner beside them.
+    assert_eq!(
+        record.config.tags,
+        provisioner_core::OwnerId::default().mark(&config().tags)
+    );
     assert_eq!(info.tags, config().tags);
+    assert_eq!(
+        info.owner.as_deref(),
+        Some(provisioner_core::OwnerId::DEFAULT)
+    );
     assert!(info.private_ip.is_some() && info.launch_time.is_some());
 }
 

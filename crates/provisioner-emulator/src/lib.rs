@@ -297,6 +297,7 @@ impl EmulatorHandle {
     #[cfg(feature = "contract")]
     pub fn faults(&self) -> EmulatorFaults {
         EmulatorFaults::new(self.state.cloud.clone())
+            .planting_through(self.app.clone(), self.state.arm_state.first_group_id())
     }
 
     /// The wire-level faults.

@@ -54,7 +54,8 @@ impl FaultInjector for FakeCloud {
         Support::Yes
     }
 
-    async fn plant_failed_launch(&self, tags: &Tags) -> Option<String> {
+    /// One model, one place: `beside` says nothing more here.
+    async fn plant_failed_launch(&self, tags: &Tags, _beside: &str) -> Option<String> {
         let config = InstanceConfig {
             tags: tags.clone(),
             ..InstanceConfig::new("image-of-another-team", "type-of-another-team")

@@ -22,7 +22,6 @@ fn subject(cloud: FakeCloud) -> ContractSubject {
     .with_small_pages()
     .with_capabilities(Capabilities {
         spot: Support::Yes,
-        marks_ownership: Support::Yes,
         ..Capabilities::default()
     })
     .with_second_instance_type("medium")
@@ -99,7 +98,6 @@ mod layered {
         .with_small_pages()
         .with_capabilities(Capabilities {
             spot: Support::Yes,
-            marks_ownership: Support::Yes,
             ..Capabilities::default()
         })
         .with_second_instance_type("medium")

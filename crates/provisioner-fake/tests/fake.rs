@@ -451,6 +451,44 @@ async fn a_sweep_terminates_lost_instances_and_spares_known_and_young_ones() {
     }
 }
 
+/// The sweep by marker finds an untagged, unkeyed launch of ours, and never
+/// touches an instance someone else made, nor another owner's, though all
+/// three carry no tag and are unknown to the fleet.
+#[tokio::test(start_paused = true)]
+async fn a_sweep_by_marker_finds_untagged_launches_and_only_ours() {
+    use provisioner_core::sweep::Sweep;
+    use provisioner_core::OwnerId;
+    let cloud = FakeCloud::new();
+    let blue = OwnerId::new("fleet-blue").unwrap();
+    let ours = FakeProvisioner::new(cloud.clone()).with_owner(blue.clone());
+    let theirs =
+        FakeProvisioner::new(cloud.clone()).with_owner(OwnerId::new("fleet-green").unwrap());
+    let lost = ours.launch_instance(&config()).await.unwrap().instance_id;
+    let other_owner = theirs.launch_instance(&config()).await.unwrap().instance_id;
+    let by_hand = cloud.launch(&config()).await.unwrap().id.to_string();
+    tokio::time::advance(Duration::from_secs(11 * 60)).await;
+
+    let report = Sweep::marked(blue)
+        .terminating()
+        .run_at(&ours, &std::collections::HashSet::new(), cloud.now_wall())
+        .await
+        .unwrap();
+    assert_eq!(report.terminated, vec![lost.clone()]);
+    let mut not_ours: Vec<&str> = report
+        .not_ours
+        .iter()
+        .map(|i| i.instance_id.as_str())
+        .collect();
+    not_ours.sort_unstable();
+    let mut want = vec![other_owner.as_str(), by_hand.as_str()];
+    want.sort_unstable();
+    assert_eq!(not_ours, want);
+    assert_eq!(state(&ours, &lost).await, Terminated);
+    for id in [&other_owner, &by_hand] {
+        assert_eq!(state(&ours, id).await, Running, "{id}");
+    }
+}
+
 #[tokio::test]
 async fn the_table_of_bad_inputs_never_reaches_the_model() {
     let cloud = FakeCloud::new();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use google_cloud_compute_v1::client::{Instances, ZoneOperations};
 use provisioner_core::consistency::{Expiring, RecentLaunches};
-use provisioner_core::{Deadlines, Error, Result};
+use provisioner_core::{Deadlines, Error, OwnerId, Result};
 
 use crate::ids;
 use crate::launch::GcpLaunchConfig;
@@ -24,6 +24,9 @@ pub struct GcpProvisioner {
     pub(crate) project: String,
     pub(crate) zones: Vec<String>,
     pub(crate) launch: GcpLaunchConfig,
+    /// The owner in the ownership marker (a label) of every instance this
+    /// provisioner inserts.
+    pub(crate) owner: OwnerId,
     pub(crate) recent: RecentLaunches,
     /// Delete operations this provisioner started, by instance id: while one
     /// runs, Compute Engine shows the instance as STOPPING, and describe
@@ -115,6 +118,7 @@ impl GcpProvisioner {
             project,
             zones,
             launch,
+            owner: OwnerId::default(),
             recent: RecentLaunches::new(Duration::from_secs(60)),
             deleting: Mutex::new(Expiring::new(INSERT_FOLLOW_UP)),
             inserts: Mutex::new(Expiring::new(INSERT_FOLLOW_UP)),
@@ -131,6 +135,14 @@ impl GcpProvisioner {
     /// never creates a second instance.
     pub fn with_deadlines(mut self, deadlines: Deadlines) -> Self {
         self.deadlines = deadlines;
+        self
+    }
+
+    /// Labels every instance this provisioner inserts as `owner`'s (label
+    /// [`OWNER_TAG`](provisioner_core::OWNER_TAG)) instead of
+    /// [`OwnerId::DEFAULT`]. Give each fleet sharing a project its own.
+    pub fn with_owner(mut self, owner: OwnerId) -> Self {
+        self.owner = owner;
         self
     }
 

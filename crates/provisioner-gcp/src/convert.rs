@@ -43,7 +43,10 @@ impl GcpProvisioner {
     }
 
     pub(crate) fn body(&self, name: &str, zone: &str, config: &InstanceConfig) -> Result<Instance> {
-        let labels = tags::labels(&config.tags)?;
+        let mut labels = tags::labels(&config.tags)?;
+        // The ownership marker is a label: the one place Compute Engine lets
+        // a list filter on it. No caller tag maps to its key (refused).
+        labels.insert(OWNER_TAG.to_owned(), self.owner.to_string());
         let mut items = vec![
             Items::new()
                 .set_key(TAGS_METADATA_KEY)

@@ -106,6 +106,13 @@ impl GcpProvisioner {
                 format!("already used for a launch of {id} with other parameters"),
             ));
         }
+        // The same launch by another owner (two fleets, one key) is theirs.
+        if !self.owner.owns(owner_of(&existing).as_deref()) {
+            return Err(Error::invalid_argument(
+                field::IDEMPOTENCY_KEY,
+                format!("already used for a launch of {id} by another owner"),
+            ));
+        }
         if self.lock_deleting().contains(&id) {
             return Err(Error::invalid_argument(
                 field::IDEMPOTENCY_KEY,
@@ -437,8 +444,7 @@ impl InstanceProvisioner for GcpProvisioner {
                 launch_time: None,
                 tags: config.tags.clone(),
                 reclaimed: false,
-                // Compute Engine's launches carry no marker yet (issue 30).
-                owner: None,
+                owner: Some(self.owner.to_string()),
             })
         })
         .await

@@ -21,12 +21,13 @@ pub const TAGS_METADATA_KEY: &str = "provisioner-tags";
 /// so that a key reused with other parameters is refused.
 pub const LAUNCH_METADATA_KEY: &str = "provisioner-launch";
 
-/// Compute Engine's limits: 64 labels of 63 characters; boot disks of 10 to
+/// Compute Engine's limits: 64 labels of 63 characters (63 for the caller:
+/// one is the ownership marker [`OWNER_TAG`](provisioner_core::OWNER_TAG)); boot disks of 10 to
 /// 65,536 GB; user data (a metadata value) up to 256 KiB; idempotency keys
 /// up to 64 printable ASCII characters (they name the instance by hash).
 pub const GCP_RULES: ConfigRules = ConfigRules {
     tags: TagRules {
-        max_tags: 64,
+        max_tags: 63,
         max_key_len: 63,
         max_value_len: 63,
         reserved_key_prefixes: &[],

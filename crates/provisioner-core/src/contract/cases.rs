@@ -911,9 +911,12 @@ pub(super) async fn others_instances_are_never_deleted(run: SharedRun) -> Check 
         ),
         ("an instance outside the filter", outside, None),
     ];
+    // Another party plants beside an instance of ours, where our list looks.
+    let ours = run.launch(&run.config()).await?;
+    run.wait_for(&ours.instance_id, &[Running]).await?;
     let mut ids = Vec::new();
     for (what, tags, _) in &planted {
-        let Some(id) = faults.plant_failed_launch(tags).await else {
+        let Some(id) = faults.plant_failed_launch(tags, &ours.instance_id).await else {
             fail!("the fault injector could not plant {what}");
         };
         run.remember(&id);

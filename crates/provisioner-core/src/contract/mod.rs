@@ -73,11 +73,12 @@ pub trait FaultInjector: Send + Sync {
     /// Creates an instance as another party would (not through the
     /// provisioner under test), carrying exactly `tags` (an ownership marker
     /// among them when the case plants another owner's instance), whose
-    /// create the cloud accepted and then failed for capacity. Its id as the
-    /// provider names it; `None` where the injector cannot (clause o is then
-    /// skipped).
-    async fn plant_failed_launch(&self, tags: &Tags) -> Option<String> {
-        let _ = tags;
+    /// create the cloud accepted and then failed for capacity. It is placed
+    /// beside the subject's instance `beside` (the same project and zone,
+    /// or resource group), where the subject's list looks. Its id as the
+    /// provider names it; `None` where the injector cannot.
+    async fn plant_failed_launch(&self, tags: &Tags, beside: &str) -> Option<String> {
+        let _ = (tags, beside);
         None
     }
     /// How many delete requests the cloud received for `instance_id`;
@@ -127,8 +128,8 @@ pub struct Capabilities {
     /// Not by default: a subject says so.
     pub spot: Support,
     /// Every launch carries the provider's ownership marker and reads
-    /// report it as `owner` (clause o). Not by default: a provider says so
-    /// once it writes the marker.
+    /// report it as `owner` (clause o). Every provider of this workspace
+    /// does; the field lets a provider in the making say it does not yet.
     pub marks_ownership: Support,
 }
 
@@ -139,9 +140,7 @@ impl Default for Capabilities {
             refuses_terminated_changes: Support::Yes,
             sends_retry_after: Support::Yes,
             spot: Support::No("the subject does not declare spot capacity".into()),
-            marks_ownership: Support::No(
-                "the provider does not write the ownership marker yet".into(),
-            ),
+            marks_ownership: Support::Yes,
         }
     }
 }

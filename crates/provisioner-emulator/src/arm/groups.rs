@@ -31,6 +31,16 @@ impl ArmState {
             )
             .is_none()
     }
+
+    /// The id of the group that sorts first, as it was created
+    /// (`/subscriptions/S/resourceGroups/G`): where the contract's injector
+    /// plants another party's VM.
+    #[cfg(feature = "contract")]
+    pub(crate) fn first_group_id(&self) -> Option<String> {
+        let groups = lock(&self.groups);
+        let first = groups.keys().min()?;
+        groups[first]["id"].as_str().map(str::to_owned)
+    }
 }
 
 /// Ok when the group exists; ARM's 404 otherwise.
