@@ -30,9 +30,14 @@
 //!   interface and public address for the addresses. A VM stopped from
 //!   inside the guest (`PowerState/stopped`) is still allocated and billed:
 //!   it reads `Stopped` with a reason that says so, and stop deallocates it.
-//! - List reads the group's VMs with their instance view in one paged call
-//!   per page, and the group's interfaces and public addresses in one paged
-//!   call each: never one call per VM. Tags are matched exactly.
+//! - List reads the group's VMs in one paged call, the run-time status of
+//!   the subscription's VMs in another (`statusOnly=true`: ARM returns no
+//!   instance view on a VM list without a scale-set `$filter`), and the
+//!   group's interfaces and public addresses in one paged call each: never
+//!   one call per VM, except for a principal whose role is on the group
+//!   only (the subscription's list is then `AuthorizationFailed`), whose
+//!   list reads the instance view of each VM the filter's tags admit. Tags
+//!   are matched exactly.
 //! - Spot: `priority: Spot`, `evictionPolicy` `Deallocate`
 //!   ([`OnReclaim::Stop`](provisioner_core::OnReclaim::Stop)) or `Delete`,
 //!   `billingProfile.maxPrice`; a zone (`1`–`3`) and a subnet per launch.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use async_trait::async_trait;
-use azure_mgmt_compute::package_2024_07_01::models::VirtualMachine;
+use azure_mgmt_compute::package_2024_07_01::models::{VirtualMachine, VirtualMachineInstanceView};
 use futures::StreamExt;
 use provisioner_core::batch::unique_valid;
 use provisioner_core::consistency::Expiring;
@@ -159,17 +159,81 @@ impl AzureProvisioner {
     }
 
     /// Every VM of the group, with its instance view: one paged call.
-    async fn group_vms(&self) -> Result<Vec<VirtualMachine>> {
+    /// The group's VMs; those `wants_view` picks carry their instance view
+    /// (the power state, the failure of a create). ARM's VM list gives
+    /// instance views only with a `$filter` (the spec's `$expand` on
+    /// `VirtualMachines_List`: "can only be specified if a valid $filter
+    /// option is specified", and the only filter is a scale set's), so they
+    /// come from the subscription's status-only list (Learn, "States and
+    /// billing status": `VirtualMachines_ListAll` with `statusOnly=true`),
+    /// and one VM at a time (`VirtualMachines_InstanceView`) for a VM that
+    /// list does not cover (created since) or when it is refused (a
+    /// principal with rights on the group only).
+    async fn group_vms(
+        &self,
+        wants_view: impl Fn(&VirtualMachine) -> bool,
+    ) -> Result<Vec<VirtualMachine>> {
         let mut vms = Vec::new();
         let mut pages = self
             .vms()
             .list(&self.group, &self.subscription)
-            .expand("instanceView")
             .into_stream();
         while let Some(page) = pages.next().await {
             vms.extend(page.map_err(|e| from_azure(e, ""))?.value);
         }
+        let wanted: Vec<usize> = (0..vms.len()).filter(|&i| wants_view(&vms[i])).collect();
+        if wanted.is_empty() {
+            return Ok(vms);
+        }
+        let mut views = match self.subscription_views().await {
+            Ok(views) => views,
+            Err(e) if e.is_retryable() => return Err(e),
+            Err(_) => HashMap::new(),
+        };
+        for i in wanted {
+            let id = vms[i].resource.id.as_deref().unwrap_or_default();
+            let view = match views.remove(&id.to_ascii_lowercase()) {
+                Some(view) => Some(view),
+                None => self.instance_view(&name_of(&vms[i])).await?,
+            };
+            if let (Some(view), Some(properties)) = (view, vms[i].properties.as_mut()) {
+                properties.instance_view = Some(view);
+            }
+        }
         Ok(vms)
+    }
+
+    /// The instance view of every VM of the subscription, by lowercased id:
+    /// the status-only list, one paged call.
+    async fn subscription_views(&self) -> Result<HashMap<String, VirtualMachineInstanceView>> {
+        let mut views = HashMap::new();
+        let mut pages = self
+            .vms()
+            .list_all(&self.subscription)
+            .status_only("true")
+            .into_stream();
+        while let Some(page) = pages.next().await {
+            for vm in page.map_err(|e| from_azure(e, ""))?.value {
+                let view = vm.properties.and_then(|p| p.instance_view);
+                if let (Some(id), Some(view)) = (vm.resource.id, view) {
+                    views.insert(id.to_ascii_lowercase(), view);
+                }
+            }
+        }
+        Ok(views)
+    }
+
+    /// One VM's instance view; `None` for a VM gone since it was listed.
+    async fn instance_view(&self, name: &str) -> Result<Option<VirtualMachineInstanceView>> {
+        let view = self
+            .vms()
+            .instance_view(&self.group, name, &self.subscription)
+            .await;
+        match view.map_err(|e| from_azure(e, name)) {
+            Ok(view) => Ok(Some(view)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// What describe says of a VM ARM does not know: the failed launch it
@@ -476,8 +540,9 @@ impl InstanceProvisioner for AzureProvisioner {
         .await
     }
 
-    /// One listing of the group's VMs (with their instance views), NICs and
-    /// public addresses, whatever the number of ids: three paged calls.
+    /// One listing of the group's VMs, of the subscription's instance
+    /// views, of the group's NICs and public addresses, whatever the number
+    /// of ids: four paged calls.
     async fn describe_instances(
         &self,
         instance_ids: &[&str],
@@ -488,7 +553,9 @@ impl InstanceProvisioner for AzureProvisioner {
             if !valid.is_empty() {
                 let wanted: std::collections::HashSet<String> =
                     valid.iter().map(|id| id.to_ascii_lowercase()).collect();
-                for vm in self.group_vms().await? {
+                let asked_for =
+                    |vm: &VirtualMachine| wanted.contains(&name_of(vm).to_ascii_lowercase());
+                for vm in self.group_vms(asked_for).await? {
                     let name = name_of(&vm).to_ascii_lowercase();
                     if wanted.contains(&name) {
                         asked.insert(name, vm);
@@ -528,7 +595,8 @@ impl InstanceProvisioner for AzureProvisioner {
             validate::check_filter_tags(&filter.tags, &AZURE_RULES.tags)?;
             let mut vms = Vec::new();
             let mut failed = Vec::new();
-            for vm in self.group_vms().await? {
+            let admitted = |vm: &VirtualMachine| filter.admits_tags(&tags_of(vm));
+            for vm in self.group_vms(admitted).await? {
                 let (state, _, _) = state_of(&vm);
                 let tags = tags_of(&vm);
                 // Only within the filter: a list never touches the rest.

@@ -147,10 +147,12 @@ async fn a_list_costs_one_request_per_page_whatever_the_number_of_vms() {
                 .all(|i| i.private_ip.is_some() && i.public_ip.is_some()),
             "{listed:?}"
         );
-        // VM pages, plus one page of interfaces and one of public addresses.
+        // The group's VM pages, as many pages of the subscription's
+        // instance views (one group here), one page of interfaces and one
+        // of public addresses.
         assert_eq!(
             emulator.cloud().call_count(Operation::List) - lists,
-            pages + 2,
+            2 * pages + 2,
             "{vms} VMs"
         );
         assert_eq!(
@@ -159,6 +161,71 @@ async fn a_list_costs_one_request_per_page_whatever_the_number_of_vms() {
             "no call per VM"
         );
     }
+}
+
+/// A principal whose role is on the resource group only cannot read the
+/// subscription's status-only list: the list then asks each VM it reports
+/// for its instance view, and the states are the same.
+#[tokio::test]
+async fn a_list_by_a_principal_scoped_to_the_group_reads_each_instance_view() {
+    let emulator = Emulator::builder()
+        .personality(Personality::azure())
+        .resource_group("sub-1", "fleet", "westeurope")
+        .arm_group_scoped()
+        .start()
+        .await
+        .unwrap();
+    let azure = provisioner(&emulator).await;
+    let running = azure.launch_instance(&config()).await.unwrap().instance_id;
+    let stopped = azure.launch_instance(&config()).await.unwrap().instance_id;
+    azure
+        .wait_for_state(
+            &stopped,
+            &[CloudInstanceState::Running],
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    azure.stop_instance(&stopped).await.unwrap();
+    azure
+        .wait_for_state(
+            &stopped,
+            &[CloudInstanceState::Stopped],
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    let other = azure
+        .launch_instance(&config().with_tag("ManagedBy", "Fleet B"))
+        .await
+        .unwrap()
+        .instance_id;
+
+    let describes = emulator.cloud().call_count(Operation::Describe);
+    let fleet = InstanceFilter {
+        states: CloudInstanceState::ALL.to_vec(),
+        ..InstanceFilter::tagged([("ManagedBy", "Fleet A")])
+    };
+    let mut listed: Vec<(String, CloudInstanceState)> = azure
+        .list_instances(&fleet)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.instance_id, i.state))
+        .collect();
+    listed.sort();
+    let mut want = vec![
+        (running, CloudInstanceState::Running),
+        (stopped, CloudInstanceState::Stopped),
+    ];
+    want.sort();
+    assert_eq!(listed, want);
+    // One instance view for each VM of the fleet, none for the other one.
+    assert_eq!(
+        emulator.cloud().call_count(Operation::Describe) - describes,
+        2
+    );
+    assert!(!listed.iter().any(|(id, _)| *id == other));
 }
 
 #[tokio::test]
@@ -732,7 +799,7 @@ async fn the_table_of_bad_inputs_never_reaches_the_wire() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thousand_concurrent_describes_through_the_batching_layer_are_seven_requests() {
+async fn a_thousand_concurrent_describes_through_the_batching_layer_are_nine_requests() {
     let emulator = emulator(1000).await;
     let azure = Arc::new(provisioner(&emulator).await);
     let launched = azure
@@ -764,13 +831,14 @@ async fn a_thousand_concurrent_describes_through_the_batching_layer_are_seven_re
             assert!(status.private_ip.is_some(), "{status:?}");
         }
     }
-    // Two batches of 500, each one page of VMs (with their instance views),
-    // one of interfaces and one of public addresses; and one read of the
-    // activity log for the VM that was never launched (a Spot VM evicted
-    // with policy Delete would be missing too). Without batching: 3,000
-    // GETs (VM, interface, address per describe).
+    // Two batches of 500, each one page of the group's VMs, one of the
+    // subscription's instance views (statusOnly), one of interfaces and one
+    // of public addresses; and one read of the activity log for the VM that
+    // was never launched (a Spot VM evicted with policy Delete would be
+    // missing too). Without batching: 3,000 GETs (VM, interface, address
+    // per describe).
     let requests = emulator.requests_received(provisioner_emulator::Face::ResourceManager) - before;
-    assert!(requests <= 7, "{requests} requests for 1,000 describes");
+    assert!(requests <= 9, "{requests} requests for 1,000 describes");
 }
 
 #[tokio::test]

@@ -96,6 +96,9 @@ pub(crate) struct Settings {
     pub(crate) gce_page_cap: usize,
     /// The most VMs one ARM list page holds.
     pub(crate) arm_page_cap: usize,
+    /// The ARM caller's role is assigned on its resource groups only: reads
+    /// at subscription scope are `AuthorizationFailed`.
+    pub(crate) arm_group_scoped: bool,
     /// `https` when serving TLS, else `http`: for the URLs the faces
     /// answer with (ARM's operation and nextLink URLs).
     pub(crate) scheme: &'static str,
@@ -115,6 +118,7 @@ impl Emulator {
             ec2_page_cap: 1000,
             gce_page_cap: 500,
             arm_page_cap: 1000,
+            arm_group_scoped: false,
             tls_dir: None,
             groups: Vec::new(),
         }
@@ -129,6 +133,7 @@ pub struct EmulatorBuilder {
     ec2_page_cap: usize,
     gce_page_cap: usize,
     arm_page_cap: usize,
+    arm_group_scoped: bool,
     tls_dir: Option<PathBuf>,
     groups: Vec<(String, String, String)>,
 }
@@ -170,6 +175,15 @@ impl EmulatorBuilder {
     /// Caps ARM VM list pages at `cap` VMs (at least 1).
     pub fn arm_page_cap(mut self, cap: usize) -> Self {
         self.arm_page_cap = cap.max(1);
+        self
+    }
+
+    /// Answers the Azure face as to a principal whose role is assigned on
+    /// its resource groups only (a common least-privilege setup): a read at
+    /// subscription scope, such as the subscription's VM list, is 403
+    /// `AuthorizationFailed`.
+    pub fn arm_group_scoped(mut self) -> Self {
+        self.arm_group_scoped = true;
         self
     }
 
@@ -219,6 +233,7 @@ impl EmulatorBuilder {
                 ec2_page_cap: self.ec2_page_cap,
                 gce_page_cap: self.gce_page_cap,
                 arm_page_cap: self.arm_page_cap,
+                arm_group_scoped: self.arm_group_scoped,
                 scheme: if tls.is_some() { "https" } else { "http" },
             }),
             gce_operations: Arc::default(),

@@ -400,3 +400,79 @@ async fn a_vm_uses_an_existing_nic_which_cannot_be_deleted_or_shared_meanwhile()
         (400, Some("InvalidResourceReference"))
     );
 }
+
+/// The VM lists as the spec has them: `$expand=instanceView` "can only be
+/// specified if a valid $filter option is specified" (and the only filter
+/// is a scale set's, which no VM here is in); the run-time status of every
+/// VM comes from the subscription's list with `statusOnly=true`, whose VMs
+/// carry their instance view and not their model (no tags).
+#[tokio::test]
+async fn a_vm_list_gives_instance_views_only_as_the_spec_says() {
+    let emulator = arm().await;
+    let put = format!("{VM}?api-version=2024-07-01");
+    let (status, _, _) = call(
+        &emulator,
+        "PUT",
+        &put,
+        Some(&body(json!({"team": "a"}))),
+        false,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let group_list = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines?api-version=2024-07-01";
+    let all = "/subscriptions/s/providers/Microsoft.Compute/virtualMachines?api-version=2024-07-01";
+
+    for list in [group_list, all] {
+        let (status, _, error) = call(
+            &emulator,
+            "GET",
+            &format!("{list}&$expand=instanceView"),
+            None,
+            false,
+        )
+        .await;
+        assert_eq!(
+            (status, &error["error"]["code"]),
+            (400, &json!("InvalidParameter")),
+            "{list}"
+        );
+    }
+    let scale_set = "%27virtualMachineScaleSet%2Fid%27%20eq%20%27%2Fsubscriptions%2Fs%2FresourceGroups%2Fg%2Fproviders%2FMicrosoft.Compute%2FvirtualMachineScaleSets%2Fss%27";
+    let (status, _, none) = call(
+        &emulator,
+        "GET",
+        &format!("{group_list}&$expand=instanceView&$filter={scale_set}"),
+        None,
+        false,
+    )
+    .await;
+    assert_eq!((status, &none["value"]), (200, &json!([])));
+
+    let (_, _, plain) = call(&emulator, "GET", group_list, None, false).await;
+    let vm = &plain["value"][0];
+    assert_eq!(vm["tags"]["team"], "a");
+    assert!(vm["properties"]["instanceView"].is_null(), "{vm:#}");
+
+    let (status, _, statuses) = call(
+        &emulator,
+        "GET",
+        &format!("{all}&statusOnly=true"),
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let vm = &statuses["value"][0];
+    assert_eq!(vm["name"], "vm-1");
+    assert!(vm["tags"].is_null(), "{vm:#}");
+    let codes: Vec<&str> = vm["properties"]["instanceView"]["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["code"].as_str())
+        .collect();
+    assert!(
+        codes.iter().any(|c| c.starts_with("PowerState/")),
+        "{codes:?}"
+    );
+}

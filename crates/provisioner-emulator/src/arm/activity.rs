@@ -204,6 +204,7 @@ pub(super) async fn list_activity(
             api_version: q.api_version.clone(),
             expand: None,
             status_only: None,
+            filter: None,
             skip_token: None,
         };
         version.check(VERSIONS)?;

@@ -5,8 +5,9 @@
 //! VMs: PUT (create; a PUT of an existing VM applies the update: tags,
 //! user data, size; with `If-None-Match: *` it is refused with 412), GET
 //! (`$expand=instanceView`), DELETE, `deallocate`, `start`, `powerOff`,
-//! `instanceView`, and list (with `$expand=instanceView` or `statusOnly`,
-//! paged by `nextLink`, by group or by subscription). Network interfaces and
+//! `instanceView`, and list (`$expand=instanceView` only with a `$filter`,
+//! as the spec says; `statusOnly` on the subscription's list; paged by
+//! `nextLink`, by group or by subscription). Network interfaces and
 //! public addresses: PUT, GET, DELETE, list; OS disks: GET. Those created
 //! with a VM exist while it does, and outlive it when its request set their
 //! `deleteOption` to `Detach`. Long-running operations
@@ -331,6 +332,8 @@ struct Params {
     expand: Option<String>,
     #[serde(rename = "statusOnly")]
     status_only: Option<String>,
+    #[serde(rename = "$filter")]
+    filter: Option<String>,
     #[serde(rename = "$skiptoken")]
     skip_token: Option<String>,
 }
@@ -360,9 +363,9 @@ impl Params {
         self.api_version.as_deref().unwrap_or_default()
     }
 
+    /// A VM's GET with `$expand=instanceView`.
     fn wants_instance_view(&self) -> bool {
         self.expand.as_deref() == Some("instanceView")
-            || self.status_only.as_deref() == Some("true")
     }
 }
 

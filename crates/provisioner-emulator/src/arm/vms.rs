@@ -319,9 +319,43 @@ async fn list_vms_in(
 ) -> Result<Response, ArmError> {
     check_auth(headers)?;
     q.check(versions::VMS)?;
-    if let Some(group) = group {
-        require_group(state, sub, group)?;
+    match group {
+        Some(group) => require_group(state, sub, group)?,
+        None if state.settings.arm_group_scoped => {
+            return Err(ArmError::new(
+                StatusCode::FORBIDDEN,
+                "AuthorizationFailed",
+                format!("The client 'emulator-client' with object id '00000000-0000-0000-0000-000000000000' does not have authorization to perform action 'Microsoft.Compute/virtualMachines/read' over scope '/subscriptions/{sub}' or the scope is invalid. If access was recently granted, please refresh your credentials."),
+            ));
+        }
+        None => {}
     }
+    // The spec's `$expand` on both lists: "'instanceView' enables fetching
+    // run time status of all Virtual Machines, this can only be specified
+    // if a valid $filter option is specified".
+    if q.expand.is_some() && q.filter.is_none() {
+        return Err(ArmError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameter",
+            "The $expand query option 'instanceView' can only be specified together with a valid $filter option.",
+        ));
+    }
+    // The only $filter is a scale set's (`virtualMachineScaleSet/id eq
+    // '…'`), and no VM here belongs to one.
+    if let Some(filter) = &q.filter {
+        if !filter.starts_with("'virtualMachineScaleSet/id' eq ")
+            && !filter.starts_with("virtualMachineScaleSet/id eq ")
+        {
+            return Err(ArmError::invalid(format!(
+                "The $filter '{filter}' is not supported: the allowed value is 'virtualMachineScaleSet/id' eq '<scale set id>'."
+            )));
+        }
+        return Ok(Json(json!({ "value": [] })).into_response());
+    }
+    // `statusOnly=true` is a parameter of the subscription's list only
+    // (`VirtualMachines_ListAll`); its VMs carry their run-time status and
+    // not their model: no tags, no profiles.
+    let status_only = group.is_none() && q.status_only.as_deref() == Some("true");
     let after = q
         .skip_token
         .as_deref()
@@ -348,7 +382,17 @@ async fn list_vms_in(
                 })
         })
         .filter(|r| exists_on_arm(r))
-        .map(|r| for_version(vm_json(state, r, q.wants_instance_view()), q.version()))
+        .map(|r| {
+            let vm = vm_json(state, r, status_only);
+            if status_only {
+                json!({
+                    "id": vm["id"], "name": vm["name"], "type": vm["type"], "location": vm["location"],
+                    "properties": {"instanceView": vm["properties"]["instanceView"]},
+                })
+            } else {
+                for_version(vm, q.version())
+            }
+        })
         .collect();
     let mut body = json!({ "value": value });
     if let Some(next) = page.next {
@@ -361,11 +405,7 @@ async fn list_vms_in(
             base_url(state, headers),
             q.version()
         );
-        if let Some(expand) = &q.expand {
-            link.push_str("&$expand=");
-            link.push_str(expand);
-        }
-        if q.status_only.is_some() {
+        if status_only {
             link.push_str("&statusOnly=true");
         }
         body["nextLink"] = link.into();

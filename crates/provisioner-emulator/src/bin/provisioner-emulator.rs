@@ -43,6 +43,10 @@ struct Options {
     /// SUBSCRIPTION/GROUP/LOCATION (repeatable).
     #[arg(long, value_name = "SUBSCRIPTION/GROUP/LOCATION", value_parser = resource_group)]
     resource_group: Vec<(String, String, String)>,
+    /// Answer Azure calls as to a principal whose role is on its resource
+    /// groups only: reads at subscription scope are AuthorizationFailed.
+    #[arg(long)]
+    arm_group_scoped: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -84,6 +88,9 @@ async fn main() -> ExitCode {
     }
     for (sub, group, location) in options.resource_group {
         builder = builder.resource_group(sub, group, location);
+    }
+    if options.arm_group_scoped {
+        builder = builder.arm_group_scoped();
     }
     let emulator = match builder.start().await {
         Ok(emulator) => emulator,
