@@ -150,9 +150,17 @@ pub(crate) enum Command {
     /// Finds instances carrying the owner tags that nobody knows, older than
     /// the grace period, and terminates them; a dry run unless --yes.
     Sweep {
-        /// An owner tag, KEY=VALUE (repeatable; at least one).
-        #[arg(long = "owner", value_parser = tag, required = true)]
+        /// An owner tag, KEY=VALUE (repeatable; at least one, or
+        /// --marked-by).
+        #[arg(long = "owner", value_parser = tag, required_unless_present = "marked_by")]
         owner: Vec<(String, String)>,
+        /// Only instances carrying this owner id's ownership marker (what
+        /// provisioners built with that owner launched; `provisioner` is
+        /// the default owner); with no --owner, all of them, untagged
+        /// launches included. The others are reported as not ours and left
+        /// alone.
+        #[arg(long)]
+        marked_by: Option<String>,
         /// An instance the fleet knows, spared (repeatable).
         #[arg(long)]
         keep: Vec<String>,

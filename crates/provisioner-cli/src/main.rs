@@ -5,6 +5,7 @@
 //! provisioner --provider gcp launch --image IMAGE --type e2-small --tag fleet=a --count 10
 //! provisioner --provider azure sweep --owner fleet=a            # a dry run
 //! provisioner --provider azure sweep --owner fleet=a --yes      # terminates
+//! provisioner --provider azure sweep --marked-by provisioner     # by the marker alone
 //! ```
 //!
 //! Tables by default, JSON with `--json`; progress bars on stderr for bulk
@@ -169,12 +170,17 @@ async fn run(cli: Cli) -> Result<bool, String> {
         }
         Command::Sweep {
             owner,
+            marked_by,
             keep,
             grace,
             yes,
         } => {
             let mut sweep =
                 Sweep::new(owner.into_iter().collect()).grace(Duration::from_secs(grace));
+            if let Some(id) = marked_by {
+                let owner = provisioner_core::OwnerId::new(id).map_err(|e| e.to_string())?;
+                sweep = sweep.owned_by(owner);
+            }
             if yes {
                 sweep = sweep.terminating();
             }
@@ -239,6 +245,7 @@ fn sweep_report(
             "lost": report.lost,
             "terminated": report.terminated,
             "spared": report.spared,
+            "not_ours": report.not_ours,
             "failed": failed,
         });
         return output::write_json(out, &value);
@@ -255,5 +262,14 @@ fn sweep_report(
         "spared (younger than the grace period, or of unknown age): {}",
         report.spared.len()
     )?;
-    output::instances(out, false, &report.spared)
+    output::instances(out, false, &report.spared)?;
+    if !report.not_ours.is_empty() {
+        writeln!(
+            out,
+            "not ours (no marker of this owner; left alone): {}",
+            report.not_ours.len()
+        )?;
+        output::instances(out, false, &report.not_ours)?;
+    }
+    Ok(())
 }

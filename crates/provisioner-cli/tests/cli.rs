@@ -108,6 +108,33 @@ async fn lifecycle(provider: &str, emulator: EmulatorHandle, image: &str, size: 
     real.push("--yes");
     let swept = json(provider, e, &real);
     assert_eq!(swept["terminated"], serde_json::json!([ids[1]]), "{swept}");
+    // By the marker alone: what the CLI launched (owner `provisioner`) and
+    // nothing of another owner's.
+    let marked = [
+        "sweep",
+        "--marked-by",
+        "provisioner",
+        "--grace",
+        "0",
+        "--keep",
+        first,
+    ];
+    let by_marker = json(provider, e, &marked);
+    assert_eq!(
+        by_marker["lost"].as_array().unwrap().len(),
+        0,
+        "{by_marker}"
+    );
+    let theirs = json(
+        provider,
+        e,
+        &["sweep", "--marked-by", "fleet-green", "--grace", "0"],
+    );
+    assert_eq!(theirs["lost"].as_array().unwrap().len(), 0, "{theirs}");
+    assert!(
+        !theirs["not_ours"].as_array().unwrap().is_empty(),
+        "{theirs}"
+    );
     ok(provider, e, &["terminate", first]);
 
     // A malformed id is refused before any call; the exit status says so.

@@ -409,16 +409,11 @@ async fn a_vm_uses_an_existing_nic_which_cannot_be_deleted_or_shared_meanwhile()
 #[tokio::test]
 async fn a_vm_list_gives_instance_views_only_as_the_spec_says() {
     let emulator = arm().await;
-    let put = format!("{VM}?api-version=2024-07-01");
-    let (status, _, _) = call(
-        &emulator,
-        "PUT",
-        &put,
-        Some(&body(json!({"team": "a"}))),
-        false,
-    )
-    .await;
-    assert_eq!(status, 201);
+    let (put, vm) = (
+        format!("{VM}?api-version=2024-07-01"),
+        body(json!({"team": "a"})),
+    );
+    assert_eq!(call(&emulator, "PUT", &put, Some(&vm), false).await.0, 201);
     let group_list = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines?api-version=2024-07-01";
     let all = "/subscriptions/s/providers/Microsoft.Compute/virtualMachines?api-version=2024-07-01";
 
