@@ -153,6 +153,12 @@ pub use wait::InstanceProvisionerExt;
 ///   its own marker whose create failed: list and describe never delete
 ///   another party's instance, and a list never touches one outside its
 ///   filter.
+/// - **p.** A start the cloud cannot place is
+///   [`Error::InsufficientCapacity`] (or [`Error::QuotaExceeded`]) carrying
+///   the cloud's code, from `start_instance` or from `wait_until_running`
+///   after it; the instance stays `Stopped`, is never deleted, and starts
+///   once capacity is back. (The contract runs it where the fault injector
+///   can fail a start: the fake and EC2 so far.)
 ///
 /// Errors are classified the same way everywhere: see [`Error`] and
 /// [`Error::is_retryable`].

@@ -170,6 +170,14 @@ impl provisioner_core::contract::FaultInjector for EmulatorFaults {
         reclaim(&self.cloud, instance_id).is_ok()
     }
 
+    fn start_failures(&self) -> Support {
+        FaultInjector::start_failures(&self.cloud)
+    }
+
+    async fn fail_next_start(&self, kind: LaunchFailureKind) {
+        FaultInjector::fail_next_start(&self.cloud, kind).await;
+    }
+
     fn planting(&self) -> Support {
         match self.cloud.personality().name {
             "azure" if self.arm_group.is_none() => {

@@ -50,6 +50,25 @@ impl FaultInjector for FakeCloud {
         FakeCloud::reclaim(self, instance_id).is_ok()
     }
 
+    fn start_failures(&self) -> Support {
+        if self.personality().start_failures_after_acceptance {
+            Support::No(
+                "a start accepted and failed afterwards (Compute Engine, Azure) is not modelled yet"
+                    .into(),
+            )
+        } else {
+            Support::Yes
+        }
+    }
+
+    async fn fail_next_start(&self, kind: LaunchFailureKind) {
+        let fault = match kind {
+            LaunchFailureKind::QuotaExceeded => Fault::QuotaExceeded,
+            _ => Fault::InsufficientCapacity,
+        };
+        self.fail_next(Operation::Start, 1, fault);
+    }
+
     fn planting(&self) -> Support {
         Support::Yes
     }

@@ -37,6 +37,11 @@ pub struct Personality {
     /// The same for quotas: Compute Engine reports `QUOTA_EXCEEDED` in the
     /// insert operation; EC2 and Azure refuse the request at once.
     pub quota_failures_after_acceptance: bool,
+    /// A start the cloud cannot place fails after it was accepted (Compute
+    /// Engine's start operation, Azure's long-running start) rather than
+    /// being refused at once (EC2's StartInstances). The model fails starts
+    /// only at once so far: the contract's start failures need this false.
+    pub start_failures_after_acceptance: bool,
 }
 
 impl Personality {
@@ -53,6 +58,7 @@ impl Personality {
             failed_launch_retention: Some(Duration::from_secs(3600)),
             capacity_failures_after_acceptance: true,
             quota_failures_after_acceptance: true,
+            start_failures_after_acceptance: false,
         }
     }
 
@@ -76,6 +82,7 @@ impl Personality {
             // The key names the instance; the cloud keeps no token.
             key_retention_after_terminate: Duration::ZERO,
             failed_launch_retention: Some(Duration::ZERO),
+            start_failures_after_acceptance: true,
             ..Self::generic()
         }
     }
@@ -93,6 +100,7 @@ impl Personality {
             failed_launch_retention: None,
             capacity_failures_after_acceptance: true,
             quota_failures_after_acceptance: false,
+            start_failures_after_acceptance: true,
         }
     }
 

@@ -949,3 +949,66 @@ pub(super) async fn others_instances_are_never_deleted(run: SharedRun) -> Check 
     }
     Ok(())
 }
+
+/// p. A start the cloud cannot place is `InsufficientCapacity` carrying the
+/// cloud's code, from `start_instance` (refused at once) or from
+/// `wait_until_running` (accepted, then failed); the instance stays
+/// `Stopped`, nothing deletes it (the warm-pool case of clause o: our own
+/// instance whose last operation failed for capacity), and it starts once
+/// capacity is back.
+pub(super) async fn start_without_capacity_keeps_the_instance(run: SharedRun) -> Check {
+    let faults = run.faults();
+    let info = run.launch(&run.config()).await?;
+    let id = info.instance_id.as_str();
+    run.wait_for(id, &[Running]).await?;
+    run.provisioner().stop_instance(id).await.doing("stop")?;
+    run.wait_for(id, &[Stopped]).await?;
+
+    faults
+        .fail_next_start(LaunchFailureKind::InsufficientCapacity)
+        .await;
+    let refused = match run.provisioner().start_instance(id).await {
+        Err(e) => e,
+        Ok(_) => match run
+            .provisioner()
+            .wait_until_running(id, run.subject.timing.deadline)
+            .await
+        {
+            Err(e) => e,
+            Ok(status) => fail!("a start without capacity reached {}", status.state),
+        },
+    };
+    ensure!(
+        matches!(refused, Error::InsufficientCapacity { .. }),
+        "a start without capacity gave {refused}, want InsufficientCapacity"
+    );
+    ensure!(
+        refused.code().is_some(),
+        "InsufficientCapacity without the cloud's code: {refused}"
+    );
+    run.wait_for(id, &[Stopped]).await?;
+    // Neither a list nor a describe takes it for a failed launch.
+    let all = run.filter(&[]).in_states(CloudInstanceState::ALL);
+    let listed = run.provisioner().list_instances(&all).await.doing("list")?;
+    ensure!(
+        listed
+            .iter()
+            .any(|i| i.instance_id == id && i.state == Stopped),
+        "list lost the stopped {id}: {:?}",
+        ids(&listed)
+    );
+    run.wait_for(id, &[Stopped]).await?;
+    if let Some(deletes) = faults.deletions(id).await {
+        ensure!(
+            deletes == 0,
+            "{deletes} delete request(s) for the stopped {id}"
+        );
+    }
+
+    run.provisioner()
+        .start_instance(id)
+        .await
+        .doing("start once capacity is back")?;
+    run.wait_for(id, &[Running]).await?;
+    Ok(())
+}

@@ -64,6 +64,17 @@ pub trait FaultInjector: Send + Sync {
         let _ = instance_id;
         false
     }
+    /// Whether [`fail_next_start`](Self::fail_next_start) works here;
+    /// clause p is skipped with the reason otherwise.
+    fn start_failures(&self) -> Support {
+        Support::No("the fault injector cannot fail a start".into())
+    }
+    /// The next start cannot be placed, for `kind`: refused at once where
+    /// the cloud does it that way (EC2's StartInstances), accepted and
+    /// failed afterwards where it does not.
+    async fn fail_next_start(&self, kind: LaunchFailureKind) {
+        let _ = kind;
+    }
     /// Whether [`plant_failed_launch`](Self::plant_failed_launch) and
     /// [`deletions`](Self::deletions) work here; clause o's case on
     /// another party's instances is skipped with the reason otherwise.
@@ -297,6 +308,12 @@ impl ContractSubject {
             }
             Case::SpotReclaimIsSeen => &self.capabilities.spot,
             Case::LaunchesCarryTheOwnershipMarker => &self.capabilities.marks_ownership,
+            Case::StartWithoutCapacityKeepsTheInstance => {
+                return match &self.faults {
+                    None => Some(NEEDS_FAULTS.to_owned()),
+                    Some(faults) => faults.start_failures().reason(),
+                };
+            }
             Case::OthersInstancesAreNeverDeleted => {
                 return match &self.faults {
                     None => Some(NEEDS_FAULTS.to_owned()),
@@ -571,4 +588,6 @@ define_cases! {
     LaunchesCarryTheOwnershipMarker => launches_carry_the_ownership_marker, clause "o";
     /// List and describe never delete another party's instance: one without a marker, another owner's, or one outside the filter, even when its create failed.
     OthersInstancesAreNeverDeleted => others_instances_are_never_deleted, clause "o";
+    /// A start the cloud cannot place is InsufficientCapacity with the cloud's code (from start or from wait_until_running); the stopped instance stays, is never deleted, and starts once capacity is back.
+    StartWithoutCapacityKeepsTheInstance => start_without_capacity_keeps_the_instance, clause "p";
 }
