@@ -72,6 +72,14 @@ pub fn bad_configs(valid: &InstanceConfig) -> Vec<BadConfig> {
             c.tags.insert("k".into(), "v".repeat(2000));
         }),
         with("65 tags", field::TAGS, &|c| c.tags.extend(many.clone())),
+        with(
+            "the ownership marker's key, in another case",
+            field::TAGS,
+            &|c| {
+                c.tags
+                    .insert(crate::OWNER_TAG.to_ascii_uppercase(), "someone".into());
+            },
+        ),
         with("1 MiB of user data", field::USER_DATA, &|c| {
             c.user_data = Some(vec![b'x'; 1024 * 1024].into());
         }),
@@ -145,6 +153,8 @@ pub fn bad_filters() -> Vec<InstanceFilter> {
         InstanceFilter::tagged([("k\u{1}", "v")]),
         InstanceFilter::tagged([("k", "a\nb")]),
         InstanceFilter::tagged([("k".repeat(2000), "v".to_owned())]),
+        // The marker is not a caller's tag: no filter can name it.
+        InstanceFilter::tagged([(crate::OWNER_TAG, "provisioner")]),
     ]
 }
 
