@@ -597,16 +597,16 @@ impl InstanceProvisioner for AzureProvisioner {
             let mut failed = Vec::new();
             let admitted = |vm: &VirtualMachine| filter.admits_tags(&tags_of(vm));
             for vm in self.group_vms(admitted).await? {
-                let (state, _, _) = state_of(&vm);
                 let tags = tags_of(&vm);
                 // Only within the filter: a list never touches the rest.
-                if let Some(failure) = self
-                    .failed_launch_of(&vm)
-                    .filter(|_| filter.admits_tags(&tags))
-                {
+                if !filter.admits_tags(&tags) {
+                    continue;
+                }
+                if let Some(failure) = self.failed_launch_of(&vm) {
                     failed.push((name_of(&vm), failure));
                 }
-                if filter.matches(&tags, state) {
+                let (state, _, _) = state_of(&vm);
+                if filter.admits_state(state) {
                     vms.push((vm, state, tags));
                 }
             }

@@ -211,11 +211,9 @@ impl provisioner_core::contract::FaultInjector for EmulatorFaults {
                     .as_deref()
                     .is_some_and(|s| id.starts_with("projects/") && id.ends_with(s))
         };
-        let calls = self.cloud.calls();
-        let deletes = calls.iter().filter(|c| {
-            c.op == provisioner_fake::Operation::Terminate
-                && c.instance_id.as_deref().is_some_and(names)
-        });
-        Some(deletes.count() as u64)
+        Some(
+            self.cloud
+                .calls_naming(provisioner_fake::Operation::Terminate, names),
+        )
     }
 }

@@ -66,6 +66,10 @@ impl CallLog {
         self.recent.iter().cloned().collect()
     }
 
+    pub(crate) fn recent_iter(&self) -> impl Iterator<Item = &CallRecord> {
+        self.recent.iter()
+    }
+
     pub(crate) fn clear(&mut self) {
         self.counts = [0; 6];
         self.recent.clear();

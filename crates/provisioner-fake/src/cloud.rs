@@ -1223,6 +1223,17 @@ impl FakeCloud {
         self.lock().log.count(op)
     }
 
+    /// How many of the logged calls of `op` named an instance that `names`
+    /// accepts (the log keeps the most recent calls; see
+    /// [`FakeCloudBuilder::call_log_capacity`]).
+    pub fn calls_naming(&self, op: Operation, names: impl Fn(&str) -> bool) -> u64 {
+        let model = self.lock();
+        let calls = model.log.recent_iter();
+        calls
+            .filter(|c| c.op == op && c.instance_id.as_deref().is_some_and(&names))
+            .count() as u64
+    }
+
     /// Forgets the call log.
     pub fn clear_calls(&self) {
         self.lock().log.clear();

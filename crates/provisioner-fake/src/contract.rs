@@ -85,10 +85,6 @@ impl FaultInjector for FakeCloud {
     }
 
     async fn deletions(&self, instance_id: &str) -> Option<u64> {
-        let calls = self.calls();
-        let deletes = calls.iter().filter(|c| {
-            c.op == Operation::Terminate && c.instance_id.as_deref() == Some(instance_id)
-        });
-        Some(deletes.count() as u64)
+        Some(self.calls_naming(Operation::Terminate, |id| id == instance_id))
     }
 }
