@@ -368,6 +368,7 @@ fn status_of_found(
         private_ip,
         public_ip,
         launch_failure: None,
+        start_failure: None,
         reclaimed: eviction == Eviction::Evicted,
         owner: owner_of(vm),
     }

@@ -275,6 +275,12 @@ pub struct InstanceStatus {
     /// it (see [`InstanceInfo::owner`]); `None` for an instance that is gone.
     #[cfg_attr(feature = "serde", serde(default))]
     pub owner: Option<String>,
+    /// Set when the cloud accepted the last start and then failed it (no
+    /// capacity to place it, Compute Engine's start operation or Azure's
+    /// long-running start): the state is then `Stopped` and the instance
+    /// kept, with its storage, to be started again later.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub start_failure: Option<LaunchFailure>,
 }
 
 /// What kind of failure ended a launch after the cloud had accepted it.
@@ -325,13 +331,19 @@ impl LaunchFailure {
     /// [`QuotaExceeded`](crate::Error::QuotaExceeded), or
     /// [`Provider`](crate::Error::Provider) for other failures.
     pub fn to_error(&self, provider: &'static str) -> crate::Error {
+        self.to_error_of(provider, crate::Operation::Launch)
+    }
+
+    /// [`to_error`](Self::to_error) for a failure of `operation` (a start
+    /// the cloud accepted and could not place, say).
+    pub fn to_error_of(&self, provider: &'static str, operation: crate::Operation) -> crate::Error {
         let class = match self.kind {
             LaunchFailureKind::InsufficientCapacity => crate::ErrorClass::InsufficientCapacity,
             LaunchFailureKind::QuotaExceeded => crate::ErrorClass::QuotaExceeded,
             LaunchFailureKind::Other => crate::ErrorClass::Other,
         };
         let mut failure = crate::ProviderFailure::new(provider, &*self.code, &*self.message);
-        failure.operation = Some(crate::Operation::Launch);
+        failure.operation = Some(operation);
         class.into_error(failure)
     }
 }
@@ -349,6 +361,7 @@ impl InstanceStatus {
             launch_failure: None,
             reclaimed: false,
             owner: None,
+            start_failure: None,
         }
     }
 
@@ -362,6 +375,21 @@ impl InstanceStatus {
             )),
             launch_failure: Some(failure),
             ..Self::gone(instance_id)
+        }
+    }
+
+    /// This status after a start the cloud accepted and then failed:
+    /// `Stopped`, with the cloud's code as the reason and in
+    /// [`start_failure`](Self::start_failure).
+    pub fn with_failed_start(self, failure: LaunchFailure) -> Self {
+        Self {
+            state: CloudInstanceState::Stopped,
+            state_reason: Some(format!(
+                "start failed: {}: {}",
+                failure.code, failure.message
+            )),
+            start_failure: Some(failure),
+            ..self
         }
     }
 }

@@ -30,7 +30,10 @@ pub trait InstanceProvisionerExt: InstanceProvisioner {
     ///
     /// Fails with the launch's own error ([`Error::InsufficientCapacity`],
     /// [`Error::QuotaExceeded`]) when the cloud failed the launch after
-    /// accepting it, with [`Error::InvalidState`] when the instance reaches
+    /// accepting it, with the start's own error when the cloud failed a
+    /// start after accepting it (the instance is back to `Stopped` with
+    /// [`InstanceStatus::start_failure`], and `Stopped` is not wanted),
+    /// with [`Error::InvalidState`] when the instance reaches
     /// `Terminated` otherwise (and `Terminated` is not wanted), and with
     /// [`Error::DeadlineExceeded`] after `deadline`. Retryable errors of
     /// describe count as "not yet".
@@ -45,6 +48,14 @@ pub trait InstanceProvisionerExt: InstanceProvisioner {
         loop {
             let last = match self.describe_instance(instance_id).await {
                 Ok(status) if states.contains(&status.state) => return Ok(status),
+                // A start the cloud accepted and could not place: the
+                // instance is back to stopped and stays so until started
+                // again.
+                Ok(InstanceStatus {
+                    state: Stopped,
+                    start_failure: Some(failure),
+                    ..
+                }) => return Err(failure.to_error_of(self.name(), crate::Operation::Start)),
                 Ok(status) if status.state == Terminated => {
                     return Err(match &status.launch_failure {
                         Some(failure) => failure.to_error(self.name()),

@@ -100,6 +100,7 @@ pub(crate) fn status_of(instance: &Instance) -> InstanceStatus {
         private_ip: ip(instance.private_ip_address()),
         public_ip: ip(instance.public_ip_address()),
         launch_failure: None,
+        start_failure: None,
         reclaimed: reclaimed(instance),
         owner: owner_of(instance),
     }

@@ -395,17 +395,8 @@ async fn a_stock_out_after_acceptance_is_reported_in_the_insert_operation() {
         provisioner_core::LaunchFailureKind::InsufficientCapacity,
         std::time::Duration::from_millis(300),
     );
-    let (status, op) = call(
-        &emulator,
-        "POST",
-        &format!("{ZONE_PATH}/instances"),
-        &insert_body("web-1"),
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_shape(&op, "Operation");
+    let op = request(&emulator, "web-1", "insert").await;
     assert_ne!(op["status"], "DONE", "{op:#}");
-    assert!(op.get("error").is_none(), "{op:#}");
     // Accepted: the instance is there for a moment, staging.
     let (status, instance) = call(
         &emulator,
@@ -418,17 +409,7 @@ async fn a_stock_out_after_acceptance_is_reported_in_the_insert_operation() {
         (status, instance["status"].as_str()),
         (200, Some("STAGING"))
     );
-    let name = op["name"].as_str().unwrap();
-    let (status, done) = call(
-        &emulator,
-        "POST",
-        &format!("{ZONE_PATH}/operations/{name}/wait"),
-        &Value::Null,
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_shape(&done, "Operation");
-    assert_eq!(done["status"], "DONE");
+    let done = wait(&emulator, &op).await;
     assert_eq!(
         done["error"]["errors"][0]["code"],
         "ZONE_RESOURCE_POOL_EXHAUSTED"
@@ -444,13 +425,7 @@ async fn a_stock_out_after_acceptance_is_reported_in_the_insert_operation() {
     )
     .await;
     assert_eq!(status, 404);
-    let (_, again) = call(
-        &emulator,
-        "GET",
-        &format!("{ZONE_PATH}/operations/{name}"),
-        &Value::Null,
-    )
-    .await;
+    let again = reread(&emulator, &op).await;
     assert_eq!(again["error"], done["error"]);
     // The name is free again: a new insert creates a new instance.
     let (status, op) = call(
@@ -462,6 +437,90 @@ async fn a_stock_out_after_acceptance_is_reported_in_the_insert_operation() {
     .await;
     assert_eq!(status, 200);
     assert!(op.get("error").is_none(), "{op:#}");
+}
+
+/// Calls `method` (`insert`, `stop`, `start`…) on instance `name`: the
+/// operation it answers with, which must be accepted and not yet failed.
+async fn request(emulator: &EmulatorHandle, name: &str, method: &str) -> Value {
+    let (path, body) = match method {
+        "insert" => (format!("{ZONE_PATH}/instances"), insert_body(name)),
+        _ => (
+            format!("{ZONE_PATH}/instances/{name}/{method}"),
+            Value::Null,
+        ),
+    };
+    let (status, op) = call(emulator, "POST", &path, &body).await;
+    assert_eq!(status, 200, "{op:#}");
+    assert_shape(&op, "Operation");
+    assert!(op.get("error").is_none(), "{op:#}");
+    op
+}
+
+/// Waits for the operation `op`: DONE, as it then is.
+async fn wait(emulator: &EmulatorHandle, op: &Value) -> Value {
+    let name = op["name"].as_str().unwrap();
+    let path = format!("{ZONE_PATH}/operations/{name}/wait");
+    let (status, done) = call(emulator, "POST", &path, &Value::Null).await;
+    assert_eq!(
+        (status, done["status"].as_str()),
+        (200, Some("DONE")),
+        "{done:#}"
+    );
+    assert_shape(&done, "Operation");
+    done
+}
+
+/// The operation `op` as it is now.
+async fn reread(emulator: &EmulatorHandle, op: &Value) -> Value {
+    let name = op["name"].as_str().unwrap();
+    let path = format!("{ZONE_PATH}/operations/{name}");
+    let (status, now) = call(emulator, "GET", &path, &Value::Null).await;
+    assert_eq!(status, 200, "{now:#}");
+    now
+}
+
+/// Calls `method` on instance `name` and waits for its operation.
+async fn done(emulator: &EmulatorHandle, name: &str, method: &str) -> Value {
+    wait(emulator, &request(emulator, name, method).await).await
+}
+
+/// A start Compute Engine accepts and cannot place fails in its operation
+/// ("Troubleshoot resource availability errors": create, restart or
+/// update), and the instance is kept, TERMINATED, to start again later.
+#[tokio::test]
+async fn a_start_without_capacity_fails_its_operation_and_keeps_the_instance() {
+    let emulator = gce().await;
+    let status_of = || async {
+        let path = format!("{ZONE_PATH}/instances/web-1");
+        let (_, instance) = call(&emulator, "GET", &path, &Value::Null).await;
+        instance["status"].as_str().map(str::to_owned)
+    };
+    done(&emulator, "web-1", "insert").await;
+    done(&emulator, "web-1", "stop").await;
+    emulator.cloud().fail_start_after_acceptance(
+        1,
+        provisioner_core::LaunchFailureKind::InsufficientCapacity,
+        std::time::Duration::from_millis(300),
+    );
+    let accepted = request(&emulator, "web-1", "start").await;
+    assert_ne!(accepted["status"], "DONE", "{accepted:#}");
+    let failed = wait(&emulator, &accepted).await;
+    assert_eq!(failed["operationType"], "start");
+    assert_eq!(
+        failed["error"]["errors"][0]["code"],
+        "ZONE_RESOURCE_POOL_EXHAUSTED"
+    );
+    assert_eq!(failed["httpErrorStatusCode"], 503);
+    assert_eq!(status_of().await.as_deref(), Some("TERMINATED"));
+    assert_eq!(emulator.cloud().live_instances(), 1);
+
+    // Capacity is back: the next start runs it, and the failed operation
+    // still says what it met.
+    let started = done(&emulator, "web-1", "start").await;
+    assert!(started.get("error").is_none(), "{started:#}");
+    assert_eq!(status_of().await.as_deref(), Some("RUNNING"));
+    let again = reread(&emulator, &accepted).await;
+    assert_eq!(again["error"], failed["error"]);
 }
 
 #[tokio::test]

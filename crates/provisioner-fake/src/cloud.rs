@@ -67,6 +67,12 @@ pub struct InstanceRecord {
     pub failure: Option<LaunchFailureKind>,
     /// The cloud reclaimed this spot instance ([`FakeCloud::reclaim`]).
     pub reclaimed: bool,
+    /// How many starts of a stopped instance the cloud accepted: the number
+    /// of the latest start (0: never started again since its launch).
+    pub starts: u32,
+    /// Why the latest start failed after the cloud accepted it; set once it
+    /// failed (the state is then `Stopped` again).
+    pub start_failure: Option<LaunchFailureKind>,
 }
 
 impl InstanceRecord {
@@ -98,6 +104,7 @@ impl InstanceRecord {
                 failure: self.failure,
                 reason: self.state_reason,
                 reclaimed: self.reclaimed,
+                start_failure: self.start_failure,
             },
             self.private_ip,
             self.public_ip,
@@ -119,6 +126,8 @@ struct Seen {
     failure: Option<LaunchFailureKind>,
     reason: Option<&'static str>,
     reclaimed: bool,
+    /// Set once the latest start failed after acceptance (then stopped).
+    start_failure: Option<LaunchFailureKind>,
 }
 
 /// The core's status of instance `id` as `seen`.
@@ -135,15 +144,20 @@ fn status(
             ..InstanceStatus::failed_launch(id, launch_failure(kind))
         };
     }
-    InstanceStatus {
+    let status = InstanceStatus {
         owner,
         launch_failure: None,
+        start_failure: None,
         instance_id: id.to_owned(),
         state: seen.state,
         state_reason: seen.reason.map(str::to_owned),
         private_ip: private_ip.map(IpAddr::V4),
         public_ip: public_ip.map(IpAddr::V4),
         reclaimed: seen.reclaimed,
+    };
+    match seen.start_failure {
+        Some(kind) => status.with_failed_start(launch_failure(kind)),
+        None => status,
     }
 }
 
@@ -289,6 +303,7 @@ impl FakeCloudBuilder {
             token_expiry: BTreeMap::new(),
             key_retention: self.personality.key_retention_after_terminate,
             doomed: Vec::new(),
+            doomed_starts: Vec::new(),
             failed: Expiring::new(FAILED_LAUNCH_MEMORY),
             reclaimed: Expiring::new(FAILED_LAUNCH_MEMORY),
             reclaims: std::collections::VecDeque::new(),
@@ -369,7 +384,16 @@ struct Instance {
     failure: Option<LaunchFailureKind>,
     /// The cloud reclaimed this spot instance.
     reclaimed: bool,
+    /// Starts of a stopped instance accepted so far.
+    starts: u32,
+    /// The starts (by number) that failed, or will, after acceptance, and
+    /// why: the latest [`MAX_FAILED_STARTS`], what a cloud's operations
+    /// records keep.
+    failed_starts: Vec<(u32, LaunchFailureKind)>,
 }
+
+/// How many failed starts an instance remembers.
+const MAX_FAILED_STARTS: usize = 8;
 
 impl Instance {
     fn state_at(&self, now: Instant) -> CloudInstanceState {
@@ -402,11 +426,21 @@ impl Instance {
         self.next = Some((target, now + delay));
     }
 
+    /// Why start `n` failed after acceptance, once it did.
+    fn failed_start(&self, n: u32, now: Instant) -> Option<LaunchFailureKind> {
+        let (_, kind) = self.failed_starts.iter().find(|(start, _)| *start == n)?;
+        // The latest start fails when its transition ends.
+        (n != self.starts || self.state_at(now) != Pending).then_some(*kind)
+    }
+
     /// Its state, failure and reason at `now`.
     fn seen(&self, now: Instant) -> Seen {
         let state = self.state_at(now);
         let failed = state == Terminated && self.failure.is_some();
         Seen {
+            start_failure: self
+                .failed_start(self.starts, now)
+                .filter(|_| state == Stopped),
             state,
             failure: self.failure.filter(|_| failed),
             // A doomed launch says nothing of its fate before it happens.
@@ -443,6 +477,8 @@ impl Instance {
             last_start: self.last_start,
             seq: self.seq,
             reclaimed: seen.reclaimed,
+            starts: self.starts,
+            start_failure: seen.start_failure,
         }
     }
 
@@ -484,6 +520,8 @@ struct Model {
     key_retention: Duration,
     /// Launches planned to fail after acceptance: (count, why, after how long).
     doomed: Vec<(u32, LaunchFailureKind, Duration)>,
+    /// The same for starts of stopped instances.
+    doomed_starts: Vec<(u32, LaunchFailureKind, Duration)>,
     /// Every instance created, when the builder asked to record them.
     creations: Option<Vec<Creation>>,
     /// Failed launches that vanished, kept an hour as a cloud keeps the
@@ -576,8 +614,12 @@ fn end(
     let delay = inner.transitions.terminate;
     instance.transition(now, Terminating, Terminated, delay);
     instance.reason = Some(reason);
-    // Terminated before it failed: it no longer will.
+    // Terminated before it failed: it no longer will (nor its start).
     instance.failure = None;
+    if before == Pending {
+        let latest = instance.starts;
+        instance.failed_starts.retain(|(n, _)| *n != latest);
+    }
     let was_live = std::mem::replace(&mut instance.live, false);
     let gone_at = now + delay + inner.personality.terminated_retention;
     instance.gone_at = Some(gone_at);
@@ -716,13 +758,15 @@ impl Model {
         }
     }
 
-    /// Consumes one planned failure-after-acceptance, if any.
-    fn take_doom(&mut self) -> Option<(LaunchFailureKind, Duration)> {
-        let (remaining, kind, after) = self.doomed.first_mut()?;
+    /// Consumes one planned failure-after-acceptance of `plan`, if any.
+    fn take_doom(
+        plan: &mut Vec<(u32, LaunchFailureKind, Duration)>,
+    ) -> Option<(LaunchFailureKind, Duration)> {
+        let (remaining, kind, after) = plan.first_mut()?;
         let doom = (*kind, *after);
         *remaining -= 1;
         if *remaining == 0 {
-            self.doomed.remove(0);
+            plan.remove(0);
         }
         Some(doom)
     }
@@ -873,8 +917,10 @@ impl FakeCloud {
                 live: false,
                 failure: None,
                 reclaimed: false,
+                starts: 0,
+                failed_starts: Vec::new(),
             };
-            match model.take_doom() {
+            match Model::take_doom(&mut model.doomed) {
                 None => {
                     if inner.personality.public_addresses {
                         instance.public_ip = model.public.allocate();
@@ -953,7 +999,10 @@ impl FakeCloud {
     /// Starts a stopped instance with a new public address (and a new private
     /// one where the personality gave it up). Pending or running: nothing
     /// changes. Stopping, terminating or terminated:
-    /// [`CloudError::InvalidState`].
+    /// [`CloudError::InvalidState`]. A start planned to fail after
+    /// acceptance ([`fail_start_after_acceptance`](Self::fail_start_after_acceptance))
+    /// is pending without addresses and then stopped again, with the
+    /// failure on the record.
     pub async fn start(&self, id: &str) -> Result<InstanceRecord, CloudError> {
         let inner = &*self.inner;
         self.call(Operation::Start, Some(id), |model, now| {
@@ -962,8 +1011,22 @@ impl FakeCloud {
             let before = instance.state;
             match instance.state {
                 Stopped => {
-                    instance.transition(now, Pending, Running, inner.transitions.boot);
+                    instance.starts += 1;
                     instance.reason = None;
+                    if let Some((kind, after)) = Model::take_doom(&mut model.doomed_starts) {
+                        // Accepted now, failed `after` later: no host, so
+                        // no address, and the instance kept as it was.
+                        instance.transition(now, Pending, Stopped, after);
+                        if instance.failed_starts.len() == MAX_FAILED_STARTS {
+                            instance.failed_starts.remove(0);
+                        }
+                        instance.failed_starts.push((instance.starts, kind));
+                        return Ok(InstanceRecord {
+                            previous_state: before,
+                            ..instance.record(now)
+                        });
+                    }
+                    instance.transition(now, Pending, Running, inner.transitions.boot);
                     // Running again: no longer what a reclaim left.
                     instance.reclaimed = false;
                     instance.last_start = inner.wall_at(now);
@@ -1117,6 +1180,31 @@ impl FakeCloud {
         }
     }
 
+    /// The next `count` starts of stopped instances are accepted (pending)
+    /// and then fail for `kind` after `after`: stopped again, kept with
+    /// everything it had, never running, the failure on the record
+    /// ([`InstanceRecord::start_failure`]) until the next start. Faces report
+    /// it as their cloud does (Compute Engine's start operation, Azure's
+    /// long-running start).
+    pub fn fail_start_after_acceptance(
+        &self,
+        count: u32,
+        kind: LaunchFailureKind,
+        after: Duration,
+    ) {
+        if count > 0 {
+            self.lock().doomed_starts.push((count, kind, after));
+        }
+    }
+
+    /// Why start number `n` of `id` (see [`InstanceRecord::starts`]) failed
+    /// after acceptance, once it did; read without a call: the record a
+    /// cloud keeps of its operations.
+    pub fn failed_start(&self, id: &str, n: u32) -> Option<LaunchFailureKind> {
+        let now = Instant::now();
+        self.lock().visible(id, now).ok()?.failed_start(n, now)
+    }
+
     /// Changes the wire attributes of a live instance, as a cloud applies an
     /// in-place update its face names (Compute Engine's setMetadata). What
     /// the instance was launched with, its key and its state are kept.
@@ -1201,6 +1289,7 @@ impl FakeCloud {
         let mut model = self.lock();
         model.faults.clear();
         model.doomed.clear();
+        model.doomed_starts.clear();
         drop(model);
         self.inner.latency_armed.store(false, Ordering::Release);
     }

@@ -51,17 +51,20 @@ impl FaultInjector for FakeCloud {
     }
 
     fn start_failures(&self) -> Support {
-        if self.personality().start_failures_after_acceptance {
-            Support::No(
-                "a start accepted and failed afterwards (Compute Engine, Azure) is not modelled yet"
-                    .into(),
-            )
+        if self.personality().name == "azure" {
+            Support::No("the ARM face does not fail an accepted start yet".into())
         } else {
             Support::Yes
         }
     }
 
+    /// Refused at once, or accepted and failed after
+    /// [`FAILURE_AFTER_ACCEPTANCE`], as the personality says.
     async fn fail_next_start(&self, kind: LaunchFailureKind) {
+        if self.personality().start_failures_after_acceptance {
+            self.fail_start_after_acceptance(1, kind, FAILURE_AFTER_ACCEPTANCE);
+            return;
+        }
         let fault = match kind {
             LaunchFailureKind::QuotaExceeded => Fault::QuotaExceeded,
             _ => Fault::InsufficientCapacity,

@@ -39,8 +39,7 @@ pub struct Personality {
     pub quota_failures_after_acceptance: bool,
     /// A start the cloud cannot place fails after it was accepted (Compute
     /// Engine's start operation, Azure's long-running start) rather than
-    /// being refused at once (EC2's StartInstances). The model fails starts
-    /// only at once so far: the contract's start failures need this false.
+    /// being refused at once (EC2's StartInstances).
     pub start_failures_after_acceptance: bool,
 }
 

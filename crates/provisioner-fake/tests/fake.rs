@@ -370,6 +370,59 @@ async fn a_launch_accepted_then_failed_is_pending_then_terminated_with_its_failu
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_start_accepted_then_failed_is_pending_then_stopped_with_its_failure() {
+    use provisioner_core::{InstanceProvisionerExt as _, LaunchFailureKind};
+    let cloud = slow_cloud();
+    let p = FakeProvisioner::new(cloud.clone());
+    let id = p.launch_instance(&config()).await.unwrap().instance_id;
+    tokio::time::advance(Duration::from_secs(30)).await;
+    p.stop_instance(&id).await.unwrap();
+    tokio::time::advance(Duration::from_secs(10)).await;
+    cloud.fail_start_after_acceptance(
+        1,
+        LaunchFailureKind::InsufficientCapacity,
+        Duration::from_secs(5),
+    );
+
+    let accepted = p.start_instance(&id).await.unwrap();
+    assert_eq!((accepted.state, accepted.public_ip), (Pending, None));
+    let early = p.describe_instance(&id).await.unwrap();
+    assert_eq!((early.state, early.start_failure), (Pending, None));
+    assert_eq!(cloud.failed_start(&id, 1), None, "not failed yet");
+    let refused = p
+        .wait_until_running(&id, Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, Error::InsufficientCapacity { .. }),
+        "{refused}"
+    );
+    assert_eq!(refused.code(), Some("InsufficientCapacity"));
+    let stopped = p.describe_instance(&id).await.unwrap();
+    assert_eq!(stopped.state, Stopped);
+    assert_eq!(
+        stopped.start_failure.map(|f| f.kind),
+        Some(LaunchFailureKind::InsufficientCapacity)
+    );
+    assert_eq!(cloud.live_instances(), 1, "kept, and still counted");
+    assert_eq!(
+        cloud.failed_start(&id, 1),
+        Some(LaunchFailureKind::InsufficientCapacity)
+    );
+
+    // Only the planned start fails; the next one clears the failure.
+    p.start_instance(&id).await.unwrap();
+    let running = p
+        .wait_until_running(&id, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(running.start_failure, None);
+    assert!(running.public_ip.is_some());
+    assert_eq!(cloud.failed_start(&id, 2), None);
+    assert!(cloud.failed_start(&id, 1).is_some(), "start 1 still failed");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_key_outlives_its_terminated_instance_by_a_day() {
     let p = FakeProvisioner::new(FakeCloud::new());
     let keyed = config().with_idempotency_key("slot-0-gen-0");

@@ -37,6 +37,10 @@ pub struct GcpProvisioner {
     /// long as [`INSERT_FOLLOW_UP`]: Compute Engine reports a stock-out or a
     /// quota there, after the instance was briefly visible, and nowhere else.
     pub(crate) inserts: Mutex<Expiring<String>>,
+    /// Start operations this provisioner started, by instance id, as long:
+    /// Compute Engine reports a start it accepted and could not place
+    /// (`ZONE_RESOURCE_POOL_EXHAUSTED`) there, the instance left TERMINATED.
+    pub(crate) starts: Mutex<Expiring<String>>,
     pub(crate) page_size: u32,
     pub(crate) deadlines: Deadlines,
 }
@@ -122,6 +126,7 @@ impl GcpProvisioner {
             recent: RecentLaunches::new(Duration::from_secs(60)),
             deleting: Mutex::new(Expiring::new(INSERT_FOLLOW_UP)),
             inserts: Mutex::new(Expiring::new(INSERT_FOLLOW_UP)),
+            starts: Mutex::new(Expiring::new(INSERT_FOLLOW_UP)),
             page_size: 500,
             deadlines: Deadlines::default(),
         })

@@ -242,8 +242,8 @@ pub(crate) fn operation_result(op: &Operation, id: &str) -> Result<()> {
     }
 }
 
-/// The launch failure a DONE insert operation reports, if any.
-pub(crate) fn insert_failure(op: &Operation) -> Option<LaunchFailure> {
+/// The failure a DONE insert or start operation reports, if any.
+pub(crate) fn reported_failure(op: &Operation) -> Option<LaunchFailure> {
     let (code, message) = operation_failure(op)?;
     let kind = match errors::classify(0, &code) {
         provisioner_core::ErrorClass::InsufficientCapacity => {

@@ -17,8 +17,8 @@ use provisioner_core::{
 };
 
 use crate::convert::{
-    id_of, insert_failure, launch_fingerprint_of, operation_result, owner_of, private_ip,
-    public_ip, state_of,
+    id_of, launch_fingerprint_of, operation_result, owner_of, private_ip, public_ip,
+    reported_failure, state_of,
 };
 use crate::errors::{self, from_gax};
 use crate::ids::{self, InstanceId};
@@ -49,23 +49,32 @@ impl GcpProvisioner {
         }
     }
 
-    fn lock_inserts(&self) -> std::sync::MutexGuard<'_, Expiring<String>> {
-        self.inserts.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Remembers the insert operation of a launch for
-    /// [`INSERT_FOLLOW_UP`](crate::builder::INSERT_FOLLOW_UP).
-    fn follow_insert(&self, id: &str, operation: Option<String>) {
-        if let Some(operation) = operation {
-            self.lock_inserts().insert(id, operation);
+    /// Remembers `operation`, the insert or start of `id`, in `followed`
+    /// (see [`INSERT_FOLLOW_UP`](crate::builder::INSERT_FOLLOW_UP)).
+    fn follow(followed: &Mutex<Expiring<String>>, id: &str, operation: Option<String>) {
+        let mut followed = lock(followed);
+        match operation {
+            Some(operation) => followed.insert(id, operation),
+            None => drop(followed.remove(id)),
         }
     }
 
     /// The failure the insert operation of `id` reports, if this provisioner
-    /// launched `id` recently and the operation is done with an error. A
-    /// done operation without an error is forgotten: the launch succeeded.
+    /// launched `id` recently and the operation is done with an error.
     async fn insert_outcome(&self, id: &str, zone: &str) -> Option<LaunchFailure> {
-        let operation = self.lock_inserts().get(id).cloned()?;
+        self.outcome(&self.inserts, id, zone).await
+    }
+
+    /// The failure the operation `followed` holds for `id` reports, if it is
+    /// done with an error. A done operation without an error is forgotten:
+    /// the insert or start succeeded.
+    async fn outcome(
+        &self,
+        followed: &Mutex<Expiring<String>>,
+        id: &str,
+        zone: &str,
+    ) -> Option<LaunchFailure> {
+        let operation = lock(followed).get(id).cloned()?;
         let op = self
             .operations
             .get()
@@ -76,9 +85,9 @@ impl GcpProvisioner {
             .send()
             .await
             .ok()?;
-        let failure = insert_failure(&op);
+        let failure = reported_failure(&op);
         if failure.is_none() && op.status == Some(OpStatus::Done) {
-            self.lock_inserts().remove(id);
+            lock(followed).remove(id);
         }
         failure
     }
@@ -125,7 +134,7 @@ impl GcpProvisioner {
     }
 
     fn lock_deleting(&self) -> std::sync::MutexGuard<'_, Expiring<String>> {
-        self.deleting.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.deleting)
     }
 
     async fn get(&self, id: InstanceId<'_>) -> Result<Option<Instance>> {
@@ -224,7 +233,13 @@ impl GcpProvisioner {
             }
         }
         let reclaimed = reclaimed(instance, state, preempted);
-        InstanceStatus {
+        // Stopped again after a start this provisioner made: the start
+        // operation may say it could not be placed.
+        let start_failure = match state {
+            CloudInstanceState::Stopped => self.outcome(&self.starts, instance_id, id.zone).await,
+            _ => None,
+        };
+        let status = InstanceStatus {
             instance_id: instance_id.to_owned(),
             state,
             state_reason: reason
@@ -233,8 +248,13 @@ impl GcpProvisioner {
             private_ip: private_ip(instance),
             public_ip: public_ip(instance),
             launch_failure: None,
+            start_failure: None,
             reclaimed,
             owner: owner_of(instance),
+        };
+        match start_failure {
+            Some(failure) => status.with_failed_start(failure),
+            None => status,
         }
     }
 
@@ -321,6 +341,11 @@ fn reclaimed(
     state == CloudInstanceState::Stopped
         && spot::is_spot(instance)
         && preempted.is_some_and(|at| spot::stopped_by(instance, at))
+}
+
+/// `m`'s guard, also after a panic elsewhere (the maps hold plain data).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A UUID-shaped request id, fresh for each call. The instance name already
@@ -421,7 +446,7 @@ impl InstanceProvisioner for GcpProvisioner {
             match result {
                 Ok(op) => {
                     operation_result(&op, &id)?;
-                    self.follow_insert(&id, op.name);
+                    Self::follow(&self.inserts, &id, op.name);
                 }
                 Err(e) => {
                     if config.idempotency_key.is_none() || !errors::is_already_exists(&e) {
@@ -485,6 +510,8 @@ impl InstanceProvisioner for GcpProvisioner {
     async fn stop_instance(&self, instance_id: &str) -> Result<()> {
         in_operation(self.name(), Operation::Stop, async {
             let id = ids::parse(instance_id)?;
+            // Whatever the last start met, the instance stops by request now.
+            Self::follow(&self.starts, instance_id, None);
             self.recent
                 .retry_while_unseen(instance_id, || async {
                     let op = self
@@ -507,7 +534,8 @@ impl InstanceProvisioner for GcpProvisioner {
     async fn start_instance(&self, instance_id: &str) -> Result<InstanceInfo> {
         in_operation(self.name(), Operation::Start, async {
             let id = ids::parse(instance_id)?;
-            self.recent
+            let op = self
+                .recent
                 .retry_while_unseen(instance_id, || async {
                     let op = self
                         .instances
@@ -519,9 +547,13 @@ impl InstanceProvisioner for GcpProvisioner {
                         .send()
                         .await
                         .map_err(|e| from_gax(e, instance_id))?;
-                    operation_result(&op, instance_id)
+                    operation_result(&op, instance_id)?;
+                    Ok(op.name)
                 })
                 .await?;
+            // Compute Engine reports a start it cannot place in the
+            // operation, after answering: describe reads it from there.
+            Self::follow(&self.starts, instance_id, op);
             // Start answers with an operation: read the addresses now.
             match self.get(id).await? {
                 Some(instance) => Ok(self.info_of(&instance, false)),

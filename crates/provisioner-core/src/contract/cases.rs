@@ -953,7 +953,8 @@ pub(super) async fn others_instances_are_never_deleted(run: SharedRun) -> Check 
 /// p. A start the cloud cannot place is `InsufficientCapacity` carrying the
 /// cloud's code, from `start_instance` (refused at once) or from
 /// `wait_until_running` (accepted, then failed); the instance stays
-/// `Stopped`, nothing deletes it (the warm-pool case of clause o: our own
+/// `Stopped` (describing the failure in `start_failure` when the start was
+/// accepted), nothing deletes it (the warm-pool case of clause o: our own
 /// instance whose last operation failed for capacity), and it starts once
 /// capacity is back.
 pub(super) async fn start_without_capacity_keeps_the_instance(run: SharedRun) -> Check {
@@ -967,14 +968,14 @@ pub(super) async fn start_without_capacity_keeps_the_instance(run: SharedRun) ->
     faults
         .fail_next_start(LaunchFailureKind::InsufficientCapacity)
         .await;
-    let refused = match run.provisioner().start_instance(id).await {
-        Err(e) => e,
+    let (refused, accepted) = match run.provisioner().start_instance(id).await {
+        Err(e) => (e, false),
         Ok(_) => match run
             .provisioner()
             .wait_until_running(id, run.subject.timing.deadline)
             .await
         {
-            Err(e) => e,
+            Err(e) => (e, true),
             Ok(status) => fail!("a start without capacity reached {}", status.state),
         },
     };
@@ -986,7 +987,17 @@ pub(super) async fn start_without_capacity_keeps_the_instance(run: SharedRun) ->
         refused.code().is_some(),
         "InsufficientCapacity without the cloud's code: {refused}"
     );
-    run.wait_for(id, &[Stopped]).await?;
+    let stopped = run.wait_for(id, &[Stopped]).await?;
+    // Accepted and then failed: describe says so until the next start.
+    if accepted {
+        ensure!(
+            stopped
+                .start_failure
+                .as_ref()
+                .is_some_and(|f| f.kind == LaunchFailureKind::InsufficientCapacity),
+            "the stopped {id} describes without its failed start: {stopped:?}"
+        );
+    }
     // Neither a list nor a describe takes it for a failed launch.
     let all = run.filter(&[]).in_states(CloudInstanceState::ALL);
     let listed = run.provisioner().list_instances(&all).await.doing("list")?;

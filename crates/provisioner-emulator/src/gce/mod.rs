@@ -500,11 +500,13 @@ async fn change(
                 OpKind::Stop => state.cloud.stop(&record.id).await,
                 OpKind::Create | OpKind::Update => unreachable!("these have their own handlers"),
             };
-            result.map_err(|e| mapping::error(&e, &path))?;
+            let changed = result.map_err(|e| mapping::error(&e, &path))?;
             if suspended {
                 lock(&state.gce().suspended).remove(&*record.id);
             }
-            let op = new_operation(&state, &project, &zone, kind, &name);
+            let mut op = new_operation(&state, &project, &zone, kind, &name);
+            // Which start this is: the model may fail it after acceptance.
+            op.start = changed.starts;
             Ok(started(&state, op, request_id.as_deref()))
         }
         .await,

@@ -43,6 +43,12 @@ pub(super) struct OpRecord {
     inserted: String,
     /// An error known when the call was answered.
     pub(super) error: Option<OpError>,
+    /// For a start, the model's number of it ([`InstanceRecord::starts`]
+    /// of the answer), by which a start that failed after acceptance is
+    /// found.
+    ///
+    /// [`InstanceRecord::starts`]: provisioner_fake::InstanceRecord::starts
+    pub(super) start: u32,
 }
 
 /// An operation's error: code, message, and the HTTP status Compute Engine
@@ -68,14 +74,22 @@ impl AppState {
         // The face's bookkeeping, not a cloud call: not logged, never faulted.
         let now = self.cloud.peek_state(&op.target);
         // An insert the model accepted and then failed: its instance is
-        // gone, and the operation reports why.
-        let later = || {
-            let kind = self.cloud.vanished_launch_failure(&op.target)?;
-            Some(mapping::launch_failure(kind, &op.project, &op.zone))
-        };
+        // gone, and the operation reports why. A start the model accepted
+        // and could not place: the instance is TERMINATED (stopped) again,
+        // and the operation reports why, with the codes of an insert (the
+        // resource-availability errors are the same for create and
+        // restart: "Troubleshoot resource availability errors").
+        let failed = |kind| Some(mapping::launch_failure(kind, &op.project, &op.zone));
         let error = match (&op.error, op.kind) {
             (Some(error), _) => Some(error.clone()),
-            (None, OpKind::Create) if now.is_none() => later(),
+            (None, OpKind::Create) if now.is_none() => self
+                .cloud
+                .vanished_launch_failure(&op.target)
+                .and_then(failed),
+            (None, OpKind::Start) => self
+                .cloud
+                .failed_start(&op.target, op.start)
+                .and_then(failed),
             _ => None,
         };
         let status = if error.is_some() || op.kind.is_done(now) {
@@ -136,6 +150,7 @@ pub(super) fn new_operation(
         target: resource(project, zone, target),
         inserted: state.cloud.now_wall().format(&Rfc3339).unwrap_or_default(),
         error: None,
+        start: 0,
     }
 }
 
