@@ -109,11 +109,20 @@ struct Tally {
     reclaimed: usize,
     /// Reclaims that describe did not report as such.
     reclaims_unseen: usize,
+    /// Starts the cloud could not place, reported as such (at once, or by
+    /// `wait_until_running`).
+    start_failures: usize,
+    /// Starts that failed otherwise: a wait that ran to its deadline, an
+    /// instance gone.
+    start_failures_untyped: usize,
 }
 
 impl Tally {
     fn clean(&self) -> bool {
-        self.duplicates == 0 && self.leaked == 0 && self.reclaims_unseen == 0
+        self.duplicates == 0
+            && self.leaked == 0
+            && self.reclaims_unseen == 0
+            && self.start_failures_untyped == 0
     }
 }
 
@@ -163,12 +172,14 @@ pub(crate) fn run(options: Options) -> Result<bool, String> {
 
 fn print_tally(provider: &str, tally: &Tally) {
     println!(
-            "soak {provider}: {} launches, {} duplicates, {} leaked, {} reclaims ({} not seen by describe), {} created, {} unkeyed extras and cancelled launches swept, {} cancelled by the caller, {} failed after acceptance ({} relaunched), {} errors reached the caller",
+            "soak {provider}: {} launches, {} duplicates, {} leaked, {} reclaims ({} not seen by describe), {} starts without capacity ({} not reported as such), {} created, {} unkeyed extras and cancelled launches swept, {} cancelled by the caller, {} failed after acceptance ({} relaunched), {} errors reached the caller",
             tally.launches,
             tally.duplicates,
             tally.leaked,
             tally.reclaimed,
             tally.reclaims_unseen,
+            tally.start_failures,
+            tally.start_failures_untyped,
             tally.created,
             tally.swept,
             tally.cancelled,
@@ -268,6 +279,10 @@ struct Cycle {
     reclaimed: bool,
     /// Reclaimed, and describe did not say so.
     reclaim_unseen: bool,
+    /// Its start could not be placed, and the caller was told so.
+    start_failed: bool,
+    /// Its start failed, and the caller was told something else.
+    start_untyped: bool,
     /// The instance the caller learned of, if any.
     id: Option<String>,
 }
@@ -427,7 +442,31 @@ async fn cycle(
                     &stopped.as_ref().map(|s| s.state),
                 );
                 if stopped.is_ok() {
-                    let _ = retried(errors, &mut trace, "start", || p.start_instance(&id)).await;
+                    let started =
+                        retried(errors, &mut trace, "start", || p.start_instance(&id)).await;
+                    let running = match started {
+                        Ok(_) => {
+                            let running = p.wait_until_running(&id, Duration::from_secs(120)).await;
+                            trace.outcome(
+                                "wait_until_running (after start)",
+                                &running.as_ref().map(|s| s.state),
+                            );
+                            running.map(|_| ())
+                        }
+                        Err(e) => Err(e),
+                    };
+                    match running {
+                        Ok(()) => {}
+                        Err(Error::InsufficientCapacity { .. } | Error::QuotaExceeded { .. }) => {
+                            outcome.start_failed = true;
+                        }
+                        // A wait that ran out, or an instance gone: the
+                        // failure was not told as one.
+                        Err(Error::DeadlineExceeded { .. } | Error::InvalidState { .. }) => {
+                            outcome.start_untyped = true;
+                        }
+                        Err(_) => {}
+                    }
                 }
             }
         }
@@ -468,6 +507,12 @@ async fn soak(provider: &str, options: &Options, seed: u64) -> Result<Tally, Str
         u32::try_from(options.launches / 50).unwrap_or(u32::MAX),
         LaunchFailureKind::InsufficientCapacity,
         Duration::from_millis(50),
+    );
+    // Some starts of stopped instances cannot be placed, the way each cloud
+    // says so (at once, or after accepting them).
+    target.cloud.fail_starts(
+        u32::try_from(options.launches / 50).unwrap_or(u32::MAX),
+        LaunchFailureKind::InsufficientCapacity,
     );
     if let Some((emulator, action)) = &target.emulator {
         emulator.wire().drop_randomly(action, 0.05, seed);
@@ -516,6 +561,8 @@ async fn soak(provider: &str, options: &Options, seed: u64) -> Result<Tally, Str
         tally.errors_to_caller += done.errors_to_caller;
         tally.reclaimed += usize::from(done.reclaimed);
         tally.reclaims_unseen += usize::from(done.reclaim_unseen);
+        tally.start_failures += usize::from(done.start_failed);
+        tally.start_failures_untyped += usize::from(done.start_untyped);
         if done.reclaim_unseen {
             unseen_reclaims.push((slot.to_string(), done.id.clone()));
         }

@@ -18,6 +18,39 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+/// How far back a VM's events are read: the activity log keeps 90 days, and
+/// a query may not reach further back; a day short of it stays inside
+/// whatever the clocks disagree by.
+const LOOKBACK: time::Duration = time::Duration::days(89);
+
+impl crate::AzureProvisioner {
+    /// The activity log's events of VM `name` of the last [`LOOKBACK`];
+    /// `None` when this provisioner cannot read the log (built on given
+    /// clients, or a role without `Microsoft.Insights/eventtypes/values/read`:
+    /// that must not break describe).
+    pub(crate) async fn vm_events(
+        &self,
+        name: &str,
+    ) -> provisioner_core::Result<Option<Vec<Event>>> {
+        let Some(log) = &self.activity else {
+            return Ok(None);
+        };
+        let id = format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines/{name}",
+            self.subscription, self.group
+        );
+        let since = OffsetDateTime::now_utc() - LOOKBACK;
+        match log.events(&self.subscription, &id, since).await {
+            Ok(events) => Ok(Some(events)),
+            Err(e) => match crate::errors::from_azure(e, name) {
+                provisioner_core::Error::PermissionDenied { .. }
+                | provisioner_core::Error::Unauthenticated { .. } => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+}
+
 /// A client of the activity log.
 #[derive(Clone)]
 pub(crate) struct ActivityLog {

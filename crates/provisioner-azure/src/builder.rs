@@ -41,6 +41,9 @@ pub struct AzureProvisioner {
     /// VMs this provisioner deleted, kept an hour: gone by its own hand,
     /// so no eviction is looked for.
     pub(crate) deleted: std::sync::Mutex<Expiring<()>>,
+    /// VMs this provisioner started, kept an hour: a capacity failure on
+    /// one is a failed start, never a failed create (`failures.rs`).
+    pub(crate) starts: std::sync::Mutex<Expiring<()>>,
     /// The activity log, where evictions show (`activity.rs`); `None` for a
     /// provisioner on given clients, which then refuses spot launches.
     pub(crate) activity: Option<ActivityLog>,
@@ -229,6 +232,7 @@ impl AzureProvisioner {
             transport: None,
             failed_launches: std::sync::Mutex::new(Expiring::new(FAILED_LAUNCH_MEMORY)),
             deleted: std::sync::Mutex::new(Expiring::new(FAILED_LAUNCH_MEMORY)),
+            starts: std::sync::Mutex::new(Expiring::new(FAILED_LAUNCH_MEMORY)),
             activity: None,
         })
     }

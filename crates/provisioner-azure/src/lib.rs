@@ -49,7 +49,10 @@
 //! - The files: `builder.rs` (construction), `transport.rs` (how requests
 //!   are sent and retried), `convert.rs` (Azure shapes to the core's),
 //!   `provisioner.rs` (the six calls), `activity.rs` (the activity-log
-//!   call), and the mapping tables, one module each: `states.rs`,
+//!   call), `failures.rs` (a failed create or a failed start: the same
+//!   instance view, told apart by what this provisioner did and the
+//!   activity log; only a failed create of this owner's launches is ever
+//!   deleted), and the mapping tables, one module each: `states.rs`,
 //!   `errors.rs`, `rules.rs` ([`AZURE_RULES`]), `spot.rs`.
 //!
 //! Retries are this crate's transport's (408, 429, 5xx and I/O errors, three
@@ -67,7 +70,10 @@
 //! `Microsoft.Network/virtualNetworks/subnets/join/action` on the subnet
 //! (for example `Network Contributor` there); for spot launches,
 //! `Microsoft.Insights/eventtypes/values/read` (`Monitoring Reader`) to
-//! read evictions in the activity log.
+//! read evictions in the activity log. The same right lets any provisioner
+//! tell a failed create (deleted) from a failed start (kept) of a VM it did
+//! not itself start; without it, only its own recent launches are deleted
+//! when their create fails.
 //!
 //! # Example (against this project's emulator)
 //!
@@ -101,6 +107,7 @@ mod activity;
 mod builder;
 mod convert;
 mod errors;
+mod failures;
 mod launch;
 mod provisioner;
 mod rules;

@@ -20,6 +20,7 @@ use crate::convert::{
     launch_fingerprint_of, name_of, nic_addresses, nic_id, owner_of, state_of, tags_of,
 };
 use crate::errors::from_azure;
+use crate::failures::Failed;
 use crate::rules::{check_vm_name, AZURE_RULES};
 use crate::spot::{self, Eviction};
 use crate::{AzureProvisioner, PROVIDER};
@@ -57,11 +58,12 @@ impl AzureProvisioner {
                 format!("already used for a launch of {name} by another owner"),
             ));
         }
-        let (state, _, failure) = state_of(&vm);
-        let (private_ip, public_ip) = if let Some(failure) = failure {
+        let failed = self.failed_provisioning(name, &vm).await?;
+        let state = state_given(&vm, failed.as_ref());
+        let (private_ip, public_ip) = if let Some(failure) = self.reapable(&vm, failed.as_ref()) {
             // Were it left to a later describe or list, a caller that gave
             // up here would never delete it: it bills until deleted.
-            self.reap(name, &failure).await?;
+            self.reap(name, failure).await?;
             (None, None)
         } else if state.is_terminal() {
             return Err(Error::invalid_argument(
@@ -286,27 +288,52 @@ impl AzureProvisioner {
         self.eviction(name).await
     }
 
-    /// The failure of `vm` when it is a create of this provisioner's owner
-    /// (it carries this owner's marker, and [`LAUNCH_TAG`](crate::LAUNCH_TAG),
-    /// which only a launch writes) that failed after acceptance: the only
-    /// VMs a describe or list deletes on its own initiative. A VM someone
-    /// else created, or another owner's, is reported, never deleted.
-    fn failed_launch_of(&self, vm: &VirtualMachine) -> Option<LaunchFailure> {
+    /// The failure of `vm`'s create when it is a create of this
+    /// provisioner's owner (it carries this owner's marker, and
+    /// [`LAUNCH_TAG`](crate::LAUNCH_TAG), which only a launch writes) that
+    /// failed after acceptance (`failed`, from
+    /// [`failed_provisioning`](Self::failed_provisioning): never a failed
+    /// start): the only VMs a describe or list deletes on its own
+    /// initiative. A VM someone else created, or another owner's, is
+    /// reported, never deleted.
+    fn reapable<'a>(
+        &self,
+        vm: &VirtualMachine,
+        failed: Option<&'a Failed>,
+    ) -> Option<&'a LaunchFailure> {
+        let Some(Failed::Create(failure)) = failed else {
+            return None;
+        };
         if !self.owner.owns(owner_of(vm).as_deref()) {
             return None;
         }
         launch_fingerprint_of(vm)?;
-        state_of(vm).2
+        Some(failure)
     }
 
-    /// When `vm` is a launch of this library's that failed after
-    /// acceptance: reaps it and says so. Describe answers with the failure
-    /// even when the delete was refused: the next describe, list or
-    /// terminate deletes it again.
-    async fn reap_failed(&self, name: &str, vm: &VirtualMachine) -> Option<InstanceStatus> {
-        let failure = self.failed_launch_of(vm)?;
-        let _ = self.reap(name, &failure).await;
-        Some(InstanceStatus::failed_launch(name, failure))
+    /// What describe says of `vm`, which ARM answered for, given its
+    /// `addresses` (read only when needed): a launch of this library's that
+    /// failed after acceptance is reaped and reported so (even when the
+    /// delete was refused: the next describe, list or terminate deletes it
+    /// again); a VM whose start could not be placed is stopped, with the
+    /// failure.
+    async fn status_of_vm<F>(
+        &self,
+        name: &str,
+        vm: &VirtualMachine,
+        addresses: F,
+    ) -> Result<InstanceStatus>
+    where
+        F: std::future::Future<Output = Result<(Option<IpAddr>, Option<IpAddr>)>>,
+    {
+        let failed = self.failed_provisioning(name, vm).await?;
+        if let Some(failure) = self.reapable(vm, failed.as_ref()) {
+            let _ = self.reap(name, failure).await;
+            return Ok(InstanceStatus::failed_launch(name, failure.clone()));
+        }
+        let addresses = addresses.await?;
+        let reclaimed = self.reclaimed(name, vm).await?;
+        Ok(status_of_found(name, vm, addresses, reclaimed, failed))
     }
 
     /// Every interface and public address of the group: one paged call each,
@@ -353,15 +380,27 @@ impl AzureProvisioner {
     }
 }
 
-/// The status of a VM ARM answered for, with its addresses.
+/// The state of `vm`, whose failed provisioning, if any, was `failed`: a
+/// start that could not be placed (or a failure not known to be the
+/// create's) leaves it stopped.
+fn state_given(vm: &VirtualMachine, failed: Option<&Failed>) -> CloudInstanceState {
+    match failed {
+        Some(Failed::Start(_) | Failed::Unknown(_)) => CloudInstanceState::Stopped,
+        _ => state_of(vm).0,
+    }
+}
+
+/// The status of a VM ARM answered for, with its addresses, and its failed
+/// provisioning, if any.
 fn status_of_found(
     name: &str,
     vm: &VirtualMachine,
     (private_ip, public_ip): (Option<IpAddr>, Option<IpAddr>),
     eviction: Eviction,
+    failed: Option<Failed>,
 ) -> InstanceStatus {
     let (state, reason, _) = state_of(vm);
-    InstanceStatus {
+    let status = InstanceStatus {
         instance_id: name.to_owned(),
         state,
         state_reason: reason.or_else(|| eviction.reason().map(str::to_owned)),
@@ -371,6 +410,17 @@ fn status_of_found(
         start_failure: None,
         reclaimed: eviction == Eviction::Evicted,
         owner: owner_of(vm),
+    };
+    match failed {
+        Some(Failed::Start(failure)) => status.with_failed_start(failure),
+        Some(Failed::Unknown(failure)) => InstanceStatus {
+            state_reason: Some(format!(
+                "provisioning failed: {}: {} (its create's or a later start's: without the activity log this provisioner cannot tell, and deletes nothing)",
+                failure.code, failure.message
+            )),
+            ..status.with_failed_start(failure)
+        },
+        Some(Failed::Create(_)) | None => status,
     }
 }
 
@@ -502,6 +552,9 @@ impl InstanceProvisioner for AzureProvisioner {
                         .map_err(|e| from_azure(e, instance_id))
                 })
                 .await?;
+            // Whatever its provisioning state says from now on, this VM was
+            // created whole: a capacity failure is this start's.
+            self.lock_starts().insert(instance_id, ());
             // Deallocation may have given the VM new addresses: read them now.
             let vm = self
                 .get_vm(instance_id)
@@ -515,7 +568,7 @@ impl InstanceProvisioner for AzureProvisioner {
                 instance_id: instance_id.to_owned(),
                 private_ip,
                 public_ip,
-                state: state_of(&vm).0,
+                state: state_given(&vm, None),
                 launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
                 tags: tags_of(&vm),
                 reclaimed: false,
@@ -531,12 +584,8 @@ impl InstanceProvisioner for AzureProvisioner {
             let Some(vm) = self.get_vm(instance_id).await? else {
                 return self.status_of_missing(instance_id).await;
             };
-            if let Some(failed) = self.reap_failed(instance_id, &vm).await {
-                return Ok(failed);
-            }
-            let addresses = self.addresses(&vm).await?;
-            let reclaimed = self.reclaimed(instance_id, &vm).await?;
-            Ok(status_of_found(instance_id, &vm, addresses, reclaimed))
+            self.status_of_vm(instance_id, &vm, self.addresses(&vm))
+                .await
         })
         .await
     }
@@ -576,13 +625,10 @@ impl InstanceProvisioner for AzureProvisioner {
                 }
                 let status = match asked.get(&id.to_ascii_lowercase()) {
                     None => self.status_of_missing(id).await?,
-                    Some(vm) => match self.reap_failed(id, vm).await {
-                        Some(failed) => failed,
-                        None => {
-                            let reclaimed = self.reclaimed(id, vm).await?;
-                            status_of_found(id, vm, addresses_of(vm, &nics, &pips), reclaimed)
-                        }
-                    },
+                    Some(vm) => {
+                        let addresses = addresses_of(vm, &nics, &pips);
+                        self.status_of_vm(id, vm, async { Ok(addresses) }).await?
+                    }
                 };
                 results.push(Ok(status));
             }
@@ -603,10 +649,12 @@ impl InstanceProvisioner for AzureProvisioner {
                 if !filter.admits_tags(&tags) {
                     continue;
                 }
-                if let Some(failure) = self.failed_launch_of(&vm) {
-                    failed.push((name_of(&vm), failure));
+                let name = name_of(&vm);
+                let failure = self.failed_provisioning(&name, &vm).await?;
+                if let Some(failure) = self.reapable(&vm, failure.as_ref()) {
+                    failed.push((name, failure.clone()));
                 }
-                let (state, _, _) = state_of(&vm);
+                let state = state_given(&vm, failure.as_ref());
                 if filter.admits_state(state) {
                     vms.push((vm, state, tags));
                 }

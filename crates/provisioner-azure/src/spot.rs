@@ -23,13 +23,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::activity::Event;
-use crate::errors::from_azure;
 use crate::AzureProvisioner;
-
-/// How far back describe looks for an eviction: the activity log keeps 90
-/// days, and a query may not reach further back; a day short of it stays
-/// inside whatever the clocks disagree by.
-const LOOKBACK: time::Duration = time::Duration::days(89);
 
 /// Writes the spot fields and zone `config` asks for into a VM body.
 pub(crate) fn apply(body: &mut Value, config: &InstanceConfig) -> Result<()> {
@@ -123,26 +117,11 @@ impl AzureProvisioner {
     /// What VM `name`'s activity log says of an eviction since its last
     /// start.
     pub(crate) async fn eviction(&self, name: &str) -> Result<Eviction> {
-        let Some(log) = &self.activity else {
-            return Ok(Eviction::Unreadable);
-        };
-        let id = format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines/{name}",
-            self.subscription, self.group
-        );
-        let since = OffsetDateTime::now_utc() - LOOKBACK;
-        match log.events(&self.subscription, &id, since).await {
-            Ok(events) if evicted_last(&events) => Ok(Eviction::Evicted),
-            Ok(_) => Ok(Eviction::None),
-            Err(e) => match from_azure(e, name) {
-                // A role without the log's read right must not break
-                // describe for every VM it no longer finds.
-                Error::PermissionDenied { .. } | Error::Unauthenticated { .. } => {
-                    Ok(Eviction::Unreadable)
-                }
-                other => Err(other),
-            },
-        }
+        Ok(match self.vm_events(name).await? {
+            Some(events) if evicted_last(&events) => Eviction::Evicted,
+            Some(_) => Eviction::None,
+            None => Eviction::Unreadable,
+        })
     }
 }
 

@@ -63,6 +63,31 @@ async fn provisioner(emulator: &EmulatorHandle) -> AzureProvisioner {
     .unwrap()
 }
 
+/// A provisioner on given clients: no activity log.
+fn on_given_clients(emulator: &EmulatorHandle) -> AzureProvisioner {
+    let token: Arc<dyn TokenCredential> = Arc::new(Token);
+    let url = azure_core::Url::parse(&emulator.endpoint()).unwrap();
+    let compute = azure_mgmt_compute::package_2024_07_01::Client::builder(token.clone())
+        .endpoint(url.clone())
+        .build()
+        .unwrap();
+    let network = network::Client::builder(token)
+        .endpoint(url)
+        .build()
+        .unwrap();
+    AzureProvisioner::from_clients(
+        compute,
+        network,
+        AzureScope::new("sub-1", "fleet", "westeurope"),
+        AzureLaunchConfig::new(
+            SUBNET,
+            "fleet",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey fleet",
+        ),
+    )
+    .unwrap()
+}
+
 fn network_client(emulator: &EmulatorHandle) -> network::Client {
     network::Client::builder(Arc::new(Token))
         .endpoint(azure_core::Url::parse(&emulator.endpoint()).unwrap())
@@ -424,6 +449,99 @@ async fn a_list_and_a_describe_delete_only_our_own_failed_creates() {
         status.launch_failure.map(|f| f.kind),
         Some(LaunchFailureKind::InsufficientCapacity)
     );
+}
+
+/// A start Azure accepts and cannot place fails its operation with
+/// AllocationFailed and leaves the VM deallocated, provisioning Failed: the
+/// same instance view as a create that could not be placed. It is the warm
+/// pool's VM, with its disk: kept by every provisioner, whatever it
+/// remembers, and stopped with the failure.
+#[tokio::test]
+async fn a_start_that_cannot_be_placed_keeps_the_vm_for_every_provisioner() {
+    let emulator = emulator(1000).await;
+    let azure = provisioner(&emulator).await;
+    let name = azure.launch_instance(&config()).await.unwrap().instance_id;
+    let wait = Duration::from_secs(20);
+    azure.wait_until_running(&name, wait).await.unwrap();
+    azure.stop_instance(&name).await.unwrap();
+    azure
+        .wait_for_state(&name, &[CloudInstanceState::Stopped], wait)
+        .await
+        .unwrap();
+    emulator.cloud().fail_start_after_acceptance(
+        1,
+        LaunchFailureKind::InsufficientCapacity,
+        Duration::from_millis(100),
+    );
+    azure.start_instance(&name).await.unwrap();
+    let err = azure.wait_until_running(&name, wait).await.unwrap_err();
+    assert!(matches!(err, Error::InsufficientCapacity { .. }), "{err}");
+    assert_eq!(err.code(), Some("AllocationFailed"));
+
+    let path = format!("{}&$expand=instanceView", vm_path(&name));
+    let (_, vm) = get_json(&emulator, &path).await;
+    assert_eq!(vm["properties"]["provisioningState"], "Failed");
+    let statuses = &vm["properties"]["instanceView"]["statuses"];
+    assert_eq!(
+        statuses[0]["code"],
+        "ProvisioningState/failed/AllocationFailed"
+    );
+    assert_eq!(statuses[1]["code"], "PowerState/deallocated");
+    assert_eq!(statuses.as_array().map(Vec::len), Some(2), "{statuses:#}");
+
+    // A provisioner that did not start it reads the activity log (a start
+    // on record: the create had succeeded); one without the log cannot
+    // tell, and deletes nothing either.
+    let all = InstanceFilter {
+        states: CloudInstanceState::ALL.to_vec(),
+        ..InstanceFilter::default()
+    };
+    for other in [provisioner(&emulator).await, on_given_clients(&emulator)] {
+        let status = other.describe_instance(&name).await.unwrap();
+        assert_eq!(status.state, CloudInstanceState::Stopped, "{status:?}");
+        assert_eq!(
+            status.start_failure.map(|f| f.code),
+            Some("AllocationFailed".to_owned())
+        );
+        assert_eq!(status.launch_failure, None);
+        let listed = other.list_instances(&all).await.unwrap();
+        assert!(
+            listed
+                .iter()
+                .any(|i| i.instance_id == name && i.state == CloudInstanceState::Stopped),
+            "{listed:?}"
+        );
+    }
+    assert_eq!(emulator.faults().deletions(&name).await, Some(0));
+    assert_eq!(get_json(&emulator, &vm_path(&name)).await.0, 200);
+
+    azure.start_instance(&name).await.unwrap();
+    azure.wait_until_running(&name, wait).await.unwrap();
+}
+
+/// A failed create is still told from a failed start by a provisioner that
+/// did not make it: nothing but the failed write is on the VM's record.
+#[tokio::test]
+async fn a_failed_create_found_by_another_provisioner_is_still_deleted() {
+    let emulator = emulator(1000).await;
+    let launcher = provisioner(&emulator).await;
+    emulator.cloud().fail_after_acceptance(
+        1,
+        LaunchFailureKind::InsufficientCapacity,
+        Duration::ZERO,
+    );
+    let name = launcher
+        .launch_instance(&config())
+        .await
+        .unwrap()
+        .instance_id;
+    let other = provisioner(&emulator).await;
+    let status = other.describe_instance(&name).await.unwrap();
+    assert_eq!(
+        status.launch_failure.map(|f| f.code),
+        Some("AllocationFailed".to_owned())
+    );
+    assert_eq!(get_json(&emulator, &vm_path(&name)).await.0, 404);
 }
 
 #[tokio::test]
@@ -901,27 +1019,7 @@ async fn a_spot_launch_asks_for_a_spot_vm_and_an_eviction_reads_from_the_activit
 
     // On given clients there is no activity log to see evictions: spot is
     // refused before any call.
-    let token: Arc<dyn TokenCredential> = Arc::new(Token);
-    let url = azure_core::Url::parse(&emulator.endpoint()).unwrap();
-    let compute = azure_mgmt_compute::package_2024_07_01::Client::builder(token.clone())
-        .endpoint(url.clone())
-        .build()
-        .unwrap();
-    let network = network::Client::builder(token)
-        .endpoint(url)
-        .build()
-        .unwrap();
-    let given = AzureProvisioner::from_clients(
-        compute,
-        network,
-        AzureScope::new("sub-1", "fleet", "westeurope"),
-        AzureLaunchConfig::new(
-            SUBNET,
-            "fleet",
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey fleet",
-        ),
-    )
-    .unwrap();
+    let given = on_given_clients(&emulator);
     let before = emulator.requests_received(provisioner_emulator::Face::ResourceManager);
     let err = given.launch_instance(&config).await.unwrap_err();
     assert_eq!(err.invalid_field(), Some("capacity"), "{err}");

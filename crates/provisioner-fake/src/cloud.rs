@@ -1197,6 +1197,23 @@ impl FakeCloud {
         }
     }
 
+    /// The next `count` starts of stopped instances cannot be placed, the
+    /// way the personality's cloud says so: refused at once (EC2's
+    /// StartInstances), or accepted and failed after
+    /// [`FAILURE_AFTER_ACCEPTANCE`](crate::FAILURE_AFTER_ACCEPTANCE)
+    /// (Compute Engine's start operation, Azure's long-running start).
+    pub fn fail_starts(&self, count: u32, kind: LaunchFailureKind) {
+        if self.inner.personality.start_failures_after_acceptance {
+            self.fail_start_after_acceptance(count, kind, crate::FAILURE_AFTER_ACCEPTANCE);
+            return;
+        }
+        let fault = match kind {
+            LaunchFailureKind::QuotaExceeded => Fault::QuotaExceeded,
+            _ => Fault::InsufficientCapacity,
+        };
+        self.fail_next(Operation::Start, count, fault);
+    }
+
     /// Why start number `n` of `id` (see [`InstanceRecord::starts`]) failed
     /// after acceptance, once it did; read without a call: the record a
     /// cloud keeps of its operations.

@@ -51,25 +51,13 @@ impl FaultInjector for FakeCloud {
     }
 
     fn start_failures(&self) -> Support {
-        if self.personality().name == "azure" {
-            Support::No("the ARM face does not fail an accepted start yet".into())
-        } else {
-            Support::Yes
-        }
+        Support::Yes
     }
 
     /// Refused at once, or accepted and failed after
     /// [`FAILURE_AFTER_ACCEPTANCE`], as the personality says.
     async fn fail_next_start(&self, kind: LaunchFailureKind) {
-        if self.personality().start_failures_after_acceptance {
-            self.fail_start_after_acceptance(1, kind, FAILURE_AFTER_ACCEPTANCE);
-            return;
-        }
-        let fault = match kind {
-            LaunchFailureKind::QuotaExceeded => Fault::QuotaExceeded,
-            _ => Fault::InsufficientCapacity,
-        };
-        self.fail_next(Operation::Start, 1, fault);
+        self.fail_starts(1, kind);
     }
 
     fn planting(&self) -> Support {

@@ -27,6 +27,9 @@ const VERSIONS: &[&str] = &["2015-04-01"];
 /// The operation of a Spot VM eviction.
 pub(super) const EVICT: &str = "Microsoft.Compute/virtualMachines/evictSpotVM/action";
 
+/// The operation of a start.
+pub(super) const START: &str = "Microsoft.Compute/virtualMachines/start/action";
+
 /// How long the face keeps an event.
 const KEPT: Duration = Duration::from_secs(3600);
 
@@ -40,6 +43,11 @@ pub(super) struct Event {
     /// The resource's id.
     resource: String,
     caller: String,
+    /// The model's id of the VM.
+    vm: String,
+    /// For a start, the model's number of it: a start that failed after
+    /// acceptance ends `Failed`.
+    start: u32,
 }
 
 /// The power actions callers made through the face.
@@ -55,13 +63,10 @@ impl ActivityLog {
         while events.front().is_some_and(|e| now - e.at > KEPT) {
             events.pop_front();
         }
-        events.push_back(event_of(
-            now,
-            operation,
-            &record.id,
-            &record.attributes,
-            "caller",
-        ));
+        events.push_back(Event {
+            start: record.starts,
+            ..event_of(now, operation, &record.id, &record.attributes, "caller")
+        });
     }
 }
 
@@ -81,6 +86,8 @@ fn event_of(
         sub,
         group,
         caller: caller.to_owned(),
+        vm: name.to_owned(),
+        start: 0,
     }
 }
 
@@ -226,12 +233,20 @@ pub(super) async fn list_activity(
             .filter(|e| e.sub == sub && query.admits(e))
             .collect();
         events.sort_by_key(|e| e.at);
-        let value: Vec<Value> = events.iter().map(event_json).collect();
+        let value: Vec<Value> = events
+            .iter()
+            .map(|e| {
+                let failed =
+                    e.operation == START && state.cloud.failed_start(&e.vm, e.start).is_some();
+                event_json(e, if failed { "Failed" } else { "Succeeded" })
+            })
+            .collect();
         Ok(Json(json!({ "value": value })).into_response())
     })())
 }
 
-fn event_json(e: &Event) -> Value {
+/// The event's JSON, its operation ended with `status`.
+fn event_json(e: &Event, status: &str) -> Value {
     let at = e.at.format(&Rfc3339).unwrap_or_default();
     let ticks = e.at.unix_timestamp_nanos() / 100;
     let id = request_id();
@@ -251,7 +266,7 @@ fn event_json(e: &Event) -> Value {
         "resourceProviderName": {"value": "Microsoft.Compute", "localizedValue": "Microsoft.Compute"},
         "resourceType": {"value": VMS, "localizedValue": VMS},
         "resourceId": e.resource,
-        "status": {"value": "Succeeded", "localizedValue": "Succeeded"},
+        "status": {"value": status, "localizedValue": status},
         "subStatus": {"value": "", "localizedValue": ""},
         "eventTimestamp": at,
         "submissionTimestamp": at,

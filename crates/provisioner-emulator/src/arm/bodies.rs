@@ -4,20 +4,22 @@
 use super::*;
 
 pub(super) fn instance_view_json(state: &AppState, r: &InstanceRecord) -> Value {
-    if let Some(kind) = r.failure {
-        // A failed allocation: the provisioning state says why; the VM never
-        // got a power state.
+    if let Some(kind) = r.failure.or(r.start_failure) {
+        // A failed allocation: the provisioning state says why (it is the
+        // most recent one: Learn, "States and billing status"). A create
+        // never got a power state; a start leaves the VM deallocated.
         let (code, message) = mapping::launch_failure(kind);
-        return json!({
-            "computerName": &*r.id,
-            "statuses": [{
-                "code": format!("ProvisioningState/failed/{code}"),
-                "level": "Error",
-                "displayStatus": "Provisioning failed",
-                "message": message,
-                "time": state.cloud.now_wall().format(&Rfc3339).unwrap_or_default(),
-            }],
-        });
+        let mut statuses = vec![json!({
+            "code": format!("ProvisioningState/failed/{code}"),
+            "level": "Error",
+            "displayStatus": "Provisioning failed",
+            "message": message,
+            "time": state.cloud.now_wall().format(&Rfc3339).unwrap_or_default(),
+        })];
+        if r.failure.is_none() {
+            statuses.push(json!({"code": "PowerState/deallocated", "level": "Info", "displayStatus": "VM deallocated"}));
+        }
+        return json!({"computerName": &*r.id, "statuses": statuses});
     }
     let first_boot = r.state == CloudInstanceState::Pending
         && r.previous_state == CloudInstanceState::Pending
@@ -44,7 +46,7 @@ pub(super) fn vm_json(state: &AppState, r: &InstanceRecord, with_view: bool) -> 
     let first_boot = r.state == CloudInstanceState::Pending
         && !lock(&state.arm().stop_modes).contains_key(&*r.id);
     let (mut provisioning, _, _) = mapping::states(r.state, state.stop_mode(&r.id), first_boot);
-    if r.failure.is_some() {
+    if r.failure.is_some() || r.start_failure.is_some() {
         provisioning = "Failed";
     }
     let image: Value = serde_json::from_str(&get(attr::IMAGE_REFERENCE)).unwrap_or(Value::Null);

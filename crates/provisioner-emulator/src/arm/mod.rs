@@ -249,6 +249,10 @@ struct ArmOp {
     vm: String,
     kind: OpKind,
     started: String,
+    /// The model's number of the VM's latest start when the operation was
+    /// accepted: for a start, its own, by which a start that failed after
+    /// acceptance is found.
+    start: u32,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

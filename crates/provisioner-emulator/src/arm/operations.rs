@@ -43,6 +43,8 @@ pub(super) fn accepted(
             vm: vm.to_owned(),
             kind,
             started,
+            // The face's bookkeeping, not a cloud call.
+            start: state.cloud.peek(vm).map_or(0, |r| r.starts),
         },
     );
     let url = format!(
@@ -93,10 +95,15 @@ pub(super) async fn operation_status(
             })?;
             // The face's bookkeeping, not a cloud call: not logged, never faulted.
             let now = state.cloud.peek(&op.vm);
-            let failure = now
-                .as_ref()
-                .and_then(|r| r.failure)
-                .filter(|_| op.kind == OpKind::Create);
+            // A create the model accepted and could not place; a start of a
+            // deallocated VM it accepted and could not place (Azure fails
+            // the start's operation with AllocationFailed: "Troubleshoot
+            // allocation failures when you create, restart, or resize VMs").
+            let failure = match op.kind {
+                OpKind::Create => now.as_ref().and_then(|r| r.failure),
+                OpKind::Start => state.cloud.failed_start(&op.vm, op.start),
+                _ => None,
+            };
             let done = op.kind.is_done(now.map(|r| r.state));
             let status = match (failure, done) {
                 (Some(_), _) => "Failed",

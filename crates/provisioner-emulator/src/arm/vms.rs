@@ -196,11 +196,11 @@ async fn power_action(
                 OpKind::Start => state.cloud.start(&name).await,
                 _ => state.cloud.stop(&name).await,
             };
-            result.map_err(|e| mapping::error(&e, &name, &group))?;
+            let changed = result.map_err(|e| mapping::error(&e, &name, &group))?;
             state
                 .arm()
                 .activity
-                .record(state.cloud.now_wall(), action, &record);
+                .record(state.cloud.now_wall(), action, &changed);
             if let Some(mode) = mode {
                 lock(&state.arm().stop_modes).insert(name.clone(), mode);
             }
@@ -283,7 +283,7 @@ pub(super) async fn start(
         Power {
             kind: OpKind::Start,
             mode: None,
-            action: "Microsoft.Compute/virtualMachines/start/action",
+            action: activity::START,
         },
     )
     .await
