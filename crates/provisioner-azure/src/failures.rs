@@ -23,10 +23,10 @@
 //!    is unknown, reported stopped with the failure and never deleted.
 
 use azure_mgmt_compute::package_2024_07_01::models::VirtualMachine;
-use provisioner_core::{LaunchFailure, Result};
+use provisioner_core::{CloudInstanceState, InstanceStatus, LaunchFailure, Result};
 
 use crate::activity::Event;
-use crate::convert::state_of;
+use crate::convert::{launch_fingerprint_of, owner_of, state_of};
 use crate::AzureProvisioner;
 
 /// What a failed provisioning of a VM was.
@@ -80,10 +80,61 @@ impl AzureProvisioner {
         }))
     }
 
+    /// The failure of `vm`'s create when it is a create of this
+    /// provisioner's owner (it carries this owner's marker, and
+    /// [`LAUNCH_TAG`](crate::LAUNCH_TAG), which only a launch writes) that
+    /// failed after acceptance (`failed`, from
+    /// [`failed_provisioning`](Self::failed_provisioning): never a failed
+    /// start): the only VMs a describe or list deletes on its own
+    /// initiative. A VM someone else created, or another owner's, is
+    /// reported, never deleted.
+    pub(crate) fn reapable<'a>(
+        &self,
+        vm: &VirtualMachine,
+        failed: Option<&'a Failed>,
+    ) -> Option<&'a LaunchFailure> {
+        let Some(Failed::Create(failure)) = failed else {
+            return None;
+        };
+        if !self.owner.owns(owner_of(vm).as_deref()) {
+            return None;
+        }
+        launch_fingerprint_of(vm)?;
+        Some(failure)
+    }
+
+    /// The VMs this provisioner started within the last hour.
     pub(crate) fn lock_starts(
         &self,
     ) -> std::sync::MutexGuard<'_, provisioner_core::consistency::Expiring<()>> {
         self.starts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The state of `vm`, whose failed provisioning, if any, was `failed`: a
+/// start that could not be placed (or a failure not known to be the
+/// create's) leaves it stopped.
+pub(crate) fn state_given(vm: &VirtualMachine, failed: Option<&Failed>) -> CloudInstanceState {
+    match failed {
+        Some(Failed::Start(_) | Failed::Unknown(_)) => CloudInstanceState::Stopped,
+        _ => state_of(vm).0,
+    }
+}
+
+/// `status` (of a VM whose failed provisioning, if any, was `failed`) as
+/// describe reports it: a failed start stopped with the failure; a failure
+/// not known to be the create's the same, saying so.
+pub(crate) fn reported(status: InstanceStatus, failed: Option<Failed>) -> InstanceStatus {
+    match failed {
+        Some(Failed::Start(failure)) => status.with_failed_start(failure),
+        Some(Failed::Unknown(failure)) => InstanceStatus {
+            state_reason: Some(format!(
+                "provisioning failed: {}: {} (its create's or a later start's: without the activity log this provisioner cannot tell, and deletes nothing)",
+                failure.code, failure.message
+            )),
+            ..status.with_failed_start(failure)
+        },
+        Some(Failed::Create(_)) | None => status,
     }
 }
 

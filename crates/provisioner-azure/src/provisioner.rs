@@ -20,7 +20,7 @@ use crate::convert::{
     launch_fingerprint_of, name_of, nic_addresses, nic_id, owner_of, state_of, tags_of,
 };
 use crate::errors::from_azure;
-use crate::failures::Failed;
+use crate::failures::{state_given, Failed};
 use crate::rules::{check_vm_name, AZURE_RULES};
 use crate::spot::{self, Eviction};
 use crate::{AzureProvisioner, PROVIDER};
@@ -288,29 +288,6 @@ impl AzureProvisioner {
         self.eviction(name).await
     }
 
-    /// The failure of `vm`'s create when it is a create of this
-    /// provisioner's owner (it carries this owner's marker, and
-    /// [`LAUNCH_TAG`](crate::LAUNCH_TAG), which only a launch writes) that
-    /// failed after acceptance (`failed`, from
-    /// [`failed_provisioning`](Self::failed_provisioning): never a failed
-    /// start): the only VMs a describe or list deletes on its own
-    /// initiative. A VM someone else created, or another owner's, is
-    /// reported, never deleted.
-    fn reapable<'a>(
-        &self,
-        vm: &VirtualMachine,
-        failed: Option<&'a Failed>,
-    ) -> Option<&'a LaunchFailure> {
-        let Some(Failed::Create(failure)) = failed else {
-            return None;
-        };
-        if !self.owner.owns(owner_of(vm).as_deref()) {
-            return None;
-        }
-        launch_fingerprint_of(vm)?;
-        Some(failure)
-    }
-
     /// What describe says of `vm`, which ARM answered for, given its
     /// `addresses` (read only when needed): a launch of this library's that
     /// failed after acceptance is reaped and reported so (even when the
@@ -380,16 +357,6 @@ impl AzureProvisioner {
     }
 }
 
-/// The state of `vm`, whose failed provisioning, if any, was `failed`: a
-/// start that could not be placed (or a failure not known to be the
-/// create's) leaves it stopped.
-fn state_given(vm: &VirtualMachine, failed: Option<&Failed>) -> CloudInstanceState {
-    match failed {
-        Some(Failed::Start(_) | Failed::Unknown(_)) => CloudInstanceState::Stopped,
-        _ => state_of(vm).0,
-    }
-}
-
 /// The status of a VM ARM answered for, with its addresses, and its failed
 /// provisioning, if any.
 fn status_of_found(
@@ -411,17 +378,7 @@ fn status_of_found(
         reclaimed: eviction == Eviction::Evicted,
         owner: owner_of(vm),
     };
-    match failed {
-        Some(Failed::Start(failure)) => status.with_failed_start(failure),
-        Some(Failed::Unknown(failure)) => InstanceStatus {
-            state_reason: Some(format!(
-                "provisioning failed: {}: {} (its create's or a later start's: without the activity log this provisioner cannot tell, and deletes nothing)",
-                failure.code, failure.message
-            )),
-            ..status.with_failed_start(failure)
-        },
-        Some(Failed::Create(_)) | None => status,
-    }
+    crate::failures::reported(status, failed)
 }
 
 /// The private and public address of `vm`, from the group's interfaces and
@@ -490,6 +447,7 @@ impl InstanceProvisioner for AzureProvisioner {
             // provisioner deleted.
             self.lock_failed().remove(&name);
             self.lock_deleted().remove(&name);
+            self.lock_starts().remove(&name);
             self.recent.record(&name);
             Ok(InstanceInfo {
                 instance_id: name,
@@ -518,6 +476,8 @@ impl InstanceProvisioner for AzureProvisioner {
                 })
                 .await?;
             self.lock_deleted().insert(instance_id, ());
+            // A VM created under this name later has not been started.
+            self.lock_starts().remove(instance_id);
             Ok(())
         })
         .await

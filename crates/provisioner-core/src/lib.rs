@@ -156,9 +156,9 @@ pub use wait::InstanceProvisionerExt;
 /// - **p.** A start the cloud cannot place is
 ///   [`Error::InsufficientCapacity`] (or [`Error::QuotaExceeded`]) carrying
 ///   the cloud's code, from `start_instance` or from `wait_until_running`
-///   after it; the instance stays `Stopped`, is never deleted, and starts
-///   once capacity is back. (The contract runs it where the fault injector
-///   can fail a start: the fake and EC2 so far.)
+///   after it; the instance stays `Stopped` (with
+///   [`InstanceStatus::start_failure`] when the cloud had accepted the
+///   start), is never deleted, and starts once capacity is back.
 ///
 /// Errors are classified the same way everywhere: see [`Error`] and
 /// [`Error::is_retryable`].
@@ -183,7 +183,11 @@ pub trait InstanceProvisioner: Send + Sync {
     /// Starts a stopped instance and returns its info with the addresses the
     /// provider reports now. Clouds may assign new addresses on start, so
     /// callers must use the returned ones rather than cached values. Starting
-    /// a running instance succeeds.
+    /// a running instance succeeds. Some clouds accept a start and fail it
+    /// later (no capacity): the instance is then `Stopped` again, with
+    /// [`InstanceStatus::start_failure`], and
+    /// [`wait_until_running`](crate::InstanceProvisionerExt::wait_until_running)
+    /// returns the start's error.
     async fn start_instance(&self, instance_id: &str) -> Result<InstanceInfo>;
 
     /// The provider's current view of an instance. A well-formed id that no

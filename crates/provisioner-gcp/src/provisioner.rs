@@ -458,8 +458,10 @@ impl InstanceProvisioner for GcpProvisioner {
                     return Ok(info);
                 }
             }
-            // A new instance under a name used before is not the one deleted.
+            // A new instance under a name used before is not the one deleted,
+            // nor the one started.
             self.lock_deleting().remove(&id);
+            Self::follow(&self.starts, &id, None);
             self.recent.record(&id);
             Ok(InstanceInfo {
                 instance_id: id,
@@ -502,6 +504,7 @@ impl InstanceProvisioner for GcpProvisioner {
             if let Some(op) = started.into_inner().unwrap_or_else(|p| p.into_inner()) {
                 self.lock_deleting().insert(instance_id, op);
             }
+            Self::follow(&self.starts, instance_id, None);
             Ok(())
         })
         .await

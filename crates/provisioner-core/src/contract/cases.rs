@@ -954,7 +954,8 @@ pub(super) async fn others_instances_are_never_deleted(run: SharedRun) -> Check 
 /// cloud's code, from `start_instance` (refused at once) or from
 /// `wait_until_running` (accepted, then failed); the instance stays
 /// `Stopped` (describing the failure in `start_failure` when the start was
-/// accepted), nothing deletes it (the warm-pool case of clause o: our own
+/// accepted), no list, describe or sweep of a fleet that knows it deletes
+/// it or reports it lost (the warm-pool case of clause o: our own
 /// instance whose last operation failed for capacity), and it starts once
 /// capacity is back.
 pub(super) async fn start_without_capacity_keeps_the_instance(run: SharedRun) -> Check {
@@ -1007,6 +1008,18 @@ pub(super) async fn start_without_capacity_keeps_the_instance(run: SharedRun) ->
             .any(|i| i.instance_id == id && i.state == Stopped),
         "list lost the stopped {id}: {:?}",
         ids(&listed)
+    );
+    // A sweep by a fleet that knows it (a dry run: other cases' instances
+    // carry the same tags) neither reports it lost nor has it deleted.
+    let known = std::collections::HashSet::from([id.to_owned()]);
+    let report = crate::sweep::Sweep::new(run.filter(&[]).tags)
+        .grace(std::time::Duration::ZERO)
+        .run(run.provisioner(), &known)
+        .await
+        .doing("sweep")?;
+    ensure!(
+        report.lost.iter().all(|i| i.instance_id != id),
+        "a sweep that knows the stopped {id} reports it lost"
     );
     run.wait_for(id, &[Stopped]).await?;
     if let Some(deletes) = faults.deletions(id).await {
