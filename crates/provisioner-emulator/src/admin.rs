@@ -8,6 +8,11 @@
 //! - `POST /_emulator/drop-after-commit` `{"action": "RunInstances", "count": 1}`
 //! - `POST /_emulator/launch-failures` `{"count": 1, "failure": "insufficient_capacity", "after_millis": 300}`
 //!   (the next launches are accepted, then fail; `quota_exceeded` too)
+//! - `POST /_emulator/start-failures` `{"count": 1, "failure": "insufficient_capacity"}`
+//!   the next starts of stopped instances cannot be placed, as the
+//!   personality's cloud says so: refused at once (EC2), or accepted and
+//!   failed after `after_millis` (optional; 300 by default) on Compute
+//!   Engine and Azure
 //! - `POST /_emulator/reclaim` `{"id": "i-0123…"}` (a provider's id or the
 //!   model's) the cloud reclaims that
 //!   spot instance now (204; 409 for an on-demand or ending one, 404 for
@@ -38,6 +43,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/_emulator/visibility", post(visibility))
         .route("/_emulator/drop-after-commit", post(drop_after_commit))
         .route("/_emulator/launch-failures", post(launch_failures))
+        .route("/_emulator/start-failures", post(start_failures))
         .route("/_emulator/clear", post(clear))
         .route("/_emulator/reclaim", post(reclaim))
         .route("/_emulator/calls", get(calls))
@@ -170,13 +176,40 @@ struct LaunchFailures {
     after_millis: u64,
 }
 
+impl From<LaunchFailureName> for LaunchFailureKind {
+    fn from(name: LaunchFailureName) -> Self {
+        match name {
+            LaunchFailureName::InsufficientCapacity => Self::InsufficientCapacity,
+            LaunchFailureName::QuotaExceeded => Self::QuotaExceeded,
+        }
+    }
+}
+
 async fn launch_failures(State(s): State<AppState>, Json(r): Json<LaunchFailures>) -> StatusCode {
-    let kind = match r.failure {
-        LaunchFailureName::InsufficientCapacity => LaunchFailureKind::InsufficientCapacity,
-        LaunchFailureName::QuotaExceeded => LaunchFailureKind::QuotaExceeded,
-    };
-    s.cloud
-        .fail_after_acceptance(r.count, kind, Duration::from_millis(r.after_millis));
+    s.cloud.fail_after_acceptance(
+        r.count,
+        r.failure.into(),
+        Duration::from_millis(r.after_millis),
+    );
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+struct StartFailures {
+    count: u32,
+    failure: LaunchFailureName,
+    /// For clouds that accept a start and fail it later: how much later.
+    after_millis: Option<u64>,
+}
+
+async fn start_failures(State(s): State<AppState>, Json(r): Json<StartFailures>) -> StatusCode {
+    let kind = r.failure.into();
+    match r.after_millis {
+        Some(after) if s.cloud.personality().start_failures_after_acceptance => s
+            .cloud
+            .fail_start_after_acceptance(r.count, kind, Duration::from_millis(after)),
+        _ => s.cloud.fail_starts(r.count, kind),
+    }
     StatusCode::NO_CONTENT
 }
 

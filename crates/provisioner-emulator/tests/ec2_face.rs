@@ -141,6 +141,33 @@ async fn a_launch_accepted_then_failed_for_capacity_is_terminated_with_its_state
     );
 }
 
+/// EC2 refuses a start it cannot place at once
+/// (`InsufficientInstanceCapacity`, HTTP 500), planned over the control
+/// face; the instance stays stopped and starts once capacity is back.
+#[tokio::test]
+async fn a_start_without_capacity_is_refused_and_the_instance_kept() {
+    // Transitions are instant by default: no waiting between calls.
+    let emulator = Emulator::builder().start().await.unwrap();
+    let (_, body) = ec2(&emulator, RUN).await;
+    let id = between(&body, "<instanceId>", "</instanceId>").to_owned();
+    let call = |action: &str| format!("Action={action}&Version=2016-11-15&InstanceId.1={id}");
+    assert_eq!(ec2(&emulator, &call("StopInstances")).await.0, 200);
+    control(
+        &emulator,
+        "/_emulator/start-failures",
+        r#"{"count": 1, "failure": "insufficient_capacity"}"#,
+    )
+    .await;
+    let (status, body) = ec2(&emulator, &call("StartInstances")).await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (500, "InsufficientInstanceCapacity")
+    );
+    let (_, body) = ec2(&emulator, &call("DescribeInstances")).await;
+    assert_eq!(between(&body, "<name>", "</name>"), "stopped");
+    assert_eq!(ec2(&emulator, &call("StartInstances")).await.0, 200);
+}
+
 #[tokio::test]
 async fn describe_pages_and_filters() {
     let emulator = Emulator::builder().ec2_page_cap(2).start().await.unwrap();
