@@ -26,6 +26,12 @@ pub(crate) fn classify(status: u16, code: &str, details: &[String], message: &st
     if status == 429 || detail("TooManyRequests") {
         return Throttled;
     }
+    // Learn, "Error messages for Azure Spot Virtual Machines and scale
+    // sets"; read as the code or a detail, whichever carries it.
+    const PRICE: &str = "SpotPriceGreaterThanProvidedMaxPrice";
+    if code == PRICE || detail(PRICE) {
+        return PriceTooLow;
+    }
     if detail("QuotaExceeded")
         || (code == "OperationNotAllowed" && message.to_ascii_lowercase().contains("quota"))
     {
@@ -141,6 +147,7 @@ mod tests {
             (409, "ZonalAllocationFailed", InsufficientCapacity),
             (409, "SkuNotAvailable", InsufficientCapacity),
             (409, "QuotaExceeded", QuotaExceeded),
+            (409, "SpotPriceGreaterThanProvidedMaxPrice", PriceTooLow),
             (403, "AuthorizationFailed", PermissionDenied),
             (401, "InvalidAuthenticationToken", Unauthenticated),
             (409, "OperationNotAllowed", InvalidState),
@@ -178,5 +185,12 @@ mod tests {
             "Operation 'start' is not allowed since the VM is marked for deletion.",
         );
         assert_eq!(state, InvalidState);
+        let price = classify(
+            409,
+            "OperationNotAllowed",
+            &["SpotPriceGreaterThanProvidedMaxPrice".to_owned()],
+            "Unable to perform operation 'Create VM' since the provided max price '0.01 USD' is lower than the current spot price.",
+        );
+        assert_eq!(price, PriceTooLow);
     }
 }

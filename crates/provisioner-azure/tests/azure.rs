@@ -610,6 +610,44 @@ async fn capacity_quota_and_authorization_keep_their_class() {
     assert_eq!(emulator.cloud().live_instances(), 0);
 }
 
+/// Azure refuses a Spot VM whose maximum price is below the current one
+/// (`SpotPriceGreaterThanProvidedMaxPrice`, Learn's spot error messages):
+/// its own class, with Azure's code, and a fallback moves on to the next
+/// offering.
+#[tokio::test]
+async fn a_spot_offering_priced_too_low_is_skipped_for_the_next() {
+    use provisioner_core::fallback::{Fallback, Offering};
+    use provisioner_core::{Capacity, SpotOptions};
+    let emulator = emulator(1000).await;
+    let azure = provisioner(&emulator).await;
+    let low = Offering::new("Standard_D2s_v5").with_capacity(Capacity::Spot(
+        SpotOptions::default().with_max_price_per_hour("0.01"),
+    ));
+    let next = Offering::new("Standard_B2s").with_capacity(Capacity::spot());
+    emulator
+        .cloud()
+        .fail_next(Operation::Launch, 1, Fault::PriceTooLow);
+    let err = azure
+        .launch_instance(&config().with_capacity(low.capacity.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PriceTooLow { .. }), "{err}");
+    assert_eq!(err.code(), Some("SpotPriceGreaterThanProvidedMaxPrice"));
+    assert!(!err.is_retryable());
+
+    emulator
+        .cloud()
+        .fail_next(Operation::Launch, 1, Fault::PriceTooLow);
+    let (info, chosen) = Fallback::new(vec![low, next.clone()])
+        .launch(&azure, &config())
+        .await
+        .unwrap();
+    assert_eq!(chosen, next);
+    let record = emulator.cloud().describe(&info.instance_id).await.unwrap();
+    assert_eq!(record.config.instance_type, "Standard_B2s");
+    assert_eq!(emulator.cloud().live_instances(), 1);
+}
+
 #[tokio::test]
 async fn stop_deallocates_and_start_reports_the_new_addresses() {
     let emulator = emulator(1000).await;

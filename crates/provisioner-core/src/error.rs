@@ -93,6 +93,19 @@ pub enum Error {
         context: Option<Box<ErrorContext>>,
     },
 
+    /// The maximum price a spot launch offered is below what the cloud asks
+    /// for this offering now (EC2 `SpotMaxPriceTooLow`, Azure
+    /// `SpotPriceGreaterThanProvidedMaxPrice`). Another offering, or a
+    /// higher price, may launch; the same request will not.
+    #[error("price too low: {message}")]
+    PriceTooLow {
+        /// The provider's message.
+        message: String,
+        /// Where the failure came from.
+        #[source]
+        context: Option<Box<ErrorContext>>,
+    },
+
     /// An account quota or limit would be exceeded.
     #[error("quota exceeded: {message}")]
     QuotaExceeded {
@@ -262,6 +275,7 @@ macro_rules! context_slot {
             | Error::InvalidState { context, .. }
             | Error::Throttled { context, .. }
             | Error::InsufficientCapacity { context, .. }
+            | Error::PriceTooLow { context, .. }
             | Error::QuotaExceeded { context, .. }
             | Error::Unauthenticated { context, .. }
             | Error::PermissionDenied { context, .. }
@@ -406,6 +420,13 @@ impl Error {
                 message: message.clone(),
                 context: context(c),
             },
+            Self::PriceTooLow {
+                message,
+                context: c,
+            } => Self::PriceTooLow {
+                message: message.clone(),
+                context: context(c),
+            },
             Self::QuotaExceeded {
                 message,
                 context: c,
@@ -488,6 +509,8 @@ pub enum ErrorClass {
     Throttled,
     /// No capacity for the request.
     InsufficientCapacity,
+    /// A spot maximum price below the current price.
+    PriceTooLow,
     /// A quota or limit is reached.
     QuotaExceeded,
     /// The request was invalid; the field it names.
@@ -588,6 +611,10 @@ impl ErrorClass {
                 message: coded,
                 context,
             },
+            Self::PriceTooLow => Error::PriceTooLow {
+                message: coded,
+                context,
+            },
             Self::QuotaExceeded => Error::QuotaExceeded {
                 message: coded,
                 context,
@@ -683,6 +710,10 @@ mod tests {
                 message: "vcpu".into(),
                 context: None,
             },
+            Error::PriceTooLow {
+                message: "0.001 < 0.0374".into(),
+                context: None,
+            },
             Error::Unauthenticated {
                 message: "expired".into(),
                 context: None,
@@ -716,6 +747,7 @@ mod tests {
             ErrorClass::NotFound,
             ErrorClass::Throttled,
             ErrorClass::InsufficientCapacity,
+            ErrorClass::PriceTooLow,
             ErrorClass::QuotaExceeded,
             ErrorClass::InvalidArgument("image"),
             ErrorClass::InvalidState,

@@ -139,8 +139,10 @@ impl UnavailableOfferings {
 }
 
 /// A launch over an ordered list of offerings: the first that launches
-/// wins. An offering that fails with [`Error::InsufficientCapacity`] or
-/// [`Error::QuotaExceeded`] is marked unavailable and the next is tried;
+/// wins. An offering that fails with [`Error::InsufficientCapacity`],
+/// [`Error::QuotaExceeded`] or [`Error::PriceTooLow`] (a spot price below
+/// the current one) is marked
+/// unavailable and the next is tried;
 /// any other error ends the walk. Offerings marked unavailable are
 /// skipped.
 ///
@@ -225,7 +227,11 @@ impl Fallback {
             };
             match attempt.await {
                 Ok(info) => return Ok((info, offering.clone())),
-                Err(e @ (Error::InsufficientCapacity { .. } | Error::QuotaExceeded { .. })) => {
+                Err(
+                    e @ (Error::InsufficientCapacity { .. }
+                    | Error::QuotaExceeded { .. }
+                    | Error::PriceTooLow { .. }),
+                ) => {
                     self.unavailable.mark(offering);
                     tried.push(format!("{offering} ({e})"));
                 }

@@ -49,6 +49,8 @@ pub(crate) fn classify(code: &str, status: u16) -> ErrorClass {
         | "VolumeLimitExceeded"
         | "AddressLimitExceeded"
         | "ResourceLimitExceeded" => QuotaExceeded,
+        // A spot price below the current one: another offering may launch.
+        "SpotMaxPriceTooLow" => PriceTooLow,
         "InvalidInstanceID.NotFound" => NotFound,
         "InvalidInstanceID.Malformed" | "InvalidInstanceID" => InvalidArgument(field::INSTANCE_ID),
         "InvalidAMIID.Malformed" | "InvalidAMIID.NotFound" | "InvalidAMIID.Unavailable" => {
@@ -241,6 +243,7 @@ mod tests {
             ("InsufficientHostCapacity", 500, InsufficientCapacity),
             ("InstanceLimitExceeded", 400, QuotaExceeded),
             ("VcpuLimitExceeded", 400, QuotaExceeded),
+            ("SpotMaxPriceTooLow", 400, PriceTooLow),
             ("InvalidInstanceID.NotFound", 400, NotFound),
             (
                 "InvalidInstanceID.Malformed",

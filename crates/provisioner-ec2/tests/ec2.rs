@@ -144,6 +144,42 @@ async fn quota_auth_and_permission_errors_keep_their_class() {
     }
 }
 
+/// EC2 refuses a spot request priced below what it asks
+/// (`SpotMaxPriceTooLow`, a client error): its own class, with EC2's code,
+/// and a fallback moves on to the next offering.
+#[tokio::test]
+async fn a_spot_offering_priced_too_low_is_skipped_for_the_next() {
+    use provisioner_core::fallback::{Fallback, Offering};
+    use provisioner_core::{Capacity, SpotOptions};
+    let (emulator, ec2) = setup().await;
+    let low = Offering::new("m7i.large").with_capacity(Capacity::Spot(
+        SpotOptions::default().with_max_price_per_hour("0.001"),
+    ));
+    let next = Offering::new("m6i.large").with_capacity(Capacity::spot());
+    emulator
+        .cloud()
+        .fail_next(Operation::Launch, 1, Fault::PriceTooLow);
+    let err = ec2
+        .launch_instance(&config().with_capacity(low.capacity.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PriceTooLow { .. }), "{err}");
+    assert_eq!(err.code(), Some("SpotMaxPriceTooLow"));
+    assert!(!err.is_retryable());
+
+    emulator
+        .cloud()
+        .fail_next(Operation::Launch, 1, Fault::PriceTooLow);
+    let (info, chosen) = Fallback::new(vec![low, next.clone()])
+        .launch(&ec2, &config())
+        .await
+        .unwrap();
+    assert_eq!(chosen, next);
+    let record = emulator.cloud().peek(&info.instance_id).unwrap();
+    assert_eq!(record.config.instance_type, "m6i.large");
+    assert_eq!(emulator.cloud().live_instances(), 1);
+}
+
 #[tokio::test]
 async fn describe_inside_the_invisibility_window_says_pending() {
     let (emulator, ec2) = setup().await;

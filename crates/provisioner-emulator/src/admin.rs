@@ -78,6 +78,7 @@ enum FaultName {
     Internal,
     InsufficientCapacity,
     QuotaExceeded,
+    PriceTooLow,
     Unauthenticated,
     PermissionDenied,
 }
@@ -91,6 +92,7 @@ fn fault(name: FaultName, retry_after_secs: Option<u64>) -> Fault {
         FaultName::Internal => Fault::Internal,
         FaultName::InsufficientCapacity => Fault::InsufficientCapacity,
         FaultName::QuotaExceeded => Fault::QuotaExceeded,
+        FaultName::PriceTooLow => Fault::PriceTooLow,
         FaultName::Unauthenticated => Fault::Unauthenticated,
         FaultName::PermissionDenied => Fault::PermissionDenied,
     }

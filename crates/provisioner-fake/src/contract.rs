@@ -8,11 +8,7 @@ use async_trait::async_trait;
 use provisioner_core::contract::{FaultInjector, Support};
 use provisioner_core::{InstanceConfig, LaunchFailureKind, Tags};
 
-use crate::{FakeCloud, Fault, Operation};
-
-/// How long after acceptance an injected launch failure happens: long
-/// enough that a face's operation is seen running first.
-pub const FAILURE_AFTER_ACCEPTANCE: Duration = Duration::from_millis(300);
+use crate::{FakeCloud, Fault, Operation, FAILURE_AFTER_ACCEPTANCE};
 
 #[async_trait]
 impl FaultInjector for FakeCloud {

@@ -83,6 +83,7 @@ impl Fault {
             Self::Internal => "Internal",
             Self::InsufficientCapacity => "InsufficientCapacity",
             Self::QuotaExceeded => "QuotaExceeded",
+            Self::PriceTooLow => "PriceTooLow",
             Self::Unauthenticated => "Unauthenticated",
             Self::PermissionDenied => "PermissionDenied",
         }
@@ -126,6 +127,7 @@ impl From<CloudError> for Error {
                 Fault::Unavailable | Fault::Internal => Error::Unavailable { message, context },
                 Fault::InsufficientCapacity => Error::InsufficientCapacity { message, context },
                 Fault::QuotaExceeded => Error::QuotaExceeded { message, context },
+                Fault::PriceTooLow => Error::PriceTooLow { message, context },
                 Fault::Unauthenticated => Error::Unauthenticated { message, context },
                 Fault::PermissionDenied => Error::PermissionDenied { message, context },
             },

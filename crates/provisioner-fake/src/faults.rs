@@ -10,6 +10,11 @@ use std::time::Duration;
 /// type with the core's layers).
 pub use provisioner_core::Operation;
 
+/// How long after acceptance an injected failure of a launch or start
+/// happens, where the contract or the soak plans one: long enough that a
+/// face's operation is seen running first.
+pub const FAILURE_AFTER_ACCEPTANCE: Duration = Duration::from_millis(300);
+
 /// An injected failure. Each face turns it into its provider's wire error
 /// (EC2's `RequestLimitExceeded`, Compute Engine's `rateLimitExceeded`, …);
 /// the fake provisioner turns it into the matching core error.
@@ -29,6 +34,9 @@ pub enum Fault {
     InsufficientCapacity,
     /// An account quota is exhausted.
     QuotaExceeded,
+    /// A spot launch's maximum price is below the current price (EC2 and
+    /// Azure; Compute Engine has no maximum price).
+    PriceTooLow,
     /// Credentials rejected.
     Unauthenticated,
     /// Not allowed.

@@ -54,10 +54,8 @@ mod provisioner;
 
 pub use call_log::CallRecord;
 pub use cloud::{Attributes, Creation, FakeCloud, FakeCloudBuilder, InstanceRecord, Page, Reclaim};
-#[cfg(feature = "contract")]
-pub use contract::FAILURE_AFTER_ACCEPTANCE;
 pub use error::{retry_after, CloudError};
-pub use faults::{Fault, Operation, SplitMix64};
+pub use faults::{Fault, Operation, SplitMix64, FAILURE_AFTER_ACCEPTANCE};
 pub use personality::{Personality, Transitions};
 pub use provisioner::{FakeProvisioner, FAKE_RULES};
 

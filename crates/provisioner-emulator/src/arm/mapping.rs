@@ -136,6 +136,14 @@ pub(crate) fn error(e: &CloudError, name: &str, group: &str) -> ArmError {
                 "Allocation failed. We do not have sufficient capacity for the requested VM size in this region.",
             ),
             Fault::QuotaExceeded => ArmError::quota(10),
+            // Learn, "Error messages for Azure Spot Virtual Machines and
+            // scale sets" (the status is not documented; 409 as Compute's
+            // other refusals of a valid request).
+            Fault::PriceTooLow => ArmError::new(
+                S::CONFLICT,
+                "SpotPriceGreaterThanProvidedMaxPrice",
+                "Unable to perform operation 'Create VM' since the provided max price '0.01 USD' is lower than the current spot price '0.0374 USD' for Azure Spot VM size 'Standard_B2s'.",
+            ),
             Fault::Unauthenticated => ArmError::new(
                 S::UNAUTHORIZED,
                 "InvalidAuthenticationToken",

@@ -124,6 +124,9 @@ fn fault_error(fault: Fault) -> (StatusCode, &'static str) {
             "InsufficientInstanceCapacity",
         ),
         Fault::QuotaExceeded => (StatusCode::BAD_REQUEST, "VcpuLimitExceeded"),
+        // "Your Spot request price of … is lower than the minimum required
+        // Spot request fulfillment price of …": a client error.
+        Fault::PriceTooLow => (StatusCode::BAD_REQUEST, "SpotMaxPriceTooLow"),
         Fault::Unauthenticated => (StatusCode::UNAUTHORIZED, "AuthFailure"),
         Fault::PermissionDenied => (StatusCode::FORBIDDEN, "UnauthorizedOperation"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
