@@ -115,12 +115,16 @@ struct Tally {
     /// Starts that failed otherwise: a wait that ran to its deadline, an
     /// instance gone.
     start_failures_untyped: usize,
+    /// Network interfaces, public addresses and disks left at the end that
+    /// no instance holds (only the ARM face keeps them apart).
+    leaked_attached: provisioner_emulator::UnattachedResources,
 }
 
 impl Tally {
     fn clean(&self) -> bool {
         self.duplicates == 0
             && self.leaked == 0
+            && self.leaked_attached.total() == 0
             && self.reclaims_unseen == 0
             && self.start_failures_untyped == 0
     }
@@ -172,10 +176,13 @@ pub(crate) fn run(options: Options) -> Result<bool, String> {
 
 fn print_tally(provider: &str, tally: &Tally) {
     println!(
-            "soak {provider}: {} launches, {} duplicates, {} leaked, {} reclaims ({} not seen by describe), {} starts without capacity ({} not reported as such), {} created, {} unkeyed extras and cancelled launches swept, {} cancelled by the caller, {} failed after acceptance ({} relaunched), {} errors reached the caller",
+            "soak {provider}: {} launches, {} duplicates, {} leaked ({} NICs, {} public addresses, {} disks left beside), {} reclaims ({} not seen by describe), {} starts without capacity ({} not reported as such), {} created, {} unkeyed extras and cancelled launches swept, {} cancelled by the caller, {} failed after acceptance ({} relaunched), {} errors reached the caller",
             tally.launches,
             tally.duplicates,
             tally.leaked,
+            tally.leaked_attached.network_interfaces,
+            tally.leaked_attached.public_addresses,
+            tally.leaked_attached.disks,
             tally.reclaimed,
             tally.reclaims_unseen,
             tally.start_failures,
@@ -676,6 +683,17 @@ async fn soak(provider: &str, options: &Options, seed: u64) -> Result<Tally, Str
         eprint!("{}", story(&slot, &[record.id.to_string()]));
     }
     tally.leaked = leaked.len();
+    // What was created with an instance and stayed after it: the
+    // emulator's network and disk resources no instance holds.
+    if let Some((emulator, _)) = &target.emulator {
+        tally.leaked_attached = emulator.unattached_resources();
+        if tally.leaked_attached.total() > 0 {
+            eprintln!(
+                "soak {provider}: resources no instance holds: {:?}",
+                tally.leaked_attached
+            );
+        }
+    }
     Ok(tally)
 }
 

@@ -149,6 +149,8 @@ async fn terminate_deletes_the_nic_disk_and_public_address_too() {
     let disk = format!("/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Compute/disks/{name}-osdisk?api-version=2024-03-02");
     let (status, _) = get_json(&emulator, &disk).await;
     assert_eq!(status, 404);
+    // Nothing created with it stayed behind.
+    assert_eq!(emulator.unattached_resources().total(), 0);
 }
 
 #[tokio::test]

@@ -18,6 +18,9 @@
 //!   spot instance now (204; 409 for an on-demand or ending one, 404 for
 //!   an unknown one), with the face's own signs of it
 //! - `POST /_emulator/clear`
+//! - `GET  /_emulator/state` what the emulator holds now:
+//!   `{"instances": 3, "unattached": {"network_interfaces": 0, "public_addresses": 0, "disks": 0}}`
+//!   (live instances; network and disk resources no instance holds)
 //! - `GET  /_emulator/calls` the model's call counts per operation
 //! - `GET  /_emulator/requests` the requests each face received on the wire
 //!   (`{"ec2": 12, "gce": 0, "arm": 0}`), for a client counting its own
@@ -46,6 +49,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/_emulator/start-failures", post(start_failures))
         .route("/_emulator/clear", post(clear))
         .route("/_emulator/reclaim", post(reclaim))
+        .route("/_emulator/state", get(held))
         .route("/_emulator/calls", get(calls))
         .route("/_emulator/requests", get(requests))
 }
@@ -234,6 +238,13 @@ async fn clear(State(s): State<AppState>) -> StatusCode {
     s.cloud.set_visibility_delay(Duration::ZERO);
     s.wire.clear();
     StatusCode::NO_CONTENT
+}
+
+async fn held(State(s): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "instances": s.cloud.live_instances(),
+        "unattached": s.arm_state.unattached(),
+    }))
 }
 
 async fn calls(State(s): State<AppState>) -> Json<serde_json::Value> {

@@ -273,6 +273,29 @@ impl EmulatorBuilder {
     }
 }
 
+/// The network and disk resources that exist on their own and that no
+/// instance holds, counted by kind: what launches left behind. Only the ARM
+/// face keeps such resources apart from its VMs; the EC2 and Compute Engine
+/// faces keep an instance's volume or disk with the instance (deleted with
+/// it), so they count none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct UnattachedResources {
+    /// Network interfaces.
+    pub network_interfaces: usize,
+    /// Public IP addresses.
+    pub public_addresses: usize,
+    /// Managed disks.
+    pub disks: usize,
+}
+
+impl UnattachedResources {
+    /// All of them.
+    pub fn total(&self) -> usize {
+        self.network_interfaces + self.public_addresses + self.disks
+    }
+}
+
 /// A running emulator. Dropping it stops the server.
 #[derive(Debug)]
 pub struct EmulatorHandle {
@@ -337,6 +360,12 @@ impl EmulatorHandle {
     /// How many requests `face` received on the wire.
     pub fn requests_received(&self, face: Face) -> u64 {
         self.state.counts.received(face)
+    }
+
+    /// The network and disk resources no instance holds
+    /// ([`UnattachedResources`]), also served as `GET /_emulator/state`.
+    pub fn unattached_resources(&self) -> UnattachedResources {
+        self.state.arm_state.unattached()
     }
 
     /// Stops accepting connections and waits for the accept loop to end.

@@ -31,6 +31,29 @@ fn body(tags: Value) -> Value {
     })
 }
 
+/// The network and disk resources no VM holds, from the control face:
+/// interfaces, public addresses, disks.
+async fn unattached(emulator: &EmulatorHandle) -> (u64, u64, u64) {
+    let (status, _, held) = call(emulator, "GET", "/_emulator/state", None, false).await;
+    assert_eq!(status, 200, "{held}");
+    let count = |kind: &str| held["unattached"][kind].as_u64().unwrap();
+    let counts = (
+        count("network_interfaces"),
+        count("public_addresses"),
+        count("disks"),
+    );
+    let direct = emulator.unattached_resources();
+    assert_eq!(
+        counts,
+        (
+            direct.network_interfaces as u64,
+            direct.public_addresses as u64,
+            direct.disks as u64
+        )
+    );
+    counts
+}
+
 /// Sends one request in process: status, headers and JSON body.
 async fn call(
     emulator: &EmulatorHandle,
@@ -319,6 +342,11 @@ async fn a_vm_uses_an_existing_nic_which_cannot_be_deleted_or_shared_meanwhile()
         "subnet": {"id": format!("{net}/virtualNetworks/v/subnets/d")}, "publicIPAddress": {"id": pip}}}]}});
     let (status, _, _) = call(&emulator, "PUT", &format!("{nic}{v}"), Some(&config), false).await;
     assert_eq!(status, 201);
+    assert_eq!(
+        unattached(&emulator).await,
+        (1, 1, 0),
+        "no VM holds them yet"
+    );
 
     let by_id = |name: &str| {
         let mut b = body(json!({}));
@@ -335,6 +363,7 @@ async fn a_vm_uses_an_existing_nic_which_cannot_be_deleted_or_shared_meanwhile()
     )
     .await;
     assert_eq!(status, 201);
+    assert_eq!(unattached(&emulator).await, (0, 0, 0), "vm-1 holds both");
     let (status, _, error) = call(
         &emulator,
         "PUT",
@@ -380,12 +409,16 @@ async fn a_vm_uses_an_existing_nic_which_cannot_be_deleted_or_shared_meanwhile()
     assert_eq!(status, 202);
     let (_, _, shown) = call(&emulator, "GET", &format!("{nic}{v}"), None, false).await;
     assert!(shown["properties"].get("virtualMachine").is_none());
+    // Its own disk went with it (deleteOption Delete); what the caller
+    // brought stays, counted as no VM's.
+    assert_eq!(unattached(&emulator).await, (1, 1, 0));
     let (status, _, _) = call(&emulator, "DELETE", &format!("{nic}{v}"), None, false).await;
     assert_eq!(status, 202);
     let (status, _, _) = call(&emulator, "DELETE", &format!("{pip}{v}"), None, false).await;
     assert_eq!(status, 202);
     let (status, _, _) = call(&emulator, "GET", &format!("{nic}{v}"), None, false).await;
     assert_eq!(status, 404);
+    assert_eq!(unattached(&emulator).await, (0, 0, 0));
     // A VM naming a NIC that does not exist.
     let (status, _, error) = call(
         &emulator,

@@ -592,3 +592,25 @@ pub(super) async fn delete_pip(
 ) -> Response {
     delete_network(&state, path, q, headers, &PIP).await
 }
+
+impl ArmState {
+    /// The network interfaces, public addresses and disks that exist on
+    /// their own and that no VM holds: what a launch left behind (or a
+    /// caller made and has not used yet).
+    pub(crate) fn unattached(&self) -> crate::UnattachedResources {
+        // The documented order: `owners`, then `resources`.
+        let owners = lock(&self.owners);
+        let resources = lock(&self.resources);
+        let mut counts = crate::UnattachedResources::default();
+        for id in resources.keys().filter(|id| !owners.contains_key(*id)) {
+            if id.contains("/microsoft.network/networkinterfaces/") {
+                counts.network_interfaces += 1;
+            } else if id.contains("/microsoft.network/publicipaddresses/") {
+                counts.public_addresses += 1;
+            } else if id.contains("/microsoft.compute/disks/") {
+                counts.disks += 1;
+            }
+        }
+        counts
+    }
+}
