@@ -393,4 +393,24 @@ async fn instance_status_shows_running_instances_unless_all_are_asked_for() {
         "{running}"
     );
     assert!(running.contains("<name>running</name>"), "{running}");
+
+    // "Maximum 100 explicitly specified instance IDs": 100 are answered,
+    // 101 refused as EC2 refuses them.
+    let named = |n: usize| -> String {
+        let mut query = "Action=DescribeInstanceStatus".to_owned();
+        for i in 1..=n {
+            query.push_str(&format!("&InstanceId.{i}={id}"));
+        }
+        query
+    };
+    assert_eq!(ec2(&emulator, &named(100)).await.0, 200);
+    let (status, body) = ec2(&emulator, &named(101)).await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (400, "InvalidRequest")
+    );
+    assert!(
+        body.contains("101 exceeds the maximum number of instance IDs"),
+        "{body}"
+    );
 }

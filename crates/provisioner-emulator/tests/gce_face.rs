@@ -235,6 +235,25 @@ async fn operations_go_pending_running_done() {
         (done["status"].as_str(), done["progress"].as_i64()),
         (Some("DONE"), Some(100))
     );
+    // It ran for the three seconds of the boot: its end is later than its
+    // start, and stays what it was.
+    let time = |op: &Value, field: &str| {
+        time::OffsetDateTime::parse(
+            op[field].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    let ran = time(&done, "endTime") - time(&done, "insertTime");
+    assert!(ran >= time::Duration::seconds(2), "{done:#}");
+    let (_, again) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/operations/{name}"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(again["endTime"], done["endTime"]);
 
     // Deleting shows STOPPING until the instance is gone.
     let (_, delete) = call(
@@ -293,6 +312,22 @@ async fn a_repeated_request_id_replays_its_operation() {
         (status, conflict["error"]["errors"][0]["reason"].as_str()),
         (409, Some("alreadyExists"))
     );
+    // "The request ID must be a valid UUID with the exception that zero
+    // UUID is not supported": refused, on insert and on a change.
+    for bad in ["slot-1-launch", "00000000-0000-0000-0000-000000000000"] {
+        for path in [
+            format!("{ZONE_PATH}/instances?requestId={bad}"),
+            format!("{ZONE_PATH}/instances/web-1/stop?requestId={bad}"),
+        ] {
+            let (status, refused) = call(&emulator, "POST", &path, &insert_body("web-2")).await;
+            assert_eq!(
+                (status, refused["error"]["errors"][0]["reason"].as_str()),
+                (400, Some("invalid")),
+                "{path}: {refused:#}"
+            );
+        }
+    }
+    assert_eq!(emulator.cloud().live_instances(), 1);
 }
 
 #[tokio::test]

@@ -43,6 +43,8 @@ pub(super) struct OpRecord {
     inserted: String,
     /// An error known when the call was answered.
     pub(super) error: Option<OpError>,
+    /// When it was first seen done (`endTime`), on the model's clock.
+    ended: Option<String>,
     /// For a start, the model's number of it ([`InstanceRecord::starts`]
     /// of the answer), by which a start that failed after acceptance is
     /// found.
@@ -122,9 +124,31 @@ impl AppState {
                 .into();
         }
         if status == "DONE" {
-            value["endTime"] = op.inserted.clone().into();
+            value["endTime"] = self.ended(op).into();
         }
         value
+    }
+
+    /// When `op` ended: the first time it was seen done (now, when this is
+    /// that time; kept from then on), so an operation that ran shows the
+    /// time it ran between `insertTime` and `endTime`.
+    fn ended(&self, op: &OpRecord) -> String {
+        let registered = self.gce().by_name.get(&op.name);
+        let kept = op.ended.clone();
+        if let Some(ended) = kept.or_else(|| registered.as_ref()?.ended.clone()) {
+            return ended;
+        }
+        let now = self.cloud.now_wall().format(&Rfc3339).unwrap_or_default();
+        // Not registered yet while the call is being answered: `started`
+        // keeps it then. (Kept again, the record lasts an hour from its end.)
+        if let Some(registered) = registered {
+            let ended = OpRecord {
+                ended: Some(now.clone()),
+                ..registered
+            };
+            self.gce().by_name.insert(&op.name, ended);
+        }
+        now
     }
 
     pub(super) fn gce(&self) -> &Operations {
@@ -151,12 +175,16 @@ pub(super) fn new_operation(
         inserted: state.cloud.now_wall().format(&Rfc3339).unwrap_or_default(),
         error: None,
         start: 0,
+        ended: None,
     }
 }
 
 /// Records and answers an operation; applies drop-after-commit.
-pub(super) fn started(state: &AppState, op: OpRecord, request_id: Option<&str>) -> Response {
+pub(super) fn started(state: &AppState, mut op: OpRecord, request_id: Option<&str>) -> Response {
     let value = state.operation_json(&op, true);
+    // Done when answered (an error known at once, an update applied):
+    // it ended now.
+    op.ended = value["endTime"].as_str().map(str::to_owned);
     let action = format!("compute.instances.{}", operation_type(&op));
     if let Some(id) = request_id {
         lock(&state.gce().by_request_id).insert(id, op.name.clone());
@@ -173,11 +201,31 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A repeated `requestId`: the operation it started, without a new call.
+/// The answer a mutation's `requestId` decides before anything else: a
+/// `requestId` that is not a UUID is refused (the insert reference: "must be
+/// a valid UUID with the exception that zero UUID is not supported"); a
+/// repeated one answers with the operation it started, without a new call.
 pub(super) fn replayed(state: &AppState, request_id: Option<&str>) -> Option<Response> {
-    let name = lock(&state.gce().by_request_id).get(request_id?)?.clone();
+    let request_id = request_id?;
+    if !is_request_uuid(request_id) {
+        return Some(answer(Err(GceError::invalid(format!(
+            "Invalid value for field 'requestId': '{request_id}'. Must be a valid UUID other than the zero UUID."
+        )))));
+    }
+    let name = lock(&state.gce().by_request_id).get(request_id)?.clone();
     let op = state.gce().by_name.get(&name)?;
     Some((StatusCode::OK, Json(state.operation_json(&op, false))).into_response())
+}
+
+/// A UUID in its 8-4-4-4-12 hexadecimal form, other than the zero UUID.
+fn is_request_uuid(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    let shaped = groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+    shaped && id.bytes().any(|b| b.is_ascii_hexdigit() && b != b'0')
 }
 
 fn find_operation(
@@ -298,6 +346,22 @@ fn admits(expr: &filter::Expr, op: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_are_uuids_other_than_zero() {
+        assert!(is_request_uuid("0b0c8e36-8f0a-4b7a-9c51-000000000001"));
+        assert!(is_request_uuid("0B0C8E36-8F0A-4B7A-9C51-00000000000A"));
+        for bad in [
+            "",
+            "r-1",
+            "00000000-0000-0000-0000-000000000000",
+            "0b0c8e368f0a4b7a9c51000000000001",
+            "0b0c8e36-8f0a-4b7a-9c51-00000000000g",
+            "0b0c8e36-8f0a-4b7a-9c51-0000000000001",
+        ] {
+            assert!(!is_request_uuid(bad), "{bad}");
+        }
+    }
 
     #[tokio::test(start_paused = true)]
     async fn request_ids_name_their_operation_for_an_hour_then_are_forgotten() {
