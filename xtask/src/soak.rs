@@ -435,8 +435,13 @@ async fn cycle(
             outcome.reclaim_unseen = !seen.is_ok_and(|status| status.reclaimed);
         }
         Ok(_) => {
-            if dice.percent(10) {
-                let _ = retried(errors, &mut trace, "stop", || p.stop_instance(&id)).await;
+            // A stop the cloud refuses (EC2 stops no one-time Spot
+            // Instance) leaves nothing to wait for.
+            if dice.percent(10)
+                && retried(errors, &mut trace, "stop", || p.stop_instance(&id))
+                    .await
+                    .is_ok()
+            {
                 let stopped = p
                     .wait_for_state(
                         &id,

@@ -168,6 +168,35 @@ async fn a_start_without_capacity_is_refused_and_the_instance_kept() {
     assert_eq!(ec2(&emulator, &call("StartInstances")).await.0, 200);
 }
 
+/// The User Guide: only Spot Instances of persistent requests that stop on
+/// interruption can be stopped; a one-time one is refused with EC2's
+/// `UnsupportedOperation`, and keeps running.
+#[tokio::test]
+async fn a_one_time_spot_instance_cannot_be_stopped() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let spot = "&InstanceMarketOptions.MarketType=spot";
+    let persistent = "&InstanceMarketOptions.SpotOptions.SpotInstanceType=persistent&InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior=stop";
+    let launch = |extra: &str| format!("{RUN}{extra}");
+    let (_, one_time) = ec2(&emulator, &launch(spot)).await;
+    let one_time = between(&one_time, "<instanceId>", "</instanceId>").to_owned();
+    let (_, kept) = ec2(&emulator, &launch(&format!("{spot}{persistent}"))).await;
+    let kept = between(&kept, "<instanceId>", "</instanceId>").to_owned();
+    let stop = |id: &str| format!("Action=StopInstances&Version=2016-11-15&InstanceId.1={id}");
+
+    let (status, body) = ec2(&emulator, &stop(&one_time)).await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (400, "UnsupportedOperation")
+    );
+    assert!(
+        body.contains("associated with a one-time Spot Instance request"),
+        "{body}"
+    );
+    let running = emulator.cloud().peek(&one_time).unwrap().state;
+    assert_eq!(running, provisioner_core::CloudInstanceState::Running);
+    assert_eq!(ec2(&emulator, &stop(&kept)).await.0, 200);
+}
+
 #[tokio::test]
 async fn describe_pages_and_filters() {
     let emulator = Emulator::builder().ec2_page_cap(2).start().await.unwrap();
