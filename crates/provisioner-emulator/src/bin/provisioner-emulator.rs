@@ -12,7 +12,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use provisioner_emulator::Emulator;
-use provisioner_fake::{FakeCloud, Personality};
+use std::time::Duration;
+
+use provisioner_fake::{FakeCloud, Personality, Transitions};
 
 /// A local server that speaks the EC2, Compute Engine and Azure Resource
 /// Manager wire APIs over one in-memory cloud.
@@ -47,6 +49,20 @@ struct Options {
     /// groups only: reads at subscription scope are AuthorizationFailed.
     #[arg(long)]
     arm_group_scoped: bool,
+    /// How long an instance stays pending before it runs (after a launch or
+    /// a start), in milliseconds. The clouds take seconds to tens of
+    /// seconds, and a client tested here must see the states in between
+    /// (EC2 answers a start `pending`, a stop `stopping`, a terminate
+    /// `shutting-down`); 0 makes every transition instant.
+    #[arg(long, default_value_t = 5000)]
+    boot_ms: u64,
+    /// How long an instance stays stopping, in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    stop_ms: u64,
+    /// How long an instance stays terminating (shutting-down), in
+    /// milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    terminate_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,7 +92,14 @@ async fn main() -> ExitCode {
         Cloud::Gce => Personality::gce(),
         Cloud::Azure => Personality::azure(),
     };
-    let cloud = FakeCloud::builder().personality(personality).build();
+    let cloud = FakeCloud::builder()
+        .personality(personality)
+        .transitions(Transitions {
+            boot: Duration::from_millis(options.boot_ms),
+            stop: Duration::from_millis(options.stop_ms),
+            terminate: Duration::from_millis(options.terminate_ms),
+        })
+        .build();
     let mut builder = Emulator::builder()
         .cloud(cloud)
         .listen(options.listen)
@@ -132,6 +155,22 @@ mod tests {
         );
         assert_eq!(o.resource_group[0].1, "fleet");
         assert!(o.tls.is_none());
+        // Transitions take seconds unless asked otherwise, as the clouds'.
+        assert_eq!((o.boot_ms, o.stop_ms, o.terminate_ms), (5000, 3000, 3000));
+        let instant = Options::try_parse_from([
+            "provisioner-emulator",
+            "--boot-ms",
+            "0",
+            "--stop-ms",
+            "0",
+            "--terminate-ms",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(
+            (instant.boot_ms, instant.stop_ms, instant.terminate_ms),
+            (0, 0, 0)
+        );
         for bad in [
             &["provisioner-emulator", "--personality", "ibm"][..],
             &["provisioner-emulator", "--listen"],
