@@ -515,7 +515,9 @@ impl InstanceProvisioner for AzureProvisioner {
             // Whatever its provisioning state says from now on, this VM was
             // created whole: a capacity failure is this start's.
             self.lock_starts().insert(instance_id, ());
-            // Deallocation may have given the VM new addresses: read them now.
+            // Read the addresses now: the contract's start reports what the
+            // cloud reports (on Azure, the interface's and the public
+            // address's, which a deallocation keeps).
             let vm = self
                 .get_vm(instance_id)
                 .await?

@@ -565,8 +565,10 @@ fn halt(
         Running => {
             instance.transition(now, Stopping, Stopped, inner.transitions.stop);
             instance.reason = Some(reason);
-            if let Some(ip) = instance.public_ip.take() {
-                model.public.release(ip);
+            if !inner.personality.keep_public_ip_on_stop {
+                if let Some(ip) = instance.public_ip.take() {
+                    model.public.release(ip);
+                }
             }
             if inner.personality.release_private_ip_on_stop {
                 if let Some(ip) = instance.private_ip.take() {
@@ -1033,7 +1035,7 @@ impl FakeCloud {
                     if instance.private_ip.is_none() {
                         instance.private_ip = model.private.allocate();
                     }
-                    if inner.personality.public_addresses {
+                    if inner.personality.public_addresses && instance.public_ip.is_none() {
                         instance.public_ip = model.public.allocate();
                     }
                 }

@@ -16,10 +16,18 @@ pub struct Personality {
     /// deleted instances are simply gone.
     pub terminated_retention: Duration,
     /// Whether stopping gives up the private address, so that start assigns a
-    /// new one (Azure's deallocate may do this; EC2 and Compute Engine keep it).
+    /// new one (no cloud modelled here does: EC2 and Compute Engine keep it,
+    /// and on Azure it belongs to the network interface, kept until the
+    /// interface is deleted).
     pub release_private_ip_on_stop: bool,
-    /// Whether instances get a public address (a new one on every start).
+    /// Whether instances get a public address.
     pub public_addresses: bool,
+    /// Whether a stopped instance keeps its public address. EC2's public
+    /// address and Compute Engine's ephemeral external one go on stop, and
+    /// start brings a new one; Azure's Standard public address is static,
+    /// assigned when it is created and released only when it is deleted
+    /// (Learn, "Public IP addresses"), whatever the VM's power state.
+    pub keep_public_ip_on_stop: bool,
     /// How long an idempotency key (EC2's client token) keeps naming its
     /// instance after that instance was terminated: a launch with the key in
     /// that time is refused ([`CloudError::IdempotentInstanceTerminated`](crate::CloudError::IdempotentInstanceTerminated)).
@@ -53,6 +61,7 @@ impl Personality {
             terminated_retention: Duration::from_secs(3600),
             release_private_ip_on_stop: false,
             public_addresses: true,
+            keep_public_ip_on_stop: false,
             key_retention_after_terminate: Duration::from_secs(24 * 3600),
             failed_launch_retention: Some(Duration::from_secs(3600)),
             capacity_failures_after_acceptance: true,
@@ -86,15 +95,19 @@ impl Personality {
         }
     }
 
-    /// Azure: a deleted VM vanishes at once, and deallocation gives up the
-    /// private address.
+    /// Azure: a deleted VM vanishes at once; its addresses belong to its
+    /// network interface and (Standard, static) public address, so a
+    /// deallocated VM keeps both (Learn, "Private IP addresses": a dynamic
+    /// private address is released only when the interface is deleted;
+    /// "Public IP addresses").
     pub const fn azure() -> Self {
         Self {
             name: "azure",
             id_prefix: "vm-",
             terminated_retention: Duration::ZERO,
-            release_private_ip_on_stop: true,
+            release_private_ip_on_stop: false,
             public_addresses: true,
+            keep_public_ip_on_stop: true,
             key_retention_after_terminate: Duration::ZERO,
             failed_launch_retention: None,
             capacity_failures_after_acceptance: true,

@@ -90,18 +90,31 @@ async fn every_start_brings_a_new_public_address() {
     }
 }
 
+/// On Azure the addresses belong to the network interface and the
+/// (Standard, static) public address: a deallocated VM keeps both.
 #[tokio::test]
-async fn azure_deallocation_gives_up_the_private_address() {
+async fn azure_deallocation_keeps_both_addresses() {
     let p = FakeProvisioner::new(
         FakeCloud::builder()
             .personality(Personality::azure())
             .build(),
     );
     let launched = p.launch_instance(&config()).await.unwrap();
+    let running = p.describe_instance(&launched.instance_id).await.unwrap();
     p.stop_instance(&launched.instance_id).await.unwrap();
+    let stopped = p.describe_instance(&launched.instance_id).await.unwrap();
+    assert_eq!(stopped.state, Stopped);
+    assert_eq!(
+        (stopped.private_ip, stopped.public_ip),
+        (running.private_ip, running.public_ip)
+    );
     let started = p.start_instance(&launched.instance_id).await.unwrap();
-    assert_ne!(started.private_ip, launched.private_ip);
+    assert_eq!(
+        (started.private_ip, started.public_ip),
+        (running.private_ip, running.public_ip)
+    );
     assert!(matches!(started.private_ip, Some(std::net::IpAddr::V4(v4)) if v4.octets()[0] == 10));
+    assert!(started.public_ip.is_some());
 }
 
 #[tokio::test]
