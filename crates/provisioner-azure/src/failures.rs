@@ -24,6 +24,7 @@
 
 use azure_mgmt_compute::package_2024_07_01::models::VirtualMachine;
 use provisioner_core::{CloudInstanceState, InstanceStatus, LaunchFailure, Result};
+use time::OffsetDateTime;
 
 use crate::activity::Event;
 use crate::convert::{launch_fingerprint_of, owner_of, state_of};
@@ -49,11 +50,20 @@ const POWER_ACTIONS: [&str; 5] = [
     "/evictspotvm/action",
 ];
 
-/// True when `events` hold a power action on the VM, whatever its outcome.
-pub(crate) fn acted_on(events: &[Event]) -> bool {
+/// True when `events` hold a power action on the VM created at `created`,
+/// whatever its outcome. An earlier VM of the same name (a key used again
+/// after a terminate) left its events under the same resource id: those
+/// before `created` are not this VM's. An event without a readable time
+/// counts, so that doubt keeps a VM rather than deletes it.
+pub(crate) fn acted_on(events: &[Event], created: Option<OffsetDateTime>) -> bool {
     events.iter().any(|e| {
         let operation = e.operation.to_ascii_lowercase();
-        operation.starts_with("microsoft.compute/virtualmachines/")
+        let this_vm = match (e.at, created) {
+            (Some(at), Some(created)) => at >= created,
+            _ => true,
+        };
+        this_vm
+            && operation.starts_with("microsoft.compute/virtualmachines/")
             && POWER_ACTIONS.iter().any(|a| operation.ends_with(a))
     })
 }
@@ -72,8 +82,9 @@ impl AzureProvisioner {
         if self.lock_starts().contains(name) {
             return Ok(Some(Failed::Start(failure)));
         }
+        let created = vm.properties.as_ref().and_then(|p| p.time_created);
         Ok(Some(match self.vm_events(name).await? {
-            Some(events) if acted_on(&events) => Failed::Start(failure),
+            Some(events) if acted_on(&events, created) => Failed::Start(failure),
             Some(_) => Failed::Create(failure),
             None if self.recent.contains(name) => Failed::Create(failure),
             None => Failed::Unknown(failure),
@@ -152,19 +163,46 @@ mod tests {
 
     #[test]
     fn any_power_action_proves_the_create_had_succeeded() {
-        assert!(!acted_on(&[]));
-        assert!(!acted_on(&[event(
-            "Microsoft.Compute/virtualMachines/write",
-            "Failed"
-        )]));
+        assert!(!acted_on(&[], None));
+        assert!(!acted_on(
+            &[event("Microsoft.Compute/virtualMachines/write", "Failed")],
+            None
+        ));
         for action in ["start", "deallocate", "powerOff", "restart", "evictSpotVM"] {
             let op = format!("Microsoft.Compute/virtualMachines/{action}/action");
-            assert!(acted_on(&[event(&op, "Failed")]), "{op}");
-            assert!(acted_on(&[event(&op, "Succeeded")]), "{op}");
+            assert!(acted_on(&[event(&op, "Failed")], None), "{op}");
+            assert!(acted_on(&[event(&op, "Succeeded")], None), "{op}");
         }
-        assert!(!acted_on(&[event(
-            "Microsoft.Network/networkInterfaces/start/action",
-            "Succeeded"
-        )]));
+        assert!(!acted_on(
+            &[event(
+                "Microsoft.Network/networkInterfaces/start/action",
+                "Succeeded"
+            )],
+            None
+        ));
+    }
+
+    #[test]
+    fn an_earlier_vm_of_the_same_name_proves_nothing() {
+        let at = |minute: i64| Some(OffsetDateTime::UNIX_EPOCH + time::Duration::minutes(minute));
+        let start = |minute| Event {
+            at: at(minute),
+            ..event(
+                "Microsoft.Compute/virtualMachines/start/action",
+                "Succeeded",
+            )
+        };
+        assert!(!acted_on(&[start(5)], at(10)), "before this VM was created");
+        assert!(acted_on(&[start(5), start(12)], at(10)));
+        assert!(
+            acted_on(
+                &[event(
+                    "Microsoft.Compute/virtualMachines/start/action",
+                    "Failed"
+                )],
+                at(10)
+            ),
+            "no time: kept"
+        );
     }
 }
