@@ -1209,11 +1209,7 @@ impl FakeCloud {
             self.fail_start_after_acceptance(count, kind, crate::FAILURE_AFTER_ACCEPTANCE);
             return;
         }
-        let fault = match kind {
-            LaunchFailureKind::QuotaExceeded => Fault::QuotaExceeded,
-            _ => Fault::InsufficientCapacity,
-        };
-        self.fail_next(Operation::Start, count, fault);
+        self.fail_next(Operation::Start, count, Fault::refusing(kind));
     }
 
     /// Why start number `n` of `id` (see [`InstanceRecord::starts`]) failed

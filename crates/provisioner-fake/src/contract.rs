@@ -14,20 +14,14 @@ use crate::{FakeCloud, Fault, Operation, FAILURE_AFTER_ACCEPTANCE};
 impl FaultInjector for FakeCloud {
     async fn fail_next_launch(&self, kind: LaunchFailureKind) {
         let personality = self.personality();
-        let (later, fault) = match kind {
-            LaunchFailureKind::QuotaExceeded => (
-                personality.quota_failures_after_acceptance,
-                Fault::QuotaExceeded,
-            ),
-            _ => (
-                personality.capacity_failures_after_acceptance,
-                Fault::InsufficientCapacity,
-            ),
+        let later = match kind {
+            LaunchFailureKind::QuotaExceeded => personality.quota_failures_after_acceptance,
+            _ => personality.capacity_failures_after_acceptance,
         };
         if later {
             self.fail_after_acceptance(1, kind, FAILURE_AFTER_ACCEPTANCE);
         } else {
-            self.fail_next(Operation::Launch, 1, fault);
+            self.fail_next(Operation::Launch, 1, Fault::refusing(kind));
         }
     }
 

@@ -75,6 +75,15 @@ impl CloudError {
 }
 
 impl Fault {
+    /// The fault a cloud answers at once for a launch or start it cannot
+    /// place because of `kind`: quota, or else capacity.
+    pub fn refusing(kind: provisioner_core::LaunchFailureKind) -> Self {
+        match kind {
+            provisioner_core::LaunchFailureKind::QuotaExceeded => Self::QuotaExceeded,
+            _ => Self::InsufficientCapacity,
+        }
+    }
+
     /// The fault's name, as the code of the error it makes.
     pub fn code(self) -> &'static str {
         match self {

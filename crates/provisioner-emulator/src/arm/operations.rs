@@ -43,8 +43,12 @@ pub(super) fn accepted(
             vm: vm.to_owned(),
             kind,
             started,
-            // The face's bookkeeping, not a cloud call.
-            start: state.cloud.peek(vm).map_or(0, |r| r.starts),
+            // A start's own number (the face's bookkeeping, not a cloud
+            // call); no other operation reads it.
+            start: match kind {
+                OpKind::Start => state.cloud.peek(vm).map_or(0, |r| r.starts),
+                _ => 0,
+            },
         },
     );
     let url = format!(

@@ -133,9 +133,12 @@ impl AppState {
     /// that time; kept from then on), so an operation that ran shows the
     /// time it ran between `insertTime` and `endTime`.
     fn ended(&self, op: &OpRecord) -> String {
+        // Most reads pass the registry's own record, which knows its end.
+        if let Some(ended) = &op.ended {
+            return ended.clone();
+        }
         let registered = self.gce().by_name.get(&op.name);
-        let kept = op.ended.clone();
-        if let Some(ended) = kept.or_else(|| registered.as_ref()?.ended.clone()) {
+        if let Some(ended) = registered.as_ref().and_then(|r| r.ended.clone()) {
             return ended;
         }
         let now = self.cloud.now_wall().format(&Rfc3339).unwrap_or_default();
