@@ -2,7 +2,9 @@
 //! through `aws-sdk-ec2`.
 //!
 //! - Launch is one `RunInstances` call for one instance: tags on the
-//!   instance and its volumes, user data base64-encoded, the root volume
+//!   instance and its volumes, user data base64-encoded, the root device
+//!   always mapped with `DeleteOnTermination=true` (an image's own mapping
+//!   may keep its root, which then bills after the instance is gone) and
 //!   sized from `disk_size_gb` (the image's root device name is read once per
 //!   image with `DescribeImages` and cached), and a `ClientToken` from the
 //!   idempotency key, or a fresh one per call, so that the SDK's own retries

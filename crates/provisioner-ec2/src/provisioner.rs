@@ -209,22 +209,31 @@ impl InstanceProvisioner for Ec2Provisioner {
                     base64::engine::general_purpose::STANDARD.encode(user_data.as_bytes()),
                 );
             }
-            if let Some(gb) = config.disk_size_gb {
-                let device = self.root_device(&config.image).await?;
-                let size = i32::try_from(gb)
-                    .map_err(|_| Error::invalid_argument(field::DISK_SIZE_GB, "too large"))?;
-                request = request.block_device_mappings(
-                    BlockDeviceMapping::builder()
-                        .device_name(device)
-                        .ebs(
-                            EbsBlockDevice::builder()
-                                .volume_size(size)
-                                .delete_on_termination(true)
-                                .build(),
-                        )
-                        .build(),
-                );
-            }
+            // The root volume is always mapped, so that it leaves with the
+            // instance: an image's own mapping may keep it
+            // (`DeleteOnTermination` is set "by the creator of an AMI as
+            // well as by the person who launches an instance", EC2 User
+            // Guide, "Preserve data when an instance is terminated"), and a
+            // kept volume bills until someone deletes it.
+            let device = self.root_device(&config.image).await?;
+            let size = config
+                .disk_size_gb
+                .map(|gb| {
+                    i32::try_from(gb)
+                        .map_err(|_| Error::invalid_argument(field::DISK_SIZE_GB, "too large"))
+                })
+                .transpose()?;
+            request = request.block_device_mappings(
+                BlockDeviceMapping::builder()
+                    .device_name(device)
+                    .ebs(
+                        EbsBlockDevice::builder()
+                            .set_volume_size(size)
+                            .delete_on_termination(true)
+                            .build(),
+                    )
+                    .build(),
+            );
             let groups = (!self.launch.security_group_ids.is_empty())
                 .then(|| self.launch.security_group_ids.clone());
             // A subnet of the launch's own replaces the provisioner's.

@@ -508,3 +508,77 @@ async fn a_spot_launch_sends_one_time_market_options_and_a_reclaim_reads_as_ec2_
         .iter()
         .any(|i| i.instance_id == info.instance_id && i.reclaimed));
 }
+
+/// Terminate takes the root volume launched with the instance with it, even
+/// from an image whose own mapping keeps its root (the provider maps the
+/// root device with `DeleteOnTermination=true` on every launch), and
+/// nothing else: a volume another launch left behind stays.
+#[tokio::test]
+async fn terminate_leaves_no_volume_of_its_own_and_keeps_the_others() {
+    use aws_sdk_ec2::types::Filter;
+    const KEEPING: &str = "ami-0aaaa1111bbbb2222";
+    let emulator = Emulator::builder()
+        .ec2_image_keeping_root(KEEPING)
+        .start()
+        .await
+        .unwrap();
+    let ec2 = Ec2Provisioner::from_client(
+        emulator_client(&emulator.endpoint()),
+        Ec2LaunchConfig::default(),
+    );
+    let client = ec2.client();
+    // Someone else's instance of that image, launched as the image says:
+    // its volume stays when it goes.
+    let theirs = client
+        .run_instances()
+        .image_id(KEEPING)
+        .instance_type("t3.micro".into())
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap();
+    let their_instance = theirs.instances()[0].instance_id().unwrap().to_owned();
+    client
+        .terminate_instances()
+        .instance_ids(&their_instance)
+        .send()
+        .await
+        .unwrap();
+    let kept = client.describe_volumes().send().await.unwrap();
+    let [their_volume] = kept.volumes() else {
+        panic!("{kept:?}")
+    };
+    assert_eq!(emulator.unattached_resources().disks, 1);
+
+    let ours = ec2
+        .launch_instance(&InstanceConfig::new(KEEPING, "t3.micro"))
+        .await
+        .unwrap();
+    let attached = client
+        .describe_volumes()
+        .filters(
+            Filter::builder()
+                .name("attachment.instance-id")
+                .values(&ours.instance_id)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let [root] = attached.volumes() else {
+        panic!("{attached:?}")
+    };
+    assert_eq!(root.attachments()[0].delete_on_termination(), Some(true));
+    // Marked as this owner's, like the instance.
+    assert!(
+        root.tags()
+            .iter()
+            .any(|t| t.key() == Some(provisioner_core::OWNER_TAG)),
+        "{root:?}"
+    );
+    ec2.terminate_instance(&ours.instance_id).await.unwrap();
+    let left = client.describe_volumes().send().await.unwrap();
+    assert_eq!(left.volumes(), std::slice::from_ref(their_volume));
+    assert_eq!(emulator.unattached_resources().disks, 1);
+}

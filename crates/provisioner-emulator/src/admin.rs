@@ -243,7 +243,7 @@ async fn clear(State(s): State<AppState>) -> StatusCode {
 async fn held(State(s): State<AppState>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "instances": s.cloud.live_instances(),
-        "unattached": s.arm_state.unattached(),
+        "unattached": s.unattached(),
     }))
 }
 

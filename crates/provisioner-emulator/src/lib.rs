@@ -83,6 +83,16 @@ pub(crate) struct AppState {
     pub(crate) settings: Arc<Settings>,
     pub(crate) gce_operations: Arc<gce::Operations>,
     pub(crate) arm_state: Arc<arm::ArmState>,
+    pub(crate) ec2_volumes: Arc<ec2::Volumes>,
+}
+
+impl AppState {
+    /// What every face holds that no instance holds.
+    pub(crate) fn unattached(&self) -> UnattachedResources {
+        let mut counts = self.arm_state.unattached();
+        counts.disks += self.ec2_volumes.unattached(&self.cloud);
+        counts
+    }
 }
 
 /// Per-face settings.
@@ -121,6 +131,7 @@ impl Emulator {
             arm_group_scoped: false,
             tls_dir: None,
             groups: Vec::new(),
+            ec2_images_keeping_root: Vec::new(),
         }
     }
 }
@@ -136,6 +147,7 @@ pub struct EmulatorBuilder {
     arm_group_scoped: bool,
     tls_dir: Option<PathBuf>,
     groups: Vec<(String, String, String)>,
+    ec2_images_keeping_root: Vec<String>,
 }
 
 impl EmulatorBuilder {
@@ -211,6 +223,17 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Registers an EC2 image (an `ami-` id) whose own block device mapping
+    /// keeps the root volume when an instance terminates
+    /// (`DeleteOnTermination=false`, as an AMI's creator can set it): a
+    /// launch that does not map the root device itself leaves its volume
+    /// `available`, billed, after the instance is gone. Every other image
+    /// deletes its root with the instance.
+    pub fn ec2_image_keeping_root(mut self, image: impl Into<String>) -> Self {
+        self.ec2_images_keeping_root.push(image.into());
+        self
+    }
+
     /// Binds and starts serving in the background.
     pub async fn start(self) -> std::io::Result<EmulatorHandle> {
         let listener = TcpListener::bind(self.listen).await?;
@@ -238,6 +261,7 @@ impl EmulatorBuilder {
             }),
             gce_operations: Arc::default(),
             arm_state: Arc::default(),
+            ec2_volumes: Arc::new(ec2::Volumes::keeping_root(self.ec2_images_keeping_root)),
         };
         for (sub, group, location) in &self.groups {
             state
@@ -274,10 +298,10 @@ impl EmulatorBuilder {
 }
 
 /// The network and disk resources that exist on their own and that no
-/// instance holds, counted by kind: what launches left behind. Only the ARM
-/// face keeps such resources apart from its VMs; the EC2 and Compute Engine
-/// faces keep an instance's volume or disk with the instance (deleted with
-/// it), so they count none.
+/// instance holds, counted by kind: what launches left behind. The ARM face
+/// keeps network interfaces, public addresses and disks apart from its VMs,
+/// the EC2 face volumes (`disks`); the Compute Engine face keeps an
+/// instance's disk with the instance (deleted with it), so it counts none.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct UnattachedResources {
@@ -285,7 +309,7 @@ pub struct UnattachedResources {
     pub network_interfaces: usize,
     /// Public IP addresses.
     pub public_addresses: usize,
-    /// Managed disks.
+    /// Disks: Azure managed disks and EC2 volumes.
     pub disks: usize,
 }
 
@@ -365,7 +389,7 @@ impl EmulatorHandle {
     /// The network and disk resources no instance holds
     /// ([`UnattachedResources`]), also served as `GET /_emulator/state`.
     pub fn unattached_resources(&self) -> UnattachedResources {
-        self.state.arm_state.unattached()
+        self.state.unattached()
     }
 
     /// Stops accepting connections and waits for the accept loop to end.

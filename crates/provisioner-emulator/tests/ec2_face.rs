@@ -443,3 +443,111 @@ async fn instance_status_shows_running_instances_unless_all_are_asked_for() {
         "{body}"
     );
 }
+
+/// Each instance launches with its root volume, `in-use` while the
+/// instance lives. On termination EC2 deletes the volume when its
+/// `DeleteOnTermination` says so and keeps it `available` otherwise; the
+/// attribute is the launch's mapping of the root device, else the image's
+/// (EC2 User Guide, "Preserve data when an instance is terminated"). A kept
+/// volume counts as unattached until DeleteVolume removes it; an attached
+/// one cannot be deleted.
+#[tokio::test]
+async fn root_volumes_follow_delete_on_termination_from_the_launch_or_the_image() {
+    const KEEPING: &str = "ami-0bbb2222";
+    let emulator = Emulator::builder()
+        .ec2_image_keeping_root(KEEPING)
+        .start()
+        .await
+        .unwrap();
+    let (_, images) = ec2(
+        &emulator,
+        &format!("Action=DescribeImages&Version=2016-11-15&ImageId.1={KEEPING}"),
+    )
+    .await;
+    assert_eq!(
+        between(&images, "<deleteOnTermination>", "</deleteOnTermination>"),
+        "false"
+    );
+    let run = |image: &str, extra: &str| {
+        format!(
+            "{}{extra}&TagSpecification.1.ResourceType=volume&TagSpecification.1.Tag.1.Key=owner&TagSpecification.1.Tag.1.Value=fleet-a",
+            RUN.replace("ami-0abc1234", image)
+        )
+    };
+    let root = "&BlockDeviceMapping.1.DeviceName=/dev/xvda&BlockDeviceMapping.1.Ebs.DeleteOnTermination=true";
+    let mut launched = Vec::new();
+    for form in [
+        run("ami-0abc1234", ""),
+        run(KEEPING, ""),
+        run(KEEPING, root),
+    ] {
+        let (status, body) = ec2(&emulator, &form).await;
+        assert_eq!(status, 200, "{body}");
+        launched.push(between(&body, "<instanceId>", "</instanceId>").to_owned());
+    }
+    let volume = |id: &str| format!("vol-{}", id.trim_start_matches("i-"));
+    // Described with its instance, attached, with the attribute asked.
+    let (_, body) = ec2(
+        &emulator,
+        &format!(
+            "Action=DescribeInstances&Version=2016-11-15&InstanceId.1={}",
+            launched[1]
+        ),
+    )
+    .await;
+    let mapping = between(&body, "<blockDeviceMapping>", "</blockDeviceMapping>");
+    assert_eq!(
+        between(mapping, "<volumeId>", "</volumeId>"),
+        volume(&launched[1])
+    );
+    assert_eq!(
+        between(mapping, "<deleteOnTermination>", "</deleteOnTermination>"),
+        "false"
+    );
+    let describe_volumes = "Action=DescribeVolumes&Version=2016-11-15&Filter.1.Name=tag:owner&Filter.1.Value.1=fleet-a";
+    let (status, body) = ec2(&emulator, describe_volumes).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body.matches("<status>in-use</status>").count(), 3, "{body}");
+    assert_eq!(emulator.unattached_resources().disks, 0);
+    let delete = format!(
+        "Action=DeleteVolume&Version=2016-11-15&VolumeId={}",
+        volume(&launched[1])
+    );
+    let (status, body) = ec2(&emulator, &delete).await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (400, "VolumeInUse")
+    );
+
+    let mut terminate = "Action=TerminateInstances&Version=2016-11-15".to_owned();
+    for (n, id) in launched.iter().enumerate() {
+        terminate += &format!("&InstanceId.{}={id}", n + 1);
+    }
+    assert_eq!(ec2(&emulator, &terminate).await.0, 200);
+    // Only the volume of the image that keeps it, launched without a
+    // mapping of its own, stays: available, no attachment, still tagged.
+    let (_, body) = ec2(&emulator, describe_volumes).await;
+    assert_eq!(body.matches("<volumeId>").count(), 1, "{body}");
+    assert_eq!(
+        between(&body, "<volumeId>", "</volumeId>"),
+        volume(&launched[1])
+    );
+    assert_eq!(between(&body, "<status>", "</status>"), "available");
+    assert_eq!(between(&body, "<attachmentSet>", "</attachmentSet>"), "");
+    assert_eq!(emulator.unattached_resources().disks, 1);
+    let (status, body) = ec2(
+        &emulator,
+        &format!(
+            "Action=DescribeVolumes&Version=2016-11-15&VolumeId.1={}",
+            volume(&launched[0])
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (400, "InvalidVolume.NotFound")
+    );
+    let (status, body) = ec2(&emulator, &delete).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(emulator.unattached_resources().disks, 0);
+}

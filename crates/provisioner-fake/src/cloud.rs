@@ -1386,6 +1386,21 @@ impl FakeCloud {
         self.lock().visible(id, now).ok().map(|i| i.record(now))
     }
 
+    /// The state of `id` as the cloud itself holds it, read without a call
+    /// and whether or not reads see it yet (eventual consistency) or still
+    /// (a terminated instance past its retention reads as `None`, as one
+    /// never launched). For a face's bookkeeping of what lives and dies
+    /// with an instance (EC2's volumes), never for answering a read.
+    pub fn held_state(&self, id: &str) -> Option<CloudInstanceState> {
+        let now = Instant::now();
+        let model = self.lock();
+        model
+            .instances
+            .get(id)
+            .filter(|i| i.gone_at.is_none_or(|gone| now < gone))
+            .map(|i| i.state_at(now))
+    }
+
     /// The id of a visible instance that `matches`, read without a call (a
     /// scan of every instance): for a face that knows an instance by
     /// another name than the model's id.

@@ -63,6 +63,10 @@ struct Options {
     /// milliseconds.
     #[arg(long, default_value_t = 3000)]
     terminate_ms: u64,
+    /// An EC2 image (`ami-` id) whose own mapping keeps the root volume when
+    /// an instance terminates (repeatable); every other image deletes it.
+    #[arg(long, value_name = "AMI")]
+    ec2_image_keeping_root: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,6 +119,9 @@ async fn main() -> ExitCode {
     if options.arm_group_scoped {
         builder = builder.arm_group_scoped();
     }
+    for image in options.ec2_image_keeping_root {
+        builder = builder.ec2_image_keeping_root(image);
+    }
     let emulator = match builder.start().await {
         Ok(emulator) => emulator,
         Err(e) => {
@@ -147,8 +154,11 @@ mod tests {
             "5",
             "--resource-group",
             "sub-1/fleet/westeurope",
+            "--ec2-image-keeping-root",
+            "ami-0abc1234",
         ])
         .unwrap();
+        assert_eq!(o.ec2_image_keeping_root, ["ami-0abc1234"]);
         assert_eq!(
             (o.listen.port(), o.personality, o.ec2_page_cap),
             (4566, Cloud::Gce, 5)

@@ -81,7 +81,7 @@ impl Pattern {
     }
 }
 
-fn any(patterns: &[Pattern], text: &str) -> bool {
+pub(super) fn any(patterns: &[Pattern], text: &str) -> bool {
     patterns.iter().any(|p| p.matches(text))
 }
 

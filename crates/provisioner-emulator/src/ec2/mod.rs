@@ -3,9 +3,10 @@
 //!
 //! Supported actions: RunInstances, DescribeInstances,
 //! DescribeInstanceStatus, TerminateInstances, StopInstances,
-//! StartInstances, CreateTags, DeleteTags, DescribeImages, each with
-//! `DryRun`. RunInstances launches MinCount to MaxCount instances in one
-//! reservation. Images are not stored: every well-formed `ami-` id names an
+//! StartInstances, CreateTags, DeleteTags, DescribeImages, DescribeVolumes,
+//! DeleteVolume, each with `DryRun`. RunInstances launches MinCount to
+//! MaxCount instances in one reservation, each with its root volume (see
+//! [`volumes`]). Images are not stored: every well-formed `ami-` id names an
 //! available x86_64 EBS image whose root device is `/dev/xvda` (8 GiB).
 //! Calls naming several
 //! instances are applied one by one, so an error part-way leaves the earlier
@@ -16,6 +17,7 @@ mod mapping;
 mod params;
 mod status;
 mod tags;
+mod volumes;
 mod xml;
 
 use axum::body::Bytes;
@@ -38,6 +40,8 @@ use filters::filters;
 use mapping::WireError;
 use params::Params;
 use xml::Xml;
+
+pub(crate) use volumes::Volumes;
 
 /// The root device of every emulated image.
 const ROOT_DEVICE: &str = "/dev/xvda";
@@ -84,12 +88,14 @@ async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         }
         "StopInstances" => change_states(&state, &params, &request_id, Change::Stop).await,
         "StartInstances" => change_states(&state, &params, &request_id, Change::Start).await,
-        "DescribeImages" => describe_images(&params, &request_id),
+        "DescribeImages" => describe_images(&state, &params, &request_id),
         "DescribeInstanceStatus" => {
             status::describe_instance_status(&state, &params, &request_id).await
         }
         "CreateTags" => tags::create_tags(&state, &params, &request_id).await,
         "DeleteTags" => tags::delete_tags(&state, &params, &request_id).await,
+        "DescribeVolumes" => volumes::describe_volumes(&state, &params, &request_id),
+        "DeleteVolume" => volumes::delete_volume(&state, &params, &request_id),
         other => Err(WireError::bad_request(
             "InvalidAction",
             format!("The action {other:?} is not valid for this web service"),
@@ -135,7 +141,10 @@ fn dry_run(action: &str, params: &Params) -> Outcome {
             }
             ids.iter().try_for_each(|id| check_instance_id(id))?;
         }
-        "CreateTags" | "DeleteTags" | "DescribeImages" => {}
+        "CreateTags" | "DeleteTags" | "DescribeImages" | "DescribeVolumes" => {}
+        "DeleteVolume" => {
+            required(params, "VolumeId")?;
+        }
         other => {
             return Err(WireError::bad_request(
                 "InvalidAction",
@@ -246,10 +255,16 @@ fn check_tag_count(tags: &Tags) -> Result<(), WireError> {
 
 /// The instance tags of RunInstances' `TagSpecification`s.
 fn instance_tags(params: &Params) -> Result<Tags, WireError> {
+    resource_tags(params, "instance")
+}
+
+/// The tags RunInstances' `TagSpecification`s give one resource type
+/// (`instance`, `volume`; those of other types are accepted and not kept).
+fn resource_tags(params: &Params, resource: &str) -> Result<Tags, WireError> {
     let mut tags = Tags::new();
     for spec in params.members("TagSpecification") {
-        if spec.get("ResourceType") != Some("instance") {
-            continue; // volume and other resource tags are accepted and not modelled
+        if spec.get("ResourceType") != Some(resource) {
+            continue;
         }
         for tag in spec.members("Tag") {
             let key = tag.get("Key").unwrap_or_default();
@@ -318,7 +333,14 @@ async fn run_instances(state: &AppState, params: &Params, request_id: &str) -> O
         }
         config.placement.zone = Some(zone.to_owned());
     }
-    let launched = launch_reservation(state, &config, min, max).await?;
+    let volume_tags = resource_tags(params, "volume")?;
+    let mut attributes = provisioner_fake::Attributes::new();
+    let deletes_root = volumes::root_delete_asked(&state.ec2_volumes, image, params)?;
+    attributes.insert(volumes::ROOT_DELETE.to_owned(), deletes_root.to_string());
+    let launched = launch_reservation(state, &config, &attributes, min, max).await?;
+    for record in &launched {
+        state.ec2_volumes.launched(record, &volume_tags);
+    }
     Ok(Xml::response("RunInstancesResponse", request_id, |x| {
         x.leaf("reservationId", reservation_id(&launched[0]));
         x.leaf("ownerId", OWNER);
@@ -402,13 +424,14 @@ const RESERVATION: &str = "reservation";
 async fn launch_reservation(
     state: &AppState,
     config: &InstanceConfig,
+    attributes: &provisioner_fake::Attributes,
     min: usize,
     max: usize,
 ) -> Result<Vec<InstanceRecord>, WireError> {
     let mut launched: Vec<InstanceRecord> = Vec::with_capacity(max);
     for i in 0..max {
         let mut one = config.clone();
-        let mut attributes = provisioner_fake::Attributes::new();
+        let mut attributes = attributes.clone();
         if i > 0 {
             if let Some(token) = &config.idempotency_key {
                 one.idempotency_key = Some(format!("{token}{TOKEN_INDEX}{i}"));
@@ -503,6 +526,7 @@ fn instance(x: &mut Xml, r: &InstanceRecord) {
     x.leaf("architecture", "x86_64");
     x.leaf("rootDeviceType", "ebs");
     x.leaf("rootDeviceName", ROOT_DEVICE);
+    volumes::block_device_mapping(x, r);
     x.leaf("virtualizationType", "hvm");
     if let Some(token) = &r.config.idempotency_key {
         // The caller's token, without the index of a multi-instance request.
@@ -543,20 +567,30 @@ fn parse_token(token: &str) -> Result<u64, WireError> {
 /// The ids a describe names (`InstanceId.N`) and its `MaxResults` (5 to
 /// 1000), which EC2 refuses together.
 fn ids_or_page(params: &Params) -> Result<(Vec<String>, Option<usize>), WireError> {
-    let ids = params.strings("InstanceId");
+    ids_or_page_of(params, ("InstanceId", "instancesSet"), 1000)
+}
+
+/// The ids a describe names (`{id}.N`) and its `MaxResults` (5 to `most`),
+/// which EC2 refuses together, naming the describe's `set`.
+fn ids_or_page_of(
+    params: &Params,
+    (id, set): (&str, &str),
+    most: usize,
+) -> Result<(Vec<String>, Option<usize>), WireError> {
+    let ids = params.strings(id);
     let max_results = params
         .get("MaxResults")
         .map(|v| {
             v.parse::<usize>()
                 .ok()
-                .filter(|n| (5..=1000).contains(n))
-                .ok_or_else(|| invalid("MaxResults must be between 5 and 1000"))
+                .filter(|n| (5..=most).contains(n))
+                .ok_or_else(|| invalid(format!("MaxResults must be between 5 and {most}")))
         })
         .transpose()?;
     if !ids.is_empty() && max_results.is_some() {
         return Err(WireError::bad_request(
             "InvalidParameterCombination",
-            "The parameter instancesSet cannot be used with the parameter maxResults",
+            format!("The parameter {set} cannot be used with the parameter maxResults"),
         ));
     }
     Ok((ids, max_results))
@@ -717,7 +751,7 @@ async fn change_states(
     }))
 }
 
-fn describe_images(params: &Params, request_id: &str) -> Outcome {
+fn describe_images(state: &AppState, params: &Params, request_id: &str) -> Outcome {
     let ids = params.strings("ImageId");
     for id in &ids {
         check_image_id(id)?;
@@ -741,8 +775,11 @@ fn describe_images(params: &Params, request_id: &str) -> Outcome {
                         "snapshotId",
                         format!("snap-{}", id.trim_start_matches("ami-")),
                     );
-                    x.leaf("volumeSize", 8);
-                    x.leaf("deleteOnTermination", true);
+                    x.leaf("volumeSize", volumes::IMAGE_ROOT_GB);
+                    x.leaf(
+                        "deleteOnTermination",
+                        state.ec2_volumes.image_deletes_root(id),
+                    );
                     x.leaf("volumeType", "gp3");
                     x.leaf("encrypted", false);
                 });
