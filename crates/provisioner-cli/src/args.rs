@@ -158,7 +158,8 @@ pub(crate) enum Command {
         /// provisioners built with that owner launched; `provisioner` is
         /// the default owner); with no --owner, all of them, untagged
         /// launches included. The others are reported as not ours and left
-        /// alone.
+        /// alone. Also deletes what this owner's launches left beside their
+        /// instances (an EC2 volume kept after its instance).
         #[arg(long)]
         marked_by: Option<String>,
         /// An instance the fleet knows, spared (repeatable).

@@ -195,7 +195,12 @@ async fn run(cli: Cli) -> Result<bool, String> {
             match report {
                 Ok(report) => {
                     for (id, e) in &report.failed {
-                        failed(&format!("terminate {id}"), e);
+                        let what = if report.orphans.iter().any(|o| &o.id == id) {
+                            "delete"
+                        } else {
+                            "terminate"
+                        };
+                        failed(&format!("{what} {id}"), e);
                     }
                     sweep_report(&mut out, json, yes, &report).map_err(io)?;
                 }
@@ -246,6 +251,8 @@ fn sweep_report(
             "terminated": report.terminated,
             "spared": report.spared,
             "not_ours": report.not_ours,
+            "orphans": report.orphans,
+            "deleted_orphans": report.deleted_orphans,
             "failed": failed,
         });
         return output::write_json(out, &value);
@@ -270,6 +277,21 @@ fn sweep_report(
             report.not_ours.len()
         )?;
         output::instances(out, false, &report.not_ours)?;
+    }
+    if !report.orphans.is_empty() {
+        let verb = if terminating {
+            "deleted"
+        } else {
+            "would delete"
+        };
+        writeln!(
+            out,
+            "left behind by this owner's launches, {verb}: {}",
+            report.orphans.len()
+        )?;
+        for orphan in &report.orphans {
+            writeln!(out, "{:?}\t{}", orphan.kind, orphan.id)?;
+        }
     }
     Ok(())
 }

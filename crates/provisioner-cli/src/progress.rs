@@ -63,6 +63,14 @@ impl InstanceProvisioner for Progress {
         self.inner.list_instances(filter).await
     }
 
+    async fn list_orphans(&self) -> Result<Vec<provisioner_core::Orphan>> {
+        self.inner.list_orphans().await
+    }
+
+    async fn delete_orphan(&self, orphan: &provisioner_core::Orphan) -> Result<()> {
+        self.inner.delete_orphan(orphan).await
+    }
+
     fn name(&self) -> &'static str {
         self.inner.name()
     }

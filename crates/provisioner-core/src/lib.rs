@@ -75,7 +75,7 @@ pub use state::{CloudInstanceState, ParseStateError};
 pub use tags::Tags;
 pub use types::{
     InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus, LaunchFailure, LaunchFailureKind,
-    UserData,
+    Orphan, OrphanKind, UserData,
 };
 pub use wait::InstanceProvisionerExt;
 
@@ -226,6 +226,30 @@ pub trait InstanceProvisioner: Send + Sync {
     async fn terminate_instances(&self, instance_ids: &[&str]) -> Result<Vec<Result<()>>> {
         let calls = instance_ids.iter().map(|id| self.terminate_instance(id));
         Ok(batch::each(calls.collect()).await)
+    }
+
+    /// The resources launches created beside their instances that no
+    /// instance holds any more and that carry an
+    /// [ownership marker](ownership) (any owner's: the caller decides whose
+    /// they are, as [`Sweep`](sweep::Sweep) does), such as an EC2 volume
+    /// kept after its instance. Never a resource without a marker: what a
+    /// caller brought or made by hand is not listed. The default lists
+    /// none, for a provider whose cloud deletes everything with its
+    /// instance.
+    async fn list_orphans(&self) -> Result<Vec<Orphan>> {
+        Ok(Vec::new())
+    }
+
+    /// Deletes one orphan [`list_orphans`](Self::list_orphans) returned.
+    /// Deleting one that is already gone succeeds; one that an instance
+    /// holds again is [`Error::InvalidState`] and is kept. The default,
+    /// for a provider that lists none, refuses every orphan as
+    /// [`Error::InvalidArgument`] naming `orphan`.
+    async fn delete_orphan(&self, orphan: &Orphan) -> Result<()> {
+        Err(Error::invalid_argument(
+            "orphan",
+            format!("{} lists no orphans: {} is not one", self.name(), orphan.id),
+        ))
     }
 
     /// A short name of the implementation (`"ec2"`, `"gcp"`, `"azure"`,

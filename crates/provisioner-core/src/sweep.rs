@@ -11,7 +11,12 @@
 //! [`Sweep::owned_by`] adds the proof that an instance is the fleet's: its
 //! ownership marker ([`OwnerId`]). The sweep then terminates only instances
 //! carrying it, and [`Sweep::marked`] finds them by the marker alone, a
-//! launch without tags (and without a key) included.
+//! launch without tags (and without a key) included. With the marker the
+//! sweep also finds what launches left beside their instances
+//! ([`InstanceProvisioner::list_orphans`]: a volume kept after its instance,
+//! an interface of a create that failed half way) and deletes those that
+//! carry it; without the marker it touches no orphan, since tags alone
+//! prove nothing of a disk.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -19,8 +24,8 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::{
-    CloudInstanceState, Error, InstanceFilter, InstanceInfo, InstanceProvisioner, OwnerId, Result,
-    Tags,
+    CloudInstanceState, Error, InstanceFilter, InstanceInfo, InstanceProvisioner, Orphan, OwnerId,
+    Result, Tags,
 };
 
 /// A sweep over the instances carrying some owner tags.
@@ -50,6 +55,13 @@ pub struct SweepReport {
     /// sweep's [`owned_by`](Sweep::owned_by) owner (launched by hand, by
     /// another tool, by another owner): never terminated.
     pub not_ours: Vec<InstanceInfo>,
+    /// Resources launches left beside their instances that carry the
+    /// sweep's owner's marker, old enough to be lost: deleted, or to be
+    /// deleted in a dry run. Empty without [`owned_by`](Sweep::owned_by).
+    pub orphans: Vec<Orphan>,
+    /// Ids of the orphans this sweep deleted (empty in a dry run); an
+    /// orphan whose delete failed is in [`failed`](Self::failed).
+    pub deleted_orphans: Vec<String>,
 }
 
 impl Sweep {
@@ -147,6 +159,17 @@ impl Sweep {
                 report.spared.push(info);
             }
         }
+        if let Some(marker) = &self.marker {
+            let orphans = self.retrying(|| provisioner.list_orphans()).await?;
+            report.orphans = orphans
+                .into_iter()
+                .filter(|o| marker.owns(o.owner.as_deref()))
+                // One of unknown age is as old as the grace: an orphan is
+                // never a launch in flight, whose resources its instance
+                // holds.
+                .filter(|o| o.created.is_none_or(|at| now - at >= self.grace))
+                .collect();
+        }
         if self.dry_run {
             return Ok(report);
         }
@@ -155,6 +178,12 @@ impl Sweep {
             match self.retrying(|| provisioner.terminate_instance(id)).await {
                 Ok(()) => report.terminated.push(id.to_owned()),
                 Err(e) => report.failed.push((id.to_owned(), e)),
+            }
+        }
+        for orphan in &report.orphans {
+            match self.retrying(|| provisioner.delete_orphan(orphan)).await {
+                Ok(()) => report.deleted_orphans.push(orphan.id.clone()),
+                Err(e) => report.failed.push((orphan.id.clone(), e)),
             }
         }
         Ok(report)

@@ -433,3 +433,65 @@ mod tests {
         assert!(InstanceFilter::default().admits_tags(&tags));
     }
 }
+
+/// What kind of resource an [`Orphan`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum OrphanKind {
+    /// A disk or volume (an EC2 volume, an Azure managed disk, a Compute
+    /// Engine disk).
+    Disk,
+    /// A network interface.
+    NetworkInterface,
+    /// A public IP address.
+    PublicAddress,
+}
+
+/// A resource a launch created beside its instance that no instance holds
+/// any more, still billed: a volume whose instance is gone, a network
+/// interface or address of a create that failed half way. Listed by
+/// [`list_orphans`](crate::InstanceProvisioner::list_orphans) and deleted
+/// by [`delete_orphan`](crate::InstanceProvisioner::delete_orphan), which
+/// [`Sweep`](crate::sweep::Sweep) does for the orphans carrying its
+/// owner's marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct Orphan {
+    /// What it is.
+    pub kind: OrphanKind,
+    /// The provider's id of it (`vol-…`, a resource id).
+    pub id: String,
+    /// The [ownership marker](crate::ownership) it carries, if any.
+    pub owner: Option<String>,
+    /// When it was created, when the cloud says.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339::option"))]
+    pub created: Option<OffsetDateTime>,
+}
+
+impl Orphan {
+    /// An orphan of `kind` with the provider's `id`, no marker and no
+    /// creation time.
+    pub fn new(kind: OrphanKind, id: impl Into<String>) -> Self {
+        Self {
+            kind,
+            id: id.into(),
+            owner: None,
+            created: None,
+        }
+    }
+
+    /// Sets the ownership marker it carries.
+    pub fn with_owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = Some(owner.into());
+        self
+    }
+
+    /// Sets when it was created.
+    pub fn with_created(mut self, created: OffsetDateTime) -> Self {
+        self.created = Some(created);
+        self
+    }
+}

@@ -24,6 +24,12 @@ pub(crate) fn tags_of(instance: &Instance) -> Tags {
         .collect()
 }
 
+/// An EC2 time as a wall-clock time.
+pub(crate) fn wall_time(t: &aws_sdk_ec2::primitives::DateTime) -> Option<OffsetDateTime> {
+    let nanos = i128::from(t.secs()) * 1_000_000_000 + i128::from(t.subsec_nanos());
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+}
+
 /// The owner in an instance's ownership marker, if it carries one (EC2 tag
 /// keys are case-sensitive).
 pub(crate) fn owner_of(instance: &Instance) -> Option<String> {
@@ -60,10 +66,7 @@ pub(crate) fn info_of(instance: &Instance) -> InstanceInfo {
         private_ip: ip(instance.private_ip_address()),
         public_ip: ip(instance.public_ip_address()),
         state: state_of(instance).0,
-        launch_time: instance.launch_time().and_then(|t| {
-            let nanos = i128::from(t.secs()) * 1_000_000_000 + i128::from(t.subsec_nanos());
-            OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
-        }),
+        launch_time: instance.launch_time().and_then(wall_time),
         tags: tags_of(instance),
         reclaimed: reclaimed(instance),
         owner: owner_of(instance),

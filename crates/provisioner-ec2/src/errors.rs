@@ -51,8 +51,9 @@ pub(crate) fn classify(code: &str, status: u16) -> ErrorClass {
         | "ResourceLimitExceeded" => QuotaExceeded,
         // A spot price below the current one: another offering may launch.
         "SpotMaxPriceTooLow" => PriceTooLow,
-        "InvalidInstanceID.NotFound" => NotFound,
+        "InvalidInstanceID.NotFound" | "InvalidVolume.NotFound" => NotFound,
         "InvalidInstanceID.Malformed" | "InvalidInstanceID" => InvalidArgument(field::INSTANCE_ID),
+        "InvalidVolumeID.Malformed" => InvalidArgument("orphan"),
         "InvalidAMIID.Malformed" | "InvalidAMIID.NotFound" | "InvalidAMIID.Unavailable" => {
             InvalidArgument(field::IMAGE)
         }
@@ -77,8 +78,10 @@ pub(crate) fn classify(code: &str, status: u16) -> ErrorClass {
         // `UnsupportedOperation`: stop of an instance-store or one-time spot
         // instance; `OperationNotPermitted`: stop or termination protection.
         // The code leads the message, so a fleet can tell them apart.
+        // `VolumeInUse`: a volume to delete is attached again.
         "IncorrectInstanceState"
         | "IncorrectState"
+        | "VolumeInUse"
         | "InvalidInstanceState"
         | "UnsupportedOperation"
         | "OperationNotPermitted" => InvalidState,

@@ -77,6 +77,7 @@ mod builder;
 mod convert;
 mod errors;
 mod launch;
+mod orphans;
 mod provisioner;
 mod rules;
 mod spot;

@@ -15,7 +15,7 @@ use provisioner_core::paging::PageTokens;
 use provisioner_core::validate::{self, field};
 use provisioner_core::{
     in_operation, CloudInstanceState, Error, ErrorContext, InstanceConfig, InstanceFilter,
-    InstanceInfo, InstanceProvisioner, InstanceStatus, Operation, Result,
+    InstanceInfo, InstanceProvisioner, InstanceStatus, Operation, Orphan, Result,
 };
 
 use crate::convert::{ec2_tags, info_of, status_of};
@@ -403,6 +403,19 @@ impl InstanceProvisioner for Ec2Provisioner {
                 })
                 .collect())
         })
+        .await
+    }
+
+    async fn list_orphans(&self) -> Result<Vec<Orphan>> {
+        in_operation(self.name(), Operation::List, self.kept_volumes()).await
+    }
+
+    async fn delete_orphan(&self, orphan: &Orphan) -> Result<()> {
+        in_operation(
+            self.name(),
+            Operation::Terminate,
+            self.delete_kept_volume(orphan),
+        )
         .await
     }
 

@@ -1,12 +1,17 @@
 //! What the suite cannot see: retries, dropped responses, capacity errors,
 //! eventual consistency, and the exact request EC2 receives.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+
 use provisioner_core::layers::Batching;
+use provisioner_core::sweep::Sweep;
 use provisioner_core::{
-    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceProvisioner,
+    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceProvisioner, OwnerId,
+    OWNER_TAG,
 };
 use provisioner_ec2::{emulator_client, Ec2LaunchConfig, Ec2Provisioner};
 use provisioner_emulator::{Emulator, EmulatorHandle, Face};
@@ -509,14 +514,11 @@ async fn a_spot_launch_sends_one_time_market_options_and_a_reclaim_reads_as_ec2_
         .any(|i| i.instance_id == info.instance_id && i.reclaimed));
 }
 
-/// Terminate takes the root volume launched with the instance with it, even
-/// from an image whose own mapping keeps its root (the provider maps the
-/// root device with `DeleteOnTermination=true` on every launch), and
-/// nothing else: a volume another launch left behind stays.
-#[tokio::test]
-async fn terminate_leaves_no_volume_of_its_own_and_keeps_the_others() {
-    use aws_sdk_ec2::types::Filter;
-    const KEEPING: &str = "ami-0aaaa1111bbbb2222";
+const KEEPING: &str = "ami-0aaaa1111bbbb2222";
+
+/// An emulator whose image [`KEEPING`] keeps its root volume on
+/// termination, and a provisioner of `owner` on it.
+async fn keeping_root(owner: &OwnerId) -> (EmulatorHandle, Ec2Provisioner) {
     let emulator = Emulator::builder()
         .ec2_image_keeping_root(KEEPING)
         .start()
@@ -525,26 +527,48 @@ async fn terminate_leaves_no_volume_of_its_own_and_keeps_the_others() {
     let ec2 = Ec2Provisioner::from_client(
         emulator_client(&emulator.endpoint()),
         Ec2LaunchConfig::default(),
-    );
-    let client = ec2.client();
-    // Someone else's instance of that image, launched as the image says:
-    // its volume stays when it goes.
-    let theirs = client
+    )
+    .with_owner(owner.clone());
+    (emulator, ec2)
+}
+
+/// Launches an instance of [`KEEPING`] by hand, as the image says (its
+/// volume marked with `marker`, if any), and terminates it: its volume
+/// stays, `available`.
+async fn leave_a_volume(client: &aws_sdk_ec2::Client, marker: Option<&str>) {
+    let mut run = client
         .run_instances()
         .image_id(KEEPING)
         .instance_type("t3.micro".into())
         .min_count(1)
-        .max_count(1)
-        .send()
-        .await
-        .unwrap();
-    let their_instance = theirs.instances()[0].instance_id().unwrap().to_owned();
+        .max_count(1);
+    if let Some(marker) = marker {
+        run = run.tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Volume)
+                .tags(Tag::builder().key(OWNER_TAG).value(marker).build())
+                .build(),
+        );
+    }
+    let out = run.send().await.unwrap();
+    let id = out.instances()[0].instance_id().unwrap();
     client
         .terminate_instances()
-        .instance_ids(&their_instance)
+        .instance_ids(id)
         .send()
         .await
         .unwrap();
+}
+
+/// Terminate takes the root volume launched with the instance with it, even
+/// from an image whose own mapping keeps its root (the provider maps the
+/// root device with `DeleteOnTermination=true` on every launch), and
+/// nothing else: a volume another launch left behind stays.
+#[tokio::test]
+async fn terminate_leaves_no_volume_of_its_own_and_keeps_the_others() {
+    let (emulator, ec2) = keeping_root(&OwnerId::default()).await;
+    let client = ec2.client();
+    leave_a_volume(client, None).await;
     let kept = client.describe_volumes().send().await.unwrap();
     let [their_volume] = kept.volumes() else {
         panic!("{kept:?}")
@@ -572,13 +596,49 @@ async fn terminate_leaves_no_volume_of_its_own_and_keeps_the_others() {
     assert_eq!(root.attachments()[0].delete_on_termination(), Some(true));
     // Marked as this owner's, like the instance.
     assert!(
-        root.tags()
-            .iter()
-            .any(|t| t.key() == Some(provisioner_core::OWNER_TAG)),
+        root.tags().iter().any(|t| t.key() == Some(OWNER_TAG)),
         "{root:?}"
     );
     ec2.terminate_instance(&ours.instance_id).await.unwrap();
     let left = client.describe_volumes().send().await.unwrap();
     assert_eq!(left.volumes(), std::slice::from_ref(their_volume));
     assert_eq!(emulator.unattached_resources().disks, 1);
+}
+
+/// A sweep with this owner's marker deletes the volumes this owner's
+/// launches left behind, and nothing else: a volume of a live instance, one
+/// another owner left and one without a marker (the caller's) stay.
+#[tokio::test]
+async fn a_marked_sweep_deletes_this_owners_kept_volumes_only() {
+    let owner = OwnerId::new("fleet-a").unwrap();
+    let (emulator, ec2) = keeping_root(&owner).await;
+    // One volume marked as this owner's (as a launch that mapped nothing
+    // would leave it), one another owner's, one unmarked.
+    for marker in [Some(owner.as_str()), Some("fleet-b"), None] {
+        leave_a_volume(ec2.client(), marker).await;
+    }
+    // A live instance of this owner, known to the fleet: its volume is in
+    // use, no orphan.
+    let live = ec2.launch_instance(&config()).await.unwrap().instance_id;
+    let known = HashSet::from([live]);
+    assert_eq!(emulator.unattached_resources().disks, 3);
+    let listed = ec2.list_orphans().await.unwrap();
+    assert_eq!(listed.len(), 2, "the marked ones: {listed:?}");
+
+    let now = emulator.cloud().now_wall();
+    let sweep = Sweep::marked(owner).grace(Duration::ZERO);
+    let dry = sweep.run_at(&ec2, &known, now).await.unwrap();
+    let [ours] = dry.orphans.as_slice() else {
+        panic!("{dry:?}")
+    };
+    assert_eq!(ours.owner.as_deref(), Some("fleet-a"));
+    assert!(dry.deleted_orphans.is_empty() && dry.lost.is_empty());
+    assert_eq!(emulator.unattached_resources().disks, 3, "a dry run");
+
+    let done = sweep.terminating().run_at(&ec2, &known, now).await.unwrap();
+    assert_eq!(done.deleted_orphans, std::slice::from_ref(&ours.id));
+    assert!(done.failed.is_empty(), "{:?}", done.failed);
+    assert_eq!(emulator.unattached_resources().disks, 2);
+    // Deleting it again succeeds: it is gone.
+    ec2.delete_orphan(ours).await.unwrap();
 }

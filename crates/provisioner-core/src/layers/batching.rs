@@ -340,6 +340,14 @@ impl InstanceProvisioner for Batching {
         self.inner.terminate_instances(instance_ids).await
     }
 
+    async fn list_orphans(&self) -> Result<Vec<crate::Orphan>> {
+        self.inner.list_orphans().await
+    }
+
+    async fn delete_orphan(&self, orphan: &crate::Orphan) -> Result<()> {
+        self.inner.delete_orphan(orphan).await
+    }
+
     fn name(&self) -> &'static str {
         self.inner.name()
     }

@@ -153,6 +153,20 @@ macro_rules! layer {
                 .await
             }
 
+            // What launches left behind: listed as a list, deleted as a
+            // terminate.
+            async fn list_orphans(&self) -> $crate::Result<Vec<$crate::Orphan>> {
+                self.around($crate::Operation::List, "", || self.inner.list_orphans())
+                    .await
+            }
+
+            async fn delete_orphan(&self, orphan: &$crate::Orphan) -> $crate::Result<()> {
+                self.around($crate::Operation::Terminate, &orphan.id, || {
+                    self.inner.delete_orphan(orphan)
+                })
+                .await
+            }
+
             fn name(&self) -> &'static str {
                 self.inner.name()
             }
