@@ -90,7 +90,8 @@ impl AppState {
     /// What every face holds that no instance holds.
     pub(crate) fn unattached(&self) -> UnattachedResources {
         let mut counts = self.arm_state.unattached();
-        counts.disks += self.ec2_volumes.unattached(&self.cloud);
+        counts.disks += self.ec2_volumes.unattached(&self.cloud)
+            + self.gce_operations.disks.unattached(&self.cloud);
         counts
     }
 }
@@ -300,8 +301,8 @@ impl EmulatorBuilder {
 /// The network and disk resources that exist on their own and that no
 /// instance holds, counted by kind: what launches left behind. The ARM face
 /// keeps network interfaces, public addresses and disks apart from its VMs,
-/// the EC2 face volumes (`disks`); the Compute Engine face keeps an
-/// instance's disk with the instance (deleted with it), so it counts none.
+/// the EC2 face volumes and the Compute Engine face disks (`disks`), each
+/// kept after its instance when its delete option says so.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct UnattachedResources {
@@ -309,7 +310,7 @@ pub struct UnattachedResources {
     pub network_interfaces: usize,
     /// Public IP addresses.
     pub public_addresses: usize,
-    /// Disks: Azure managed disks and EC2 volumes.
+    /// Disks: Azure managed disks, EC2 volumes, Compute Engine disks.
     pub disks: usize,
 }
 

@@ -820,3 +820,110 @@ async fn a_url_longer_than_google_takes_is_refused_with_414() {
     let (status, body) = call(&emulator, "GET", &path, &Value::Null).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// Each instance is inserted with its boot disk, named after it unless the
+/// insert names it, used by the instance while it lives. Deleting the
+/// instance deletes the disk when `autoDelete` was true and otherwise keeps
+/// it `READY` with no users (absent is false); a kept disk's name is taken.
+#[tokio::test]
+async fn boot_disks_go_with_their_instance_only_when_auto_deleted() {
+    let emulator = gce().await;
+    let mut kept = insert_body("vm-kept");
+    kept["disks"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("autoDelete");
+    let mut named = insert_body("vm-named");
+    named["disks"][0]["initializeParams"]["diskName"] = "data-1".into();
+    for body in [insert_body("vm-auto"), kept, named] {
+        let (status, op) = call(&emulator, "POST", &format!("{ZONE_PATH}/instances"), &body).await;
+        assert_eq!(status, 200, "{op}");
+    }
+    let (status, list) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/disks"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["data-1", "vm-auto", "vm-kept"]);
+    let (_, vm) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/instances/vm-named"),
+        &Value::Null,
+    )
+    .await;
+    assert!(vm["disks"][0]["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("/zones/us-central1-a/disks/data-1"));
+    let (_, disk) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/disks/vm-kept"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(disk["users"][0], format!("https://compute.googleapis.com/compute/v1/projects/p/zones/us-central1-a/instances/vm-kept"));
+    assert_eq!(emulator.unattached_resources().disks, 0);
+
+    for name in ["vm-auto", "vm-kept", "vm-named"] {
+        let path = format!("{ZONE_PATH}/instances/{name}");
+        let (status, op) = call(&emulator, "DELETE", &path, &Value::Null).await;
+        assert_eq!(status, 200, "{op}");
+        wait(&emulator, &op).await;
+    }
+    let (_, list) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/disks"),
+        &Value::Null,
+    )
+    .await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["name"], "vm-kept");
+    assert_eq!(items[0]["status"], "READY");
+    assert!(items[0].get("users").is_none(), "{list}");
+    assert_eq!(emulator.unattached_resources().disks, 1);
+    let (status, _) = call(
+        &emulator,
+        "GET",
+        &format!("{ZONE_PATH}/disks/vm-auto"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(status, 404);
+    // The kept disk's name is taken: an instance whose boot disk would
+    // take it is refused; one naming another disk is not.
+    let (status, refused) = call(
+        &emulator,
+        "POST",
+        &format!("{ZONE_PATH}/instances"),
+        &insert_body("vm-kept"),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["errors"][0]["reason"].as_str()),
+        (409, Some("alreadyExists")),
+        "{refused}"
+    );
+    let mut elsewhere = insert_body("vm-kept");
+    elsewhere["disks"][0]["initializeParams"]["diskName"] = "vm-kept-2".into();
+    let (status, _) = call(
+        &emulator,
+        "POST",
+        &format!("{ZONE_PATH}/instances"),
+        &elsewhere,
+    )
+    .await;
+    assert_eq!(status, 200);
+}

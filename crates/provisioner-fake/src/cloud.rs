@@ -1401,6 +1401,14 @@ impl FakeCloud {
             .map(|i| i.state_at(now))
     }
 
+    /// True while `id` lives as the cloud holds it ([`held_state`](Self::held_state)
+    /// neither `None` nor `Terminated`): what its attached resources
+    /// (volumes, disks) follow.
+    pub fn holds_live(&self, id: &str) -> bool {
+        self.held_state(id)
+            .is_some_and(|s| s != CloudInstanceState::Terminated)
+    }
+
     /// The id of a visible instance that `matches`, read without a call (a
     /// scan of every instance): for a face that knows an instance by
     /// another name than the model's id.

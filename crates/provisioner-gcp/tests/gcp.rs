@@ -470,3 +470,59 @@ async fn a_spot_launch_asks_for_a_spot_vm_in_its_zone_and_a_preemption_reads_as_
     let err = gcp.launch_instance(&priced).await.unwrap_err();
     assert_eq!(err.invalid_field(), Some("capacity"), "{err}");
 }
+
+/// Terminate takes the boot disk with the instance (launches mark it
+/// `autoDelete`), and nothing else: the disk of an instance whose insert
+/// left `autoDelete` out stays after that instance is gone.
+#[tokio::test]
+async fn terminate_leaves_no_disk_of_its_own_and_keeps_the_others() {
+    use google_cloud_compute_v1::client::Instances;
+    use google_cloud_compute_v1::model::{AttachedDisk, AttachedDiskInitializeParams, Instance};
+    let (emulator, gcp) = setup().await;
+    let theirs = Instances::builder()
+        .with_endpoint(emulator.endpoint())
+        .with_credentials(google_cloud_auth::credentials::anonymous::Builder::new().build())
+        .build()
+        .await
+        .unwrap();
+    let body = Instance::new()
+        .set_name("theirs")
+        .set_machine_type(format!("zones/{ZONE}/machineTypes/e2-small"))
+        .set_disks([AttachedDisk::new().set_boot(true).set_initialize_params(
+            AttachedDiskInitializeParams::new().set_source_image(config().image),
+        )]);
+    let op = theirs
+        .insert()
+        .set_project("p")
+        .set_zone(ZONE)
+        .set_body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(op.error.is_none(), "{op:?}");
+    theirs
+        .delete()
+        .set_project("p")
+        .set_zone(ZONE)
+        .set_instance("theirs")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(emulator.unattached_resources().disks, 1);
+
+    let ours = gcp.launch_instance(&config()).await.unwrap();
+    assert_eq!(emulator.unattached_resources().disks, 1, "ours is in use");
+    gcp.terminate_instance(&ours.instance_id).await.unwrap();
+    gcp.wait_for_state(
+        &ours.instance_id,
+        &[CloudInstanceState::Terminated],
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        emulator.unattached_resources().disks,
+        1,
+        "theirs stays, ours left with its instance"
+    );
+}

@@ -114,10 +114,7 @@ impl Volumes {
         let mut table = lock(&self.table);
         let mut out = Vec::with_capacity(table.len());
         table.retain(|_, v| {
-            let live = cloud
-                .held_state(&v.instance)
-                .is_some_and(|s| s != CloudInstanceState::Terminated);
-            let status = match (live, v.delete_on_termination) {
+            let status = match (cloud.holds_live(&v.instance), v.delete_on_termination) {
                 (true, _) => Status::InUse,
                 (false, false) => Status::Available,
                 (false, true) => return false,

@@ -2,7 +2,8 @@
 //!
 //! Instances `insert`, `get`, `list`, `aggregatedList`, `delete`, `start`,
 //! `stop`, `suspend`, `resume`, `setLabels`, `setMetadata`; zone operations
-//! `get`, `wait` and `list`. Paths, fields and enum values follow the
+//! `get`, `wait` and `list`; disks `get` and `list` (each instance's boot
+//! disk, deleted with it or kept as its `autoDelete` says: `disks.rs`). Paths, fields and enum values follow the
 //! discovery document (`shared/fixtures/gce`). Instances are named by the
 //! caller; a name is unique in its project and zone, as on Compute Engine
 //! (the model's id is the instance's resource path,
@@ -24,6 +25,7 @@
 //! forgotten, as Compute Engine guarantees it for "at least 60 minutes".
 //! Spot VMs and their preemption operations: `spot.rs`.
 
+mod disks;
 mod filter;
 mod mapping;
 mod operations;
@@ -74,6 +76,8 @@ pub(crate) fn router() -> Router<AppState> {
             &format!("{zone}/instances/{{instance}}"),
             get(get_instance).delete(delete),
         )
+        .route(&format!("{zone}/disks"), get(disks::list_disks))
+        .route(&format!("{zone}/disks/{{disk}}"), get(disks::get_disk))
         .route(&format!("{zone}/instances/{{instance}}/start"), post(start))
         .route(&format!("{zone}/instances/{{instance}}/stop"), post(stop))
         .route(
@@ -260,11 +264,11 @@ fn instance_json(state: &AppState, project: &str, r: &InstanceRecord) -> Value {
         "kind": "compute#attachedDisk",
         "type": "PERSISTENT",
         "mode": "READ_WRITE",
-        "source": format!("{BASE}/projects/{project}/zones/{zone}/disks/{name}"),
+        "source": format!("{BASE}/{}", disks::disk_path(project, zone, disks::disk_name(r))),
         "deviceName": "persistent-disk-0",
         "index": 0,
         "boot": true,
-        "autoDelete": true,
+        "autoDelete": disks::auto_deleted(r),
         "interface": "SCSI",
     });
     if let Some(gb) = r.config.disk_size_gb {
@@ -377,6 +381,7 @@ fn parse_insert(
     config.capacity = spot::capacity(body.get("scheduling"))?;
     let mut attributes = Attributes::new();
     attributes.insert(ZONE.to_owned(), zone.to_owned());
+    attributes.extend(disks::boot_disk(body, name)?);
     attributes.extend(metadata_items(body.pointer("/metadata/items"))?);
     if let Some(network) = string_at(body, "/networkInterfaces/0/network") {
         attributes.insert(NETWORK.to_owned(), network.to_owned());
@@ -420,8 +425,17 @@ async fn insert(
             let (name, config, attributes) = parse_insert(&zone, &body)?;
             let mut op = new_operation(&state, &project, &zone, OpKind::Create, &name);
             let id = resource(&project, &zone, &name);
+            let disk = attributes
+                .get(disks::DISK_NAME)
+                .cloned()
+                .unwrap_or_default();
+            let disks = &state.gce().disks;
+            // An instance of that name answers for itself (alreadyExists).
+            if state.cloud.held_state(&id).is_none() {
+                disks.check_free(&state.cloud, &disks::disk_path(&project, &zone, &disk))?;
+            }
             match state.cloud.launch_named(&id, &config, attributes).await {
-                Ok(_) => {}
+                Ok(record) => disks.inserted(&project, &zone, &record),
                 Err(e) => match mapping::operation_error(&e, &project, &zone) {
                     Some(error) => op.error = Some(error),
                     None => return Err(mapping::error(&e, &id)),

@@ -7,7 +7,8 @@ use super::*;
 /// How long a `requestId` names the operation it started.
 const REQUEST_ID_LIFETIME: Duration = Duration::from_secs(3600);
 
-/// The operations this face started.
+/// The records of this face: the operations it started, the instances it
+/// suspended, the disks.
 #[derive(Debug)]
 pub(crate) struct Operations {
     by_name: Registry<OpRecord>,
@@ -16,6 +17,8 @@ pub(crate) struct Operations {
     /// Instances suspended (not stopped): the model's stop, shown as
     /// `SUSPENDING`/`SUSPENDED`, left by `resume` only.
     pub(super) suspended: Mutex<std::collections::HashSet<String>>,
+    /// Boot disks, in use or kept after their instance.
+    pub(crate) disks: super::disks::Disks,
 }
 
 impl Default for Operations {
@@ -24,6 +27,7 @@ impl Default for Operations {
             by_name: Registry::default(),
             by_request_id: Mutex::new(Expiring::new(REQUEST_ID_LIFETIME)),
             suspended: Mutex::default(),
+            disks: super::disks::Disks::default(),
         }
     }
 }
