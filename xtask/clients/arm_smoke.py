@@ -85,6 +85,28 @@ def main():
     # Resource group, then a public address and a NIC that uses it.
     group = resources.resource_groups.create_or_update(GROUP, {"location": LOCATION})
     check(group.name == GROUP and resources.resource_groups.check_existence(GROUP), "resource group")
+    # A virtual network and its subnet: an interface joins an existing subnet only.
+    vnet = network.virtual_networks.begin_create_or_update(
+        GROUP,
+        "vnet",
+        {
+            "location": LOCATION,
+            "properties": {
+                "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                "subnets": [{"name": "default", "properties": {"addressPrefix": "10.0.0.0/24"}}],
+            },
+        },
+    ).result()
+    check(vnet.subnets[0].id.lower() == SUBNET.lower(), f"subnet id: {vnet.subnets[0].id}")
+    expect_error(
+        lambda: network.network_interfaces.begin_create_or_update(
+            GROUP,
+            "nic-nowhere",
+            {"location": LOCATION, "properties": {"ipConfigurations": [{"name": "ip", "properties": {"subnet": {"id": SUBNET.replace("/default", "/missing")}}}]}},
+        ).result(),
+        400,
+        "InvalidResourceReference",
+    )
     pip = network.public_ip_addresses.begin_create_or_update(
         GROUP, "pip-a", {"location": LOCATION, "sku": {"name": "Standard"}, "properties": {"publicIPAllocationMethod": "Static"}}
     ).result()

@@ -237,6 +237,7 @@ async fn target(provider: &str, seed: u64) -> Result<Target, String> {
     let emulator = Emulator::builder()
         .cloud(cloud.clone())
         .resource_group(AZURE_SCOPE.0, AZURE_SCOPE.1, AZURE_SCOPE.2)
+        .subnet(subjects::AZURE_SUBNET)
         .start()
         .await
         .map_err(|e| format!("cannot start the emulator: {e}"))?;

@@ -249,11 +249,12 @@ async fn azure_emulator() -> Result<ContractSubject, String> {
     let emulator = Emulator::builder()
         .personality(Personality::azure())
         .resource_group("sub-1", "fleet", "westeurope")
+        .subnet(AZURE_SUBNET)
         .arm_page_cap(2)
         .start()
         .await
         .map_err(|e| format!("cannot start the emulator: {e}"))?;
-    let subnet = "/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default";
+    let subnet = AZURE_SUBNET;
     let azure = AzureProvisioner::for_endpoint(
         &emulator.endpoint(),
         AzureScope::new("sub-1", "fleet", "westeurope"),

@@ -117,6 +117,7 @@ fn measure_face(
             Emulator::builder()
                 .personality(personality)
                 .resource_group(AZURE_SCOPE.0, AZURE_SCOPE.1, AZURE_SCOPE.2)
+                .subnet(AZURE_SUBNET)
                 .start(),
         )
         .map_err(|e| format!("cannot start the emulator: {e}"))?;

@@ -83,12 +83,13 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let subnet = "/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default";
 //! let emulator = provisioner_emulator::Emulator::builder()
 //!     .personality(provisioner_fake::Personality::azure())
 //!     .resource_group("sub-1", "fleet", "westeurope")
+//!     .subnet(subnet)
 //!     .start()
 //!     .await?;
-//! let subnet = "/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default";
 //! let azure = AzureProvisioner::for_endpoint(
 //!     &emulator.endpoint(),
 //!     AzureScope::new("sub-1", "fleet", "westeurope"),

@@ -42,6 +42,8 @@ async fn emulator(page_cap: usize) -> EmulatorHandle {
     Emulator::builder()
         .personality(Personality::azure())
         .resource_group("sub-1", "fleet", "westeurope")
+        .subnet(SUBNET)
+        .subnet(SUBNET.replace("/subnets/default", "/subnets/jobs"))
         .arm_page_cap(page_cap)
         .start()
         .await
@@ -124,6 +126,15 @@ async fn terminate_deletes_the_nic_disk_and_public_address_too() {
         .await
         .is_ok());
 
+    let subnet_path = format!("{SUBNET}?api-version=2024-03-01");
+    let (_, subnet) = get_json(&emulator, &subnet_path).await;
+    assert_eq!(
+        subnet["properties"]["ipConfigurations"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
     azure.terminate_instance(&name).await.unwrap();
     assert_eq!(
         azure.describe_instance(&name).await.unwrap().state,
@@ -151,6 +162,13 @@ async fn terminate_deletes_the_nic_disk_and_public_address_too() {
     assert_eq!(status, 404);
     // Nothing created with it stayed behind.
     assert_eq!(emulator.unattached_resources().total(), 0);
+    // What the caller brought stays: the subnet, free again.
+    let (status, subnet) = get_json(&emulator, &subnet_path).await;
+    assert_eq!(status, 200, "{subnet}");
+    assert!(
+        subnet["properties"].get("ipConfigurations").is_none(),
+        "{subnet}"
+    );
 }
 
 #[tokio::test]
@@ -198,6 +216,7 @@ async fn a_list_by_a_principal_scoped_to_the_group_reads_each_instance_view() {
     let emulator = Emulator::builder()
         .personality(Personality::azure())
         .resource_group("sub-1", "fleet", "westeurope")
+        .subnet(SUBNET)
         .arm_group_scoped()
         .start()
         .await

@@ -16,6 +16,7 @@ async fn subject() -> ContractSubject {
     let emulator = Emulator::builder()
         .personality(Personality::azure())
         .resource_group("sub-1", "fleet", "westeurope")
+        .subnet(SUBNET)
         .arm_page_cap(2)
         .start()
         .await

@@ -157,16 +157,20 @@ fn every_example_body_parses_with_the_sdk_models() {
     }
 }
 
+/// The subnet of the examples' group.
+const SUBNET: &str =
+    "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v/subnets/d";
+
 #[tokio::test]
 async fn the_faces_bodies_match_the_examples() {
     let emulator = Emulator::builder()
         .personality(Personality::azure())
         .resource_group("s", "g", "westus")
+        .subnet(SUBNET)
         .start()
         .await
         .unwrap();
-    let subnet =
-        "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v/subnets/d";
+    let subnet = SUBNET;
     let azure = AzureProvisioner::for_endpoint(
         &emulator.endpoint(),
         AzureScope::new("s", "g", "westus"),

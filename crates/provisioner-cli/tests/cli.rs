@@ -166,6 +166,7 @@ async fn azure_through_the_cli() {
     let emulator = Emulator::builder()
         .personality(Personality::azure())
         .resource_group("sub-1", "fleet", "westeurope")
+        .subnet("/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default")
         .start()
         .await
         .unwrap();

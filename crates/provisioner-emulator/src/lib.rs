@@ -133,6 +133,7 @@ impl Emulator {
             tls_dir: None,
             groups: Vec::new(),
             ec2_images_keeping_root: Vec::new(),
+            subnets: Vec::new(),
         }
     }
 }
@@ -149,6 +150,7 @@ pub struct EmulatorBuilder {
     tls_dir: Option<PathBuf>,
     groups: Vec<(String, String, String)>,
     ec2_images_keeping_root: Vec<String>,
+    subnets: Vec<String>,
 }
 
 impl EmulatorBuilder {
@@ -224,6 +226,18 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Creates a subnet for the Azure face, as the account it stands for
+    /// already has it: `id` is the subnet's resource id
+    /// (`/subscriptions/S/resourceGroups/G/providers/Microsoft.Network/virtualNetworks/V/subnets/N`),
+    /// its group declared with [`resource_group`](Self::resource_group);
+    /// its virtual network is created in the group's region if it does not
+    /// exist. Network interfaces join existing subnets only (clients may
+    /// also create networks with ARM's PUT).
+    pub fn subnet(mut self, id: impl Into<String>) -> Self {
+        self.subnets.push(id.into());
+        self
+    }
+
     /// Registers an EC2 image (an `ami-` id) whose own block device mapping
     /// keeps the root volume when an instance terminates
     /// (`DeleteOnTermination=false`, as an AMI's creator can set it): a
@@ -268,6 +282,12 @@ impl EmulatorBuilder {
             state
                 .arm_state
                 .put_group(sub, group, location, &serde_json::json!({}));
+        }
+        for subnet in &self.subnets {
+            state
+                .arm_state
+                .declare_subnet(subnet)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         }
         let app = ec2::router()
             .merge(gce::router())

@@ -90,6 +90,7 @@ async fn arm() -> EmulatorHandle {
     Emulator::builder()
         .personality(Personality::azure())
         .resource_group("s", "g", "westeurope")
+        .subnet("/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v/subnets/d")
         .start()
         .await
         .unwrap()
@@ -503,4 +504,123 @@ async fn a_vm_list_gives_instance_views_only_as_the_spec_says() {
         codes.iter().any(|c| c.starts_with("PowerState/")),
         "{codes:?}"
     );
+}
+
+/// Virtual networks are the caller's: an interface joins an existing
+/// subnet only (400 `InvalidResourceReference` otherwise, for a NIC on its
+/// own and one created with a VM), the subnet lists the configurations in
+/// it, and a network whose subnet is in use cannot be deleted; deleting the
+/// VM (its NIC `deleteOption: Delete`) frees the subnet and leaves the
+/// network in place.
+#[tokio::test]
+async fn interfaces_join_existing_subnets_and_networks_outlive_their_vms() {
+    let emulator = arm().await;
+    let net = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network";
+    let version = "api-version=2024-03-01";
+    let vnet = format!("{net}/virtualNetworks/v");
+    let subnet = format!("{vnet}/subnets/d");
+    let missing = format!("{net}/virtualNetworks/v/subnets/missing");
+    // A NIC on its own, and a VM creating one, in a subnet that is not there.
+    let nic = json!({"location": "westeurope", "properties": {"ipConfigurations": [
+        {"name": "ip", "properties": {"subnet": {"id": missing}}}]}});
+    let (status, _, refused) = call(
+        &emulator,
+        "PUT",
+        &format!("{net}/networkInterfaces/nic-x?{version}"),
+        Some(&nic),
+        false,
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (400, Some("InvalidResourceReference")),
+        "{refused}"
+    );
+    let mut vm = body(json!({}));
+    vm["properties"]["networkProfile"]["networkInterfaceConfigurations"][0]["properties"]
+        ["ipConfigurations"][0]["properties"]["subnet"]["id"] = missing.clone().into();
+    let (status, _, refused) = call(
+        &emulator,
+        "PUT",
+        &format!("{VM}?api-version=2024-07-01"),
+        Some(&vm),
+        false,
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (400, Some("InvalidResourceReference")),
+        "{refused}"
+    );
+    assert_eq!(emulator.cloud().live_instances(), 0);
+
+    // In the declared subnet: listed there while the VM lives.
+    let (status, _, created) = call(
+        &emulator,
+        "PUT",
+        &format!("{VM}?api-version=2024-07-01"),
+        Some(&body(json!({}))),
+        false,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, _, d) = call(
+        &emulator,
+        "GET",
+        &format!("{subnet}?{version}"),
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(status, 200, "{d}");
+    let configs = d["properties"]["ipConfigurations"].as_array().unwrap();
+    assert_eq!(configs.len(), 1, "{d}");
+    assert!(configs[0]["id"]
+        .as_str()
+        .unwrap()
+        .contains("/networkInterfaces/vm-1-nic/"));
+    let (status, _, refused) = call(
+        &emulator,
+        "DELETE",
+        &format!("{vnet}?{version}"),
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (400, Some("InUseSubnetCannotBeDeleted")),
+        "{refused}"
+    );
+
+    let (status, _, _) = call(
+        &emulator,
+        "DELETE",
+        &format!("{VM}?api-version=2024-07-01"),
+        None,
+        false,
+    )
+    .await;
+    assert!(status == 200 || status == 202, "{status}");
+    let (status, _, d) = call(
+        &emulator,
+        "GET",
+        &format!("{subnet}?{version}"),
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(status, 200, "the caller's subnet stays: {d}");
+    assert!(d["properties"].get("ipConfigurations").is_none(), "{d}");
+    let (status, _, _) = call(
+        &emulator,
+        "DELETE",
+        &format!("{vnet}?{version}"),
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let (status, _, _) = call(&emulator, "GET", &format!("{vnet}?{version}"), None, false).await;
+    assert_eq!(status, 404);
 }

@@ -385,6 +385,7 @@ async fn emulator(personality: Personality) -> EmulatorHandle {
         .gce_page_cap(3)
         .arm_page_cap(3)
         .resource_group("sub-1", "fleet", "westeurope")
+        .subnet("/subscriptions/sub-1/resourceGroups/fleet/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default")
         .start()
         .await
         .unwrap()

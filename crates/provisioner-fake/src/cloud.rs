@@ -1409,6 +1409,21 @@ impl FakeCloud {
             .is_some_and(|s| s != CloudInstanceState::Terminated)
     }
 
+    /// The records of the visible instances whose wire attributes `keep`
+    /// admits, read without a call (a scan of every instance): for a
+    /// face's bookkeeping of what its instances use (the subnet of a
+    /// network interface), never for answering a list.
+    pub fn peek_where(&self, keep: impl Fn(&Attributes) -> bool) -> Vec<InstanceRecord> {
+        let now = Instant::now();
+        let model = self.lock();
+        model
+            .instances
+            .values()
+            .filter(|i| i.visible_at(now) && keep(&i.attributes))
+            .map(|i| i.record(now))
+            .collect()
+    }
+
     /// The id of a visible instance that `matches`, read without a call (a
     /// scan of every instance): for a face that knows an instance by
     /// another name than the model's id.

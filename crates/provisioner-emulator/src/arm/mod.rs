@@ -8,7 +8,9 @@
 //! `instanceView`, and list (`$expand=instanceView` only with a `$filter`,
 //! as the spec says; `statusOnly` on the subscription's list; paged by
 //! `nextLink`, by group or by subscription). Network interfaces and
-//! public addresses: PUT, GET, DELETE, list; OS disks: GET. Those created
+//! public addresses: PUT, GET, DELETE, list; OS disks: GET; virtual
+//! networks: PUT, GET, DELETE, and GET of a subnet (`vnets.rs`); an
+//! interface joins an existing subnet only. Those created
 //! with a VM exist while it does, and outlive it when its request set their
 //! `deleteOption` to `Detach`. Long-running operations
 //! answer as ARM does: 201 or 202 with `Azure-AsyncOperation`, `Location` and
@@ -49,6 +51,7 @@ mod request;
 mod spot;
 mod versions;
 mod vms;
+mod vnets;
 
 use activity::*;
 use bodies::*;
@@ -58,6 +61,7 @@ use network::*;
 use operations::*;
 use request::*;
 use vms::*;
+use vnets::*;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -139,6 +143,14 @@ pub(crate) fn router() -> Router<AppState> {
             get(get_pip).put(put_pip).delete(delete_pip),
         )
         .route(
+            &format!("{group}/{VNET_KIND}/{{name}}"),
+            get(get_vnet).put(put_vnet).delete(delete_vnet),
+        )
+        .route(
+            &format!("{group}/{VNET_KIND}/{{vnet}}/subnets/{{name}}"),
+            get(get_subnet),
+        )
+        .route(
             &format!("{sub}/providers/{{namespace}}/locations/{{location}}/operations/{{id}}"),
             get(operation_status),
         )
@@ -158,6 +170,8 @@ pub(crate) fn canonical_path<B>(mut request: axum::http::Request<B>) -> axum::ht
         "virtualMachines",
         "networkInterfaces",
         "publicIPAddresses",
+        "virtualNetworks",
+        "subnets",
         "disks",
         "locations",
         "operations",

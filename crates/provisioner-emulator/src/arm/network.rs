@@ -245,7 +245,7 @@ pub(super) async fn list_pips(
 
 /// Network's name rules: 1 to 80 letters, digits, `_`, `-` and `.`,
 /// starting with a letter or digit, ending with one or `_`.
-fn check_network_name(name: &str) -> Result<(), ArmError> {
+pub(super) fn check_network_name(name: &str) -> Result<(), ArmError> {
     let b = name.as_bytes();
     let ok = (1..=80).contains(&b.len())
         && b[0].is_ascii_alphanumeric()
@@ -264,7 +264,7 @@ fn check_network_name(name: &str) -> Result<(), ArmError> {
 }
 
 /// What every network PUT shares: checks, the body, its location and tags.
-fn network_put(
+pub(super) fn network_put(
     state: &AppState,
     (sub, group, name): (&str, &str, &str),
     q: &Params,
@@ -292,7 +292,7 @@ fn network_put(
 
 /// The answer to a network PUT or DELETE: Network's long-running headers
 /// over an operation that is already done.
-fn network_accepted(
+pub(super) fn network_accepted(
     state: &AppState,
     headers: &HeaderMap,
     (sub, location, version): (&str, &str, &str),
@@ -411,6 +411,7 @@ pub(super) async fn put_nic(
             )
         })?;
         let id = resource_id(&sub, &group, NIC_KIND, &name);
+        require_subnet(&state, subnet, &id)?;
         let config_id = format!("{id}/ipConfigurations/{config_name}");
         let mut resources = lock(&state.arm().resources);
         let previous_pip = resources

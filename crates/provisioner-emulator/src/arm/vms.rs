@@ -23,6 +23,10 @@ pub(super) async fn put_vm(
             versions::check_vm_fields(q.version(), &body)?;
             require_group(&state, &sub, &group)?;
             let (config, mut attributes) = parse_vm(&sub, &group, &name, &body)?;
+            // The interface it creates joins an existing subnet.
+            if let Some(subnet) = attributes.get(attr::SUBNET) {
+                require_subnet(&state, subnet, &attributes[attr::NIC_ID])?;
+            }
             let location = attributes[attr::LOCATION].clone();
             let claimed = claim_network(&state, &name, &mut attributes)?;
             let launched = state

@@ -45,6 +45,12 @@ struct Options {
     /// SUBSCRIPTION/GROUP/LOCATION (repeatable).
     #[arg(long, value_name = "SUBSCRIPTION/GROUP/LOCATION", value_parser = resource_group)]
     resource_group: Vec<(String, String, String)>,
+    /// An Azure subnet that exists from the start, by resource id
+    /// (`/subscriptions/S/resourceGroups/G/providers/Microsoft.Network/virtualNetworks/V/subnets/N`,
+    /// repeatable; its group given with --resource-group): network
+    /// interfaces join existing subnets only.
+    #[arg(long, value_name = "ID")]
+    subnet: Vec<String>,
     /// Answer Azure calls as to a principal whose role is on its resource
     /// groups only: reads at subscription scope are AuthorizationFailed.
     #[arg(long)]
@@ -118,6 +124,9 @@ async fn main() -> ExitCode {
     }
     if options.arm_group_scoped {
         builder = builder.arm_group_scoped();
+    }
+    for subnet in options.subnet {
+        builder = builder.subnet(subnet);
     }
     for image in options.ec2_image_keeping_root {
         builder = builder.ec2_image_keeping_root(image);
