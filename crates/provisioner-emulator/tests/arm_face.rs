@@ -217,16 +217,19 @@ async fn throttling_and_quota_answer_with_computes_bodies() {
 #[tokio::test]
 async fn api_versions_are_those_of_the_resource_type_and_shape_the_request() {
     let emulator = arm().await;
-    // The current SDK's version is served.
-    let (status, _, _) = call(
-        &emulator,
-        "PUT",
-        &format!("{VM}?api-version=2026-04-01"),
-        Some(&body(json!({}))),
-        false,
-    )
-    .await;
-    assert_eq!(status, 201);
+    // The current SDKs' versions are served (azure-mgmt-compute 39's,
+    // @azure/arm-compute 24.1's), each in the REST specs.
+    for (version, expected) in [("2026-04-01", 201), ("2026-03-01", 200)] {
+        let (status, _, _) = call(
+            &emulator,
+            "PUT",
+            &format!("{VM}?api-version={version}"),
+            Some(&body(json!({}))),
+            false,
+        )
+        .await;
+        assert_eq!(status, expected, "{version}");
+    }
     // A Compute VM version is not a disks version.
     let disk = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/disks/vm-1_OsDisk?api-version=2024-07-01";
     let (status, _, error) = call(&emulator, "GET", disk, None, false).await;

@@ -551,3 +551,50 @@ async fn root_volumes_follow_delete_on_termination_from_the_launch_or_the_image(
     assert_eq!(status, 200, "{body}");
     assert_eq!(emulator.unattached_resources().disks, 0);
 }
+
+/// The usual lookup of the latest image works as on EC2: Amazon's public
+/// images by owner alias and a name pattern, Canonical's by owner id; an
+/// image of this account, named by id, is no one else's.
+#[tokio::test]
+async fn images_are_found_by_owner_and_name() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let images = |xml: &str| -> Vec<String> {
+        xml.split("<imageId>")
+            .skip(1)
+            .map(|s| s[..s.find('<').unwrap()].to_owned())
+            .collect()
+    };
+    let describe = "Action=DescribeImages&Version=2016-11-15";
+    let (status, body) = ec2(
+        &emulator,
+        &format!("{describe}&Owner.1=amazon&Filter.1.Name=name&Filter.1.Value.1=al2023-ami-*-x86_64&Filter.2.Name=state&Filter.2.Value.1=available"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(images(&body).len(), 2, "{body}");
+    assert!(body.contains("<imageOwnerAlias>amazon</imageOwnerAlias>"));
+    assert!(body.contains("<creationDate>"));
+    let (_, body) = ec2(&emulator, &format!("{describe}&Owner.1=099720109477")).await;
+    assert_eq!(images(&body).len(), 1, "{body}");
+    assert!(body.contains("ubuntu-noble-24.04-amd64"));
+    // An image of this account: found by id, and by `self`, not by amazon.
+    let (_, body) = ec2(&emulator, &format!("{describe}&ImageId.1=ami-0abc1234")).await;
+    assert_eq!(images(&body), ["ami-0abc1234"]);
+    let (_, body) = ec2(
+        &emulator,
+        &format!("{describe}&ImageId.1=ami-0abc1234&Owner.1=amazon"),
+    )
+    .await;
+    assert!(images(&body).is_empty(), "{body}");
+    let (_, body) = ec2(&emulator, &format!("{describe}&Owner.1=self")).await;
+    assert!(images(&body).is_empty(), "the catalog is public: {body}");
+    let (status, body) = ec2(
+        &emulator,
+        &format!("{describe}&Filter.1.Name=colour&Filter.1.Value.1=blue"),
+    )
+    .await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (400, "InvalidParameterValue")
+    );
+}

@@ -4,6 +4,7 @@
 //! The lists are the published versions of each type, newest first, as
 //! `az provider show` prints them and as the SDKs pin them
 //! (azure-mgmt-compute 39 asks for 2026-04-01, its disks 2026-03-02;
+//! @azure/arm-compute 24.1 for 2026-03-01;
 //! azure-mgmt-network 33.1 for 2026-03-01; azure-mgmt-resource 26 for
 //! 2025-04-01). A version outside its type's list is refused with ARM's
 //! `InvalidApiVersionParameter`, naming the supported ones.
@@ -14,6 +15,9 @@ use super::*;
 /// resources.
 pub(super) const VMS: &[&str] = &[
     "2026-04-01",
+    // In the REST specs (`Compute/stable/2026-03-01/ComputeRP.json`), and
+    // what @azure/arm-compute 24.1.0 sends.
+    "2026-03-01",
     "2025-11-01",
     "2025-04-01",
     "2024-11-01",

@@ -7,12 +7,15 @@
 //! DeleteVolume, each with `DryRun`. RunInstances launches MinCount to
 //! MaxCount instances in one reservation, each with its root volume (see
 //! [`volumes`]). Images are not stored: every well-formed `ami-` id names an
-//! available x86_64 EBS image whose root device is `/dev/xvda` (8 GiB).
+//! available x86_64 EBS image whose root device is `/dev/xvda` (8 GiB), and
+//! a small catalog of public images (Amazon's, Canonical's) answers
+//! lookups by owner and name ([`images`]).
 //! Calls naming several
 //! instances are applied one by one, so an error part-way leaves the earlier
 //! ones applied (EC2 itself checks every id first).
 
 mod filters;
+mod images;
 mod mapping;
 mod params;
 mod status;
@@ -88,7 +91,7 @@ async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         }
         "StopInstances" => change_states(&state, &params, &request_id, Change::Stop).await,
         "StartInstances" => change_states(&state, &params, &request_id, Change::Start).await,
-        "DescribeImages" => describe_images(&state, &params, &request_id),
+        "DescribeImages" => images::describe_images(&state, &params, &request_id),
         "DescribeInstanceStatus" => {
             status::describe_instance_status(&state, &params, &request_id).await
         }
@@ -747,45 +750,6 @@ async fn change_states(
                     x.leaf("name", name);
                 });
             }
-        });
-    }))
-}
-
-fn describe_images(state: &AppState, params: &Params, request_id: &str) -> Outcome {
-    let ids = params.strings("ImageId");
-    for id in &ids {
-        check_image_id(id)?;
-    }
-    Ok(Xml::response("DescribeImagesResponse", request_id, |x| {
-        x.items("imagesSet", &ids, |x, id| {
-            x.leaf("imageId", id);
-            x.leaf("imageLocation", format!("{OWNER}/emulated-{id}"));
-            x.leaf("imageState", "available");
-            x.leaf("imageOwnerId", OWNER);
-            x.leaf("isPublic", false);
-            x.leaf("architecture", "x86_64");
-            x.leaf("imageType", "machine");
-            x.leaf("name", format!("emulated-{id}"));
-            x.leaf("rootDeviceType", "ebs");
-            x.leaf("rootDeviceName", ROOT_DEVICE);
-            x.items("blockDeviceMapping", [ROOT_DEVICE], |x, device| {
-                x.leaf("deviceName", device);
-                x.elem("ebs", |x| {
-                    x.leaf(
-                        "snapshotId",
-                        format!("snap-{}", id.trim_start_matches("ami-")),
-                    );
-                    x.leaf("volumeSize", volumes::IMAGE_ROOT_GB);
-                    x.leaf(
-                        "deleteOnTermination",
-                        state.ec2_volumes.image_deletes_root(id),
-                    );
-                    x.leaf("volumeType", "gp3");
-                    x.leaf("encrypted", false);
-                });
-            });
-            x.leaf("virtualizationType", "hvm");
-            x.leaf("hypervisor", "xen");
         });
     }))
 }
