@@ -86,6 +86,16 @@ async fn call(
     )
 }
 
+/// The network the interfaces of these tests live in.
+const NET: &str = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network";
+
+/// The body of network interface with one configuration in the declared
+/// subnet, using the public address `pip`.
+fn nic_body(pip: &str) -> Value {
+    json!({"location": "westeurope", "properties": {"ipConfigurations": [{"name": "ipconfig1", "properties": {
+        "subnet": {"id": format!("{NET}/virtualNetworks/v/subnets/d")}, "publicIPAddress": {"id": pip}}}]}})
+}
+
 async fn arm() -> EmulatorHandle {
     Emulator::builder()
         .personality(Personality::azure())
@@ -315,9 +325,8 @@ async fn resources_live_in_existing_groups_and_paths_ignore_case() {
 #[tokio::test]
 async fn a_vm_uses_an_existing_nic_which_cannot_be_deleted_or_shared_meanwhile() {
     let emulator = arm().await;
-    let net = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network";
-    let pip = format!("{net}/publicIPAddresses/pip-1");
-    let nic = format!("{net}/networkInterfaces/nic-1");
+    let pip = format!("{NET}/publicIPAddresses/pip-1");
+    let nic = format!("{NET}/networkInterfaces/nic-1");
     let v = "?api-version=2026-03-01";
     let (status, headers, _) = call(
         &emulator,
@@ -342,8 +351,7 @@ async fn a_vm_uses_an_existing_nic_which_cannot_be_deleted_or_shared_meanwhile()
         .to_str()
         .unwrap()
         .contains("/providers/Microsoft.Network/locations/westeurope/operations/"));
-    let config = json!({"location": "westeurope", "properties": {"ipConfigurations": [{"name": "ipconfig1", "properties": {
-        "subnet": {"id": format!("{net}/virtualNetworks/v/subnets/d")}, "publicIPAddress": {"id": pip}}}]}});
+    let config = nic_body(&pip);
     let (status, _, _) = call(&emulator, "PUT", &format!("{nic}{v}"), Some(&config), false).await;
     assert_eq!(status, 201);
     assert_eq!(
@@ -518,7 +526,7 @@ async fn a_vm_list_gives_instance_views_only_as_the_spec_says() {
 #[tokio::test]
 async fn interfaces_join_existing_subnets_and_networks_outlive_their_vms() {
     let emulator = arm().await;
-    let net = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network";
+    let net = NET;
     let version = "api-version=2024-03-01";
     let vnet = format!("{net}/virtualNetworks/v");
     let subnet = format!("{vnet}/subnets/d");
@@ -626,4 +634,86 @@ async fn interfaces_join_existing_subnets_and_networks_outlive_their_vms() {
     assert_eq!(status, 202);
     let (status, _, _) = call(&emulator, "GET", &format!("{vnet}?{version}"), None, false).await;
     assert_eq!(status, 404);
+}
+
+/// A network interface and a Standard static public address made on their
+/// own hold their addresses from their creation to their deletion (Learn,
+/// "Private IP addresses" and "Public IP addresses"): the PUT answers with
+/// them, and a VM using them, deallocated and started again, changes
+/// neither.
+#[tokio::test]
+async fn interfaces_and_static_addresses_hold_their_addresses_from_creation() {
+    let emulator = arm().await;
+    let pip = format!("{NET}/publicIPAddresses/pip-1");
+    let nic = format!("{NET}/networkInterfaces/nic-1");
+    let v = "?api-version=2024-03-01";
+    // Standard and static, the defaults.
+    let (status, _, created) = call(
+        &emulator,
+        "PUT",
+        &format!("{pip}{v}"),
+        Some(&json!({"location": "westeurope"})),
+        false,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let public = created["properties"]["ipAddress"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let config = nic_body(&pip);
+    let (status, _, created) =
+        call(&emulator, "PUT", &format!("{nic}{v}"), Some(&config), false).await;
+    assert_eq!(status, 201);
+    let private_at = "/properties/ipConfigurations/0/properties/privateIPAddress";
+    let private = created
+        .pointer(private_at)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A PUT again (an update) keeps them.
+    let (_, _, again) = call(&emulator, "PUT", &format!("{nic}{v}"), Some(&config), false).await;
+    assert_eq!(again.pointer(private_at).unwrap(), private.as_str());
+
+    let mut vm = body(json!({}));
+    vm["properties"]["networkProfile"] = json!({"networkInterfaces": [{"id": nic}]});
+    let (status, _, _) = call(
+        &emulator,
+        "PUT",
+        &format!("{VM}?api-version=2024-07-01"),
+        Some(&vm),
+        false,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let shown = |what: String| {
+        let emulator = &emulator;
+        async move { call(emulator, "GET", &what, None, false).await.2 }
+    };
+    for action in ["", "deallocate", "start"] {
+        if !action.is_empty() {
+            let (status, _, _) = call(
+                &emulator,
+                "POST",
+                &format!("{VM}/{action}?api-version=2024-07-01"),
+                None,
+                false,
+            )
+            .await;
+            assert_eq!(status, 202, "{action}");
+        }
+        let nic_now = shown(format!("{nic}{v}")).await;
+        assert_eq!(
+            nic_now.pointer(private_at).unwrap(),
+            private.as_str(),
+            "{action}"
+        );
+        let pip_now = shown(format!("{pip}{v}")).await;
+        assert_eq!(
+            pip_now["properties"]["ipAddress"],
+            public.as_str(),
+            "{action}"
+        );
+    }
 }

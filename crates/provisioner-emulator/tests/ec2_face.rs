@@ -598,3 +598,24 @@ async fn images_are_found_by_owner_and_name() {
         (400, "InvalidParameterValue")
     );
 }
+
+/// A client token used again with another Availability Zone is a changed
+/// parameter: `IdempotentParameterMismatch`, and no second instance (the
+/// API reference, "Ensuring idempotency": "If you retry a request with the
+/// same client token, but change one or more of the API parameters, the
+/// IdempotentParameterMismatch error is returned"; only another Region
+/// launches again).
+#[tokio::test]
+async fn a_client_token_used_again_in_another_zone_is_a_mismatch() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let in_zone =
+        |zone: &str| format!("{RUN}&ClientToken=tok-az&Placement.AvailabilityZone={zone}");
+    let (status, _) = ec2(&emulator, &in_zone("us-east-1a")).await;
+    assert_eq!(status, 200);
+    let (status, body) = ec2(&emulator, &in_zone("us-east-1b")).await;
+    assert_eq!(
+        (status, between(&body, "<Code>", "</Code>")),
+        (400, "IdempotentParameterMismatch")
+    );
+    assert_eq!(emulator.cloud().live_instances(), 1);
+}

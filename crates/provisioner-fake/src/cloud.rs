@@ -490,6 +490,11 @@ impl Instance {
             && mine.tags == config.tags
             && mine.disk_size_gb == config.disk_size_gb
             && mine.user_data == config.user_data
+            // Another zone, subnet or market is another request: EC2's
+            // "change one or more of the API parameters" (Ensuring
+            // idempotency).
+            && mine.placement == config.placement
+            && mine.capacity == config.capacity
     }
 }
 
@@ -1407,6 +1412,32 @@ impl FakeCloud {
     pub fn holds_live(&self, id: &str) -> bool {
         self.held_state(id)
             .is_some_and(|s| s != CloudInstanceState::Terminated)
+    }
+
+    /// Takes an address from the cloud's private (or public) pool for a
+    /// resource a face keeps apart from instances (an Azure network
+    /// interface or public address, which holds its address from its
+    /// creation to its deletion), so that no instance gets it meanwhile;
+    /// `None` when the pool is empty. Give it back with
+    /// [`release_address`](Self::release_address).
+    pub fn allocate_address(&self, public: bool) -> Option<Ipv4Addr> {
+        let mut model = self.lock();
+        if public {
+            model.public.allocate()
+        } else {
+            model.private.allocate()
+        }
+    }
+
+    /// Gives back an address [`allocate_address`](Self::allocate_address)
+    /// took.
+    pub fn release_address(&self, address: Ipv4Addr, public: bool) {
+        let mut model = self.lock();
+        if public {
+            model.public.release(address);
+        } else {
+            model.private.release(address);
+        }
     }
 
     /// The records of the visible instances whose wire attributes `keep`

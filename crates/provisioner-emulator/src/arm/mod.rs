@@ -242,6 +242,10 @@ pub(crate) struct ArmState {
     /// their id → their body: created by a PUT, or left behind by a VM
     /// whose `deleteOption` for them was `Detach`.
     resources: Mutex<HashMap<String, Value>>,
+    /// The address each network interface or public address made by a PUT
+    /// holds from its creation to its deletion, taken from the model's
+    /// pools (true: public), by [`key`] of its id.
+    addresses: Mutex<HashMap<String, (std::net::Ipv4Addr, bool)>>,
     /// The power actions callers made (the activity log, `activity.rs`).
     activity: ActivityLog,
 }

@@ -5,8 +5,10 @@
 //!
 //! A resource created with its VM is drawn from the VM's record while the
 //! VM lives; one that exists on its own (a PUT, or left behind by a
-//! `Detach` delete option) is kept in [`ArmState`]'s `resources`, and shows
-//! its VM's addresses while a VM uses it.
+//! `Detach` delete option) is kept in [`ArmState`]'s `resources`. One made
+//! by a PUT holds its address from creation to deletion (a NIC's private
+//! address, a static public one), taken from the model's pools; one left
+//! behind by a VM shows its VM's addresses.
 
 use super::*;
 
@@ -59,15 +61,18 @@ impl Kind {
             NIC_KIND => {
                 body["properties"]["virtualMachine"] = json!({ "id": vm_id });
                 body["properties"]["primary"] = true.into();
+                // One made by a PUT holds its own address.
                 if let (Some(ip), Some(config)) = (
                     r.private_ip,
                     body.pointer_mut("/properties/ipConfigurations/0/properties"),
                 ) {
-                    config["privateIPAddress"] = ip.to_string().into();
+                    if config.get("privateIPAddress").is_none() {
+                        config["privateIPAddress"] = ip.to_string().into();
+                    }
                 }
             }
             PIP_KIND => {
-                if let Some(ip) = r.public_ip {
+                if let (Some(ip), None) = (r.public_ip, body["properties"].get("ipAddress")) {
                     body["properties"]["ipAddress"] = ip.to_string().into();
                 }
             }
@@ -357,6 +362,14 @@ pub(super) async fn put_pip(
         if let Some(config) = previous.and_then(|p| p.pointer("/properties/ipConfiguration")) {
             pip["properties"]["ipConfiguration"] = config.clone();
         }
+        // A static address is assigned at creation and kept until the
+        // resource is deleted (Learn, "Public IP addresses"); a dynamic one
+        // only while it is associated with a running resource.
+        if method.eq_ignore_ascii_case("Static") {
+            if let Some(ip) = state.arm().hold_address(&state.cloud, &id, true) {
+                pip["properties"]["ipAddress"] = ip.to_string().into();
+            }
+        }
         let status = if previous.is_some() {
             StatusCode::OK
         } else {
@@ -455,6 +468,19 @@ pub(super) async fn put_nic(
                 "provisioningState": "Succeeded",
             },
         });
+        // The interface's address, from the subnet at its creation, is its
+        // own until it is deleted (Learn, "Private IP addresses"), whatever
+        // the VM using it does: one asked for, else one from the pool.
+        let private = match str_at(config, "/properties/privateIPAddress") {
+            Some(asked) => Some(asked.to_owned()),
+            None => state
+                .arm()
+                .hold_address(&state.cloud, &id, false)
+                .map(|ip| ip.to_string()),
+        };
+        if let Some(private) = private {
+            ip_config["properties"]["privateIPAddress"] = private.into();
+        }
         if let Some(pip) = pip {
             ip_config["properties"]["publicIPAddress"] = json!({ "id": pip });
         }
@@ -553,6 +579,7 @@ async fn delete_network(
                     format!("Resource {id} is in use by a virtual machine."),
                 ));
             }
+            state.arm().free_address(&state.cloud, &id);
             if what.kind == NIC_KIND {
                 if let Some(pip) = str_at(&body, "/properties/ipConfigurations/0/properties/publicIPAddress/id") {
                     if let Some(p) = resources.get_mut(&key(pip)).and_then(|p| p["properties"].as_object_mut()) {
@@ -595,6 +622,31 @@ pub(super) async fn delete_pip(
 }
 
 impl ArmState {
+    /// The address the resource `id` (made by a PUT) holds: the one it has,
+    /// else one taken from the model's pool now; `None` when the pool is
+    /// empty. Locks `addresses` after `resources` where both are held.
+    pub(super) fn hold_address(
+        &self,
+        cloud: &provisioner_fake::FakeCloud,
+        id: &str,
+        public: bool,
+    ) -> Option<std::net::Ipv4Addr> {
+        let mut held = lock(&self.addresses);
+        if let Some((ip, _)) = held.get(&key(id)) {
+            return Some(*ip);
+        }
+        let ip = cloud.allocate_address(public)?;
+        held.insert(key(id), (ip, public));
+        Some(ip)
+    }
+
+    /// Gives back the address of a deleted resource, if it held one.
+    pub(super) fn free_address(&self, cloud: &provisioner_fake::FakeCloud, id: &str) {
+        if let Some((ip, public)) = lock(&self.addresses).remove(&key(id)) {
+            cloud.release_address(ip, public);
+        }
+    }
+
     /// The network interfaces, public addresses and disks that exist on
     /// their own and that no VM holds: what a launch left behind (or a
     /// caller made and has not used yet).
