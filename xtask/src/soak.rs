@@ -20,6 +20,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use provisioner_core::backoff::Backoff;
 use provisioner_core::contract::FaultInjector;
 use provisioner_core::sweep::{Sweep, SweepReport};
 use provisioner_core::{
@@ -341,7 +342,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = CoreResult<T>>,
 {
-    let mut pause = Duration::from_millis(5);
+    let mut backoff = Backoff::new(Duration::from_millis(5), Duration::from_millis(500));
     let mut attempt = 1;
     loop {
         let result = call().await;
@@ -349,9 +350,7 @@ where
         match result {
             Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
                 *errors += 1;
-                let wait = e.retry_after().unwrap_or(pause).min(Duration::from_secs(2));
-                tokio::time::sleep(wait).await;
-                pause = (pause * 2).min(Duration::from_millis(500));
+                tokio::time::sleep(backoff.after(&e, Duration::from_secs(2))).await;
                 attempt += 1;
             }
             Err(e) => {

@@ -20,6 +20,7 @@
 //!   message, the codes of `details[]` and Retry-After, which `errors.rs`
 //!   classifies.
 
+use provisioner_core::backoff::Backoff;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -193,6 +194,7 @@ impl ArmTransport {
     async fn send_with_retries(&self, request: &Request) -> PolicyResult {
         let deadline = self.deadlines().attempt;
         let mut attempt = 0;
+        let mut backoff = Backoff::new(self.first_backoff, Duration::from_secs(30));
         loop {
             match self.attempt(request, deadline).await {
                 Ok(response) if response.status().is_success() => return Ok(response),
@@ -201,18 +203,19 @@ impl ArmTransport {
                     let body = body.collect().await?;
                     let failure = ArmFailure::parse(u16::from(status), &headers, &body);
                     let wait = is_retryable(failure.status)
-                        .then(|| self.wait_before_retry(attempt, failure.retry_after))
+                        .then(|| self.wait_before_retry(attempt, &mut backoff, failure.retry_after))
                         .flatten();
                     match wait {
                         Some(wait) => tokio::time::sleep(wait).await,
                         None => return Err(failure.into_error()),
                     }
                 }
-                Err(e) if e.kind() == &ErrorKind::Io => match self.wait_before_retry(attempt, None)
-                {
-                    Some(wait) => tokio::time::sleep(wait).await,
-                    None => return Err(e),
-                },
+                Err(e) if e.kind() == &ErrorKind::Io => {
+                    match self.wait_before_retry(attempt, &mut backoff, None) {
+                        Some(wait) => tokio::time::sleep(wait).await,
+                        None => return Err(e),
+                    }
+                }
                 Err(e) => return Err(e),
             }
             attempt += 1;
@@ -223,20 +226,23 @@ impl ArmTransport {
         Duration::from_millis(self.max_retry_after_ms.load(Ordering::Relaxed))
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
-        (self.first_backoff * 2u32.saturating_pow(attempt)).min(Duration::from_secs(30))
-    }
-
     /// The wait before another attempt, or `None` when the answer goes to
-    /// the caller now.
-    fn wait_before_retry(&self, attempt: u32, retry_after: Option<Duration>) -> Option<Duration> {
+    /// the caller now (the last attempt, or a Retry-After longer than this
+    /// transport takes).
+    fn wait_before_retry(
+        &self,
+        attempt: u32,
+        backoff: &mut Backoff,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
         if attempt >= self.max_retries {
             return None;
         }
+        let own = backoff.next_pause();
         match retry_after {
             Some(asked) if asked > self.max_retry_after() => None,
             Some(asked) => Some(asked),
-            None => Some(self.backoff(attempt)),
+            None => Some(own),
         }
     }
 }
@@ -281,18 +287,20 @@ mod tests {
     #[test]
     fn a_retry_after_beyond_the_cap_is_not_waited() {
         let transport = ArmTransport::new(Duration::from_secs(60));
+        let mut backoff = Backoff::new(transport.first_backoff, Duration::from_secs(30));
         assert_eq!(
-            transport.wait_before_retry(0, Some(Duration::from_secs(5))),
+            transport.wait_before_retry(0, &mut backoff, Some(Duration::from_secs(5))),
             Some(Duration::from_secs(5))
         );
         assert_eq!(
-            transport.wait_before_retry(0, Some(Duration::from_secs(1200))),
+            transport.wait_before_retry(1, &mut backoff, Some(Duration::from_secs(1200))),
             None
         );
-        assert_eq!(transport.wait_before_retry(3, None), None);
+        assert_eq!(transport.wait_before_retry(3, &mut backoff, None), None);
+        // Its own pause doubled with each attempt, whatever was waited.
         assert_eq!(
-            transport.wait_before_retry(1, None),
-            Some(Duration::from_millis(1600))
+            transport.wait_before_retry(2, &mut backoff, None),
+            Some(Duration::from_millis(3200))
         );
     }
 }

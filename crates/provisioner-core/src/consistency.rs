@@ -155,12 +155,12 @@ impl RecentLaunches {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let mut delay = Duration::from_millis(50);
+        let mut backoff =
+            crate::backoff::Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
         loop {
             match op().await {
                 Err(e) if e.is_not_found() && self.contains(id) => {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(2));
+                    tokio::time::sleep(backoff.next_pause()).await;
                 }
                 other => return other,
             }

@@ -39,6 +39,7 @@
 //! }
 //! ```
 
+pub mod backoff;
 pub mod batch;
 mod capacity;
 mod deadline;

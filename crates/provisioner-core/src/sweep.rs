@@ -23,6 +23,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::backoff::Backoff;
+
 use crate::{
     CloudInstanceState, Error, InstanceFilter, InstanceInfo, InstanceProvisioner, Orphan, OwnerId,
     Result, Tags,
@@ -194,18 +196,12 @@ impl Sweep {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        let mut pause = Duration::from_millis(50);
+        let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
         let mut attempt = 1;
         loop {
             match call().await {
                 Err(e) if e.is_retryable() && attempt < self.attempts => {
-                    tokio::time::sleep(
-                        e.retry_after()
-                            .unwrap_or(pause)
-                            .min(Duration::from_secs(30)),
-                    )
-                    .await;
-                    pause = (pause * 2).min(Duration::from_secs(5));
+                    tokio::time::sleep(backoff.after(&e, Duration::from_secs(30))).await;
                     attempt += 1;
                 }
                 other => return other,

@@ -44,7 +44,7 @@ pub trait InstanceProvisionerExt: InstanceProvisioner {
         deadline: Duration,
     ) -> Result<InstanceStatus> {
         let give_up = Instant::now() + deadline;
-        let mut pause = FIRST_POLL;
+        let mut polls = crate::backoff::Backoff::new(FIRST_POLL, MAX_POLL);
         loop {
             let last = match self.describe_instance(instance_id).await {
                 Ok(status) if states.contains(&status.state) => return Ok(status),
@@ -82,8 +82,7 @@ pub trait InstanceProvisionerExt: InstanceProvisioner {
                     context: None,
                 });
             }
-            tokio::time::sleep(pause.min(give_up - now)).await;
-            pause = (pause * 2).min(MAX_POLL);
+            tokio::time::sleep(polls.next_pause().min(give_up - now)).await;
         }
     }
 

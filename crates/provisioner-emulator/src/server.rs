@@ -1,6 +1,7 @@
 //! The HTTP server: an accept loop over hyper's HTTP/1 connections, serving
 //! one axum router, that honours [`DropConnection`] markers.
 
+use provisioner_core::backoff::Backoff;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,7 +48,8 @@ pub(crate) async fn serve(
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     // After a failed accept (out of file descriptors, say), wait before the
     // next one instead of spinning; the wait doubles up to a second.
-    let mut pause = Duration::from_millis(5);
+    let calm = || Backoff::new(Duration::from_millis(5), Duration::from_secs(1));
+    let mut pauses = calm();
     loop {
         let permit = tokio::select! {
             permit = Arc::clone(&slots).acquire_owned() => match permit {
@@ -61,14 +63,13 @@ pub(crate) async fn serve(
                 Ok(pair) => pair,
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(1));
+                    tokio::time::sleep(pauses.next_pause()).await;
                     continue;
                 }
             },
             _ = &mut shutdown => return,
         };
-        pause = Duration::from_millis(5);
+        pauses = calm();
         let (app, counts) = (app.clone(), Arc::clone(&counts));
         match tls.clone() {
             None => {

@@ -145,7 +145,7 @@ impl Run {
     {
         let timing = self.subject.timing;
         let deadline = tokio::time::Instant::now() + timing.deadline;
-        let mut pause = timing.first_poll;
+        let mut polls = crate::backoff::Backoff::new(timing.first_poll, timing.max_poll);
         loop {
             let last = match probe().await {
                 Ok(Seen::Ready(value)) => return Ok(value),
@@ -153,11 +153,11 @@ impl Run {
                 Err(e) if e.is_retryable() => format!("retryable error {e}"),
                 Err(e) => fail!("{what}: unexpected error: {e}"),
             };
+            let pause = polls.next_pause();
             if tokio::time::Instant::now() + pause > deadline {
                 fail!("{what}: not within {:?}; last saw {last}", timing.deadline);
             }
             tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(timing.max_poll);
         }
     }
 

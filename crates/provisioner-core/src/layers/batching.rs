@@ -259,14 +259,12 @@ impl<T: Clone + Send + 'static> Queue<T> {
             }
         }
         let mut attempt = 0;
+        let mut backoff = crate::backoff::Backoff::new(self.policy.retry_pause, Duration::MAX);
         let outcome = loop {
             match (self.call)(Arc::clone(&self.inner), unique.clone()).await {
                 Err(e) if e.is_retryable() && attempt < self.policy.batch_retries => {
-                    let pause = e
-                        .retry_after()
-                        .unwrap_or(self.policy.retry_pause * 2u32.saturating_pow(attempt));
                     attempt += 1;
-                    tokio::time::sleep(pause).await;
+                    tokio::time::sleep(backoff.after(&e, Duration::MAX)).await;
                 }
                 Ok(results) if results.len() != unique.len() => {
                     break Err(Error::Unavailable {

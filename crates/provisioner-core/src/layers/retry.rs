@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::{naming, InstanceConfig, InstanceProvisioner, Result, DEFAULT_MAX_RETRY_AFTER};
 
 use super::layer;
+use crate::backoff::Backoff;
 use crate::Operation;
 
 /// How a [`Retry`] layer retries.
@@ -140,18 +141,12 @@ impl Retry {
 
     /// A backoff between half and all of `base`, so that callers retrying
     /// together spread out.
-    fn jittered(base: Duration) -> Duration {
-        let draw = naming::stable_hash(naming::fresh_token("jitter").as_bytes());
-        let fraction = 0.5 + (draw % 1000) as f64 / 2000.0;
-        base.mul_f64(fraction)
-    }
-
     async fn around<T, F, Fut>(&self, _op: Operation, _id: &str, mut call: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let mut backoff = self.policy.first_backoff;
+        let mut backoff = Backoff::new(self.policy.first_backoff, self.policy.max_backoff);
         let mut attempt = 1;
         loop {
             match call().await {
@@ -160,16 +155,18 @@ impl Retry {
                     return Ok(value);
                 }
                 Err(e) if e.is_retryable() && attempt < self.policy.attempts => {
+                    // A Retry-After longer than the policy takes ends the
+                    // retries: the caller decides what to do with so long.
+                    let own = Backoff::jittered(backoff.next_pause());
                     let wait = match e.retry_after() {
                         Some(asked) if asked > self.policy.max_retry_after => return Err(e),
                         Some(asked) => asked,
-                        None => Self::jittered(backoff),
+                        None => own,
                     };
                     if !self.budget.withdraw() {
                         return Err(e);
                     }
                     tokio::time::sleep(wait).await;
-                    backoff = (backoff * 2).min(self.policy.max_backoff);
                     attempt += 1;
                 }
                 Err(e) => return Err(e),
