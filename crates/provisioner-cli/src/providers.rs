@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use provisioner_azure::{AzureLaunchConfig, AzureProvisioner, AzureScope};
-use provisioner_core::layers::{RateLimit, RateLimitPolicy, Retry};
+use provisioner_core::layers::{RateLimitPolicy, Stack};
 use provisioner_core::InstanceProvisioner;
 use provisioner_ec2::{emulator_client, Ec2LaunchConfig, Ec2Provisioner};
 use provisioner_fake::{FakeCloud, FakeProvisioner};
@@ -34,8 +34,7 @@ pub(crate) async fn build(
         Provider::Gcp => RateLimitPolicy::gcp(),
         Provider::Azure => RateLimitPolicy::azure(),
     };
-    let paced = Arc::new(RateLimit::new(cloud, policy));
-    Ok(Arc::new(Retry::new(paced)))
+    Ok(Stack::new(cloud).rate_limit(policy).retry().build())
 }
 
 async fn cloud(

@@ -42,20 +42,18 @@ provisioner_core::contract_tests!(subject);
 /// would run, on one wire provider.
 mod layered {
     use super::*;
-    use provisioner_core::layers::{
-        ConcurrencyLimit, Metrics, RateLimit, RateLimitPolicy, Retry, Timeout, Traced,
-    };
-    use provisioner_core::InstanceProvisioner;
+    use provisioner_core::layers::{RateLimitPolicy, Stack};
 
     async fn subject() -> ContractSubject {
         super::subject().await.wrapped(|ec2| {
-            let limited = Arc::new(ConcurrencyLimit::new(ec2, 8));
-            let bounded = Arc::new(Timeout::new(limited, std::time::Duration::from_secs(60)));
-            let paced = Arc::new(RateLimit::new(bounded, RateLimitPolicy::ec2()));
-            let retried = Arc::new(Retry::new(paced));
-            let measured = Arc::new(Metrics::new(retried));
-            let stack: Arc<dyn InstanceProvisioner> = Arc::new(Traced::new(measured));
-            stack
+            Stack::new(ec2)
+                .concurrency_limit(8)
+                .timeout(std::time::Duration::from_secs(60))
+                .rate_limit(RateLimitPolicy::ec2())
+                .retry()
+                .metrics()
+                .traced()
+                .build()
         })
     }
     provisioner_core::contract_tests!(subject);

@@ -69,9 +69,7 @@ mod eventually_consistent {
 /// The whole suite through every layer, stacked: what a fleet would run.
 mod layered {
     use super::*;
-    use provisioner_core::layers::{
-        ConcurrencyLimit, Metrics, RateLimit, RateLimitPolicy, Retry, Timeout, Traced,
-    };
+    use provisioner_core::layers::{RateLimitPolicy, Stack};
     use provisioner_core::InstanceProvisioner;
 
     async fn subject() -> ContractSubject {
@@ -82,12 +80,14 @@ mod layered {
         let faults = Arc::new(cloud.clone());
         let fake: Arc<dyn InstanceProvisioner> =
             Arc::new(FakeProvisioner::new(cloud).with_page_size(2));
-        let limited = Arc::new(ConcurrencyLimit::new(fake, 8));
-        let bounded = Arc::new(Timeout::new(limited, Duration::from_secs(30)));
-        let paced = Arc::new(RateLimit::new(bounded, RateLimitPolicy::ec2()));
-        let retried = Arc::new(Retry::new(paced));
-        let measured = Arc::new(Metrics::new(retried));
-        let stack: Arc<dyn InstanceProvisioner> = Arc::new(Traced::new(measured));
+        let stack = Stack::new(fake)
+            .concurrency_limit(8)
+            .timeout(Duration::from_secs(30))
+            .rate_limit(RateLimitPolicy::ec2())
+            .retry()
+            .metrics()
+            .traced()
+            .build();
         ContractSubject::new(
             stack,
             InstanceConfig::new("img-contract", "small"),

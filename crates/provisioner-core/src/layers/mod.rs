@@ -20,17 +20,21 @@
 //!   (governor), with presets from the clouds' documented limits, that
 //!   holds an operation back after the cloud throttled it.
 //!
+//! [`Stack`] builds a stack in one expression, from the cloud outwards:
+//!
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use provisioner_core::layers::{ConcurrencyLimit, Retry, Timeout, Traced};
+//! use provisioner_core::layers::Stack;
 //! use provisioner_core::InstanceProvisioner;
 //!
 //! fn stack(cloud: Arc<dyn InstanceProvisioner>) -> Arc<dyn InstanceProvisioner> {
-//!     let limited = Arc::new(ConcurrencyLimit::new(cloud, 32));
-//!     let bounded = Arc::new(Timeout::new(limited, Duration::from_secs(120)));
-//!     let retried = Arc::new(Retry::new(bounded));
-//!     Arc::new(Traced::new(retried))
+//!     Stack::new(cloud)
+//!         .concurrency_limit(32)
+//!         .timeout(Duration::from_secs(120))
+//!         .retry()
+//!         .traced()
+//!         .build()
 //! }
 //! ```
 
@@ -41,6 +45,7 @@ mod metrics;
 #[cfg(feature = "rate-limit")]
 mod rate_limit;
 mod retry;
+mod stack;
 mod timeout;
 mod traced;
 
@@ -51,6 +56,7 @@ pub use concurrency::ConcurrencyLimit;
 #[cfg(feature = "rate-limit")]
 pub use rate_limit::{Bucket, RateLimit, RateLimitPolicy};
 pub use retry::{Retry, RetryBudget, RetryPolicy};
+pub use stack::Stack;
 pub use timeout::Timeout;
 pub use traced::Traced;
 
