@@ -46,4 +46,4 @@ impl ConcurrencyLimit {
     }
 }
 
-layer!(ConcurrencyLimit, launch = |_, config| config.clone());
+layer!(ConcurrencyLimit);

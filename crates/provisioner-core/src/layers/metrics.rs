@@ -60,4 +60,4 @@ impl Metrics {
     }
 }
 
-layer!(Metrics, launch = |_, config| config.clone());
+layer!(Metrics);

@@ -82,8 +82,15 @@ pub(crate) fn outcome<T>(result: &crate::Result<T>) -> &'static str {
 
 /// Implements [`InstanceProvisioner`] for a layer that has `inner` (the
 /// wrapped provisioner) and an `around(op, id, call)` method running each
-/// call; `launch` maps the launch config first (`|config| config`).
+/// call; `launch` maps the launch config first, borrowing it when it
+/// changes nothing (a layer without `launch` passes it on as it came).
 macro_rules! layer {
+    ($layer:ty) => {
+        $crate::layers::layer!(
+            $layer,
+            launch = |_, config| { std::borrow::Cow::Borrowed(config) }
+        );
+    };
     ($layer:ty, launch = $prepare:expr) => {
         #[async_trait::async_trait]
         impl $crate::InstanceProvisioner for $layer {
@@ -91,8 +98,10 @@ macro_rules! layer {
                 &self,
                 config: &$crate::InstanceConfig,
             ) -> $crate::Result<$crate::InstanceInfo> {
-                let prepare: fn(&Self, &$crate::InstanceConfig) -> $crate::InstanceConfig =
-                    $prepare;
+                let prepare: for<'c> fn(
+                    &Self,
+                    &'c $crate::InstanceConfig,
+                ) -> std::borrow::Cow<'c, $crate::InstanceConfig> = $prepare;
                 let config = prepare(self, config);
                 self.around($crate::Operation::Launch, "", || {
                     self.inner.launch_instance(&config)

@@ -174,4 +174,4 @@ impl RateLimit {
     }
 }
 
-layer!(RateLimit, launch = |_, config| config.clone());
+layer!(RateLimit);

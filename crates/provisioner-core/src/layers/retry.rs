@@ -1,6 +1,7 @@
 //! [`Retry`]: retries what may succeed later, and never creates a second
 //! instance doing so.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -131,16 +132,15 @@ impl Retry {
         self
     }
 
-    fn keyed(&self, config: &InstanceConfig) -> InstanceConfig {
-        let mut config = config.clone();
-        if config.idempotency_key.is_none() {
-            config.idempotency_key = Some(naming::fresh_token("retry"));
+    fn keyed<'c>(&self, config: &'c InstanceConfig) -> Cow<'c, InstanceConfig> {
+        if config.idempotency_key.is_some() {
+            return Cow::Borrowed(config);
         }
-        config
+        let mut config = config.clone();
+        config.idempotency_key = Some(naming::fresh_token("retry"));
+        Cow::Owned(config)
     }
 
-    /// A backoff between half and all of `base`, so that callers retrying
-    /// together spread out.
     async fn around<T, F, Fut>(&self, _op: Operation, _id: &str, mut call: F) -> Result<T>
     where
         F: FnMut() -> Fut,

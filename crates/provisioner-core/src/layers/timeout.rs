@@ -53,4 +53,4 @@ impl Timeout {
     }
 }
 
-layer!(Timeout, launch = |_, config| config.clone());
+layer!(Timeout);

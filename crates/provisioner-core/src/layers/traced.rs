@@ -69,4 +69,4 @@ impl Traced {
     }
 }
 
-layer!(Traced, launch = |_, config| config.clone());
+layer!(Traced);
