@@ -221,12 +221,13 @@ impl Run {
         ids.sort_unstable();
         ids.dedup();
         for id in ids {
-            let mut pause = Duration::from_millis(20);
+            // About 1.5 s over four retries, or what Retry-After asks.
+            let mut backoff =
+                crate::backoff::Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
             for _attempt in 0..5 {
                 match self.provisioner().terminate_instance(&id).await {
                     Err(e) if e.is_retryable() => {
-                        tokio::time::sleep(pause).await;
-                        pause *= 4;
+                        tokio::time::sleep(backoff.after(&e, Duration::from_secs(30))).await;
                     }
                     Err(e) => {
                         tracing::warn!(run = %self.run_id, %id, error = %e, "cleanup: terminate failed");
