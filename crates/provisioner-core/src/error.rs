@@ -4,8 +4,12 @@ use std::time::Duration;
 
 use crate::Operation;
 
-/// A boxed error kept as the source of an [`Error`].
+/// A boxed error, as providers hand the underlying error over.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The underlying error an [`ErrorContext`] keeps: shared, so that an
+/// [`Error`] is `Clone` (one failed batch call answers every caller in it).
+pub type SharedError = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The longest a provider waits on a cloud's Retry-After inside one call
 /// before it gives the throttling to the caller instead (as
@@ -25,7 +29,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// error) as its [`source`](std::error::Error::source), so a log of the
 /// error chain carries it and [`Error::context`] reads it. `Display` is one
 /// line; it and the context never contain credentials or user data.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The input is invalid. `field` names the offending input (`image`,
@@ -180,7 +184,7 @@ pub enum Error {
 /// 5c1b…`. Nothing here holds credentials or user data: codes and request
 /// ids are the cloud's, and the SDK errors kept as sources carry the
 /// response, never the request.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ErrorContext {
     /// The provider (`"ec2"`, `"gcp"`, `"azure"`, `"fake"`, …).
@@ -196,7 +200,7 @@ pub struct ErrorContext {
     /// case or the cloud's own logs.
     pub request_id: Option<String>,
     /// The underlying error.
-    pub source: Option<BoxError>,
+    pub source: Option<SharedError>,
 }
 
 impl ErrorContext {
@@ -233,7 +237,7 @@ impl ErrorContext {
 
     /// With the underlying error.
     pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
-        self.source = Some(source.into());
+        self.source = Some(SharedError::from(source.into()));
         self
     }
 
@@ -362,117 +366,6 @@ impl Error {
     }
 }
 
-impl Error {
-    /// A copy for one more of the callers that shared one failed call (a
-    /// batch): the same class, fields and context; the underlying error,
-    /// which cannot be copied, becomes its text.
-    pub fn for_another_caller(&self) -> Error {
-        let context = |c: &Option<Box<ErrorContext>>| {
-            c.as_deref().map(|c| {
-                Box::new(ErrorContext {
-                    provider: c.provider,
-                    operation: c.operation,
-                    code: c.code.clone(),
-                    request_id: c.request_id.clone(),
-                    source: c.source.as_ref().map(|s| s.to_string().into()),
-                })
-            })
-        };
-        match self {
-            Self::InvalidArgument {
-                field,
-                reason,
-                context: c,
-            } => Self::InvalidArgument {
-                field: field.clone(),
-                reason: reason.clone(),
-                context: context(c),
-            },
-            Self::NotFound {
-                instance_id,
-                context: c,
-            } => Self::NotFound {
-                instance_id: instance_id.clone(),
-                context: context(c),
-            },
-            Self::InvalidState {
-                instance_id,
-                message,
-                context: c,
-            } => Self::InvalidState {
-                instance_id: instance_id.clone(),
-                message: message.clone(),
-                context: context(c),
-            },
-            Self::Throttled {
-                retry_after,
-                message,
-                context: c,
-            } => Self::Throttled {
-                retry_after: *retry_after,
-                message: message.clone(),
-                context: context(c),
-            },
-            Self::InsufficientCapacity {
-                message,
-                context: c,
-            } => Self::InsufficientCapacity {
-                message: message.clone(),
-                context: context(c),
-            },
-            Self::PriceTooLow {
-                message,
-                context: c,
-            } => Self::PriceTooLow {
-                message: message.clone(),
-                context: context(c),
-            },
-            Self::QuotaExceeded {
-                message,
-                context: c,
-            } => Self::QuotaExceeded {
-                message: message.clone(),
-                context: context(c),
-            },
-            Self::Unauthenticated {
-                message,
-                context: c,
-            } => Self::Unauthenticated {
-                message: message.clone(),
-                context: context(c),
-            },
-            Self::PermissionDenied {
-                message,
-                context: c,
-            } => Self::PermissionDenied {
-                message: message.clone(),
-                context: context(c),
-            },
-            Self::Unavailable {
-                message,
-                context: c,
-            } => Self::Unavailable {
-                message: message.clone(),
-                context: context(c),
-            },
-            Self::DeadlineExceeded {
-                message,
-                context: c,
-            } => Self::DeadlineExceeded {
-                message: message.clone(),
-                context: context(c),
-            },
-            Self::Provider {
-                message,
-                context: c,
-            } => Self::Provider {
-                message: message.clone(),
-                context: context(c),
-            },
-        }
-    }
-}
-
 /// `ec2 error` or `ec2 error SomeCode`: who made an [`Error::Provider`],
 /// for its one line.
 fn origin(context: &Option<Box<ErrorContext>>) -> String {
@@ -595,7 +488,7 @@ impl ErrorClass {
             .with_code(code)
             .with_request_id(request_id);
         context.operation = operation;
-        context.source = source;
+        context.source = source.map(SharedError::from);
         let context = Some(Box::new(context));
         match self {
             Self::NotFound => Error::NotFound {
@@ -738,6 +631,28 @@ mod tests {
         );
         let e = Error::provider(ErrorContext::new("ec2").with_code("Odd.Code"), "odd");
         assert_eq!(e.to_string(), "ec2 error Odd.Code: odd");
+    }
+
+    /// One failed batch call answers every caller in it: a clone keeps the
+    /// class, the context and the underlying error itself (shared), not
+    /// only its text.
+    #[test]
+    fn a_clone_keeps_the_context_and_the_source() {
+        let e = ErrorClass::Throttled.into_error(ProviderFailure {
+            request_id: "req-7".into(),
+            source: Some("connection reset".into()),
+            ..ProviderFailure::new("ec2", "RequestLimitExceeded", "slow down")
+        });
+        let copy = e.clone();
+        assert_eq!(copy.to_string(), e.to_string());
+        assert!(copy.is_retryable());
+        let (a, b) = (e.context().unwrap(), copy.context().unwrap());
+        assert_eq!(
+            (a.code.as_deref(), a.request_id.as_deref()),
+            (b.code.as_deref(), b.request_id.as_deref())
+        );
+        let (sa, sb) = (a.source.as_ref().unwrap(), b.source.as_ref().unwrap());
+        assert!(std::sync::Arc::ptr_eq(sa, sb), "the same error, shared");
     }
 
     #[test]

@@ -397,7 +397,7 @@ impl InstanceProvisioner for Ec2Provisioner {
                 .map(|id| {
                     check_instance_id(id)?;
                     match late.get(*id) {
-                        Some(Err(e)) => Err(e.for_another_caller()),
+                        Some(Err(e)) => Err(e.clone()),
                         _ => Ok(()),
                     }
                 })

@@ -284,7 +284,7 @@ impl<T: Clone + Send + 'static> Queue<T> {
                 for (id, tx) in waiters {
                     let result = match &results[position[&id]] {
                         Ok(value) => Ok(value.clone()),
-                        Err(e) => Err(e.for_another_caller()),
+                        Err(e) => Err(e.clone()),
                     };
                     // A caller that gave up no longer listens.
                     let _ = tx.send(result);
@@ -292,7 +292,7 @@ impl<T: Clone + Send + 'static> Queue<T> {
             }
             Err(e) => {
                 for (_, tx) in waiters {
-                    let _ = tx.send(Err(e.for_another_caller()));
+                    let _ = tx.send(Err(e.clone()));
                 }
             }
         }
