@@ -47,7 +47,8 @@
 //! `ec2:RunInstances`, `ec2:CreateTags` (tags at launch),
 //! `ec2:DescribeInstances`, `ec2:DescribeImages`, `ec2:StartInstances`,
 //! `ec2:StopInstances`, `ec2:TerminateInstances`, and `iam:PassRole` for an
-//! instance profile.
+//! instance profile; for orphans (a marked sweep), `ec2:DescribeVolumes` and
+//! `ec2:DeleteVolume`.
 //!
 //! # Example (against this project's emulator)
 //!
