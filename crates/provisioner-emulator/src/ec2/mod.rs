@@ -342,7 +342,9 @@ async fn run_instances(state: &AppState, params: &Params, request_id: &str) -> O
     attributes.insert(volumes::ROOT_DELETE.to_owned(), deletes_root.to_string());
     let launched = launch_reservation(state, &config, &attributes, min, max).await?;
     for record in &launched {
-        state.ec2_volumes.launched(record, &volume_tags);
+        state
+            .ec2_volumes
+            .launched(&state.cloud, record, &volume_tags);
     }
     Ok(Xml::response("RunInstancesResponse", request_id, |x| {
         x.leaf("reservationId", reservation_id(&launched[0]));

@@ -70,6 +70,21 @@ impl Status {
     }
 }
 
+/// How often (in launches) the table forgets the volumes that are gone.
+const PRUNE_EVERY: usize = 1024;
+
+impl Volume {
+    /// Where the volume is, or `None` once its instance's termination
+    /// deleted it.
+    fn status(&self, cloud: &FakeCloud) -> Option<Status> {
+        match (cloud.holds_live(&self.instance), self.delete_on_termination) {
+            (true, _) => Some(Status::InUse),
+            (false, false) => Some(Status::Available),
+            (false, true) => None,
+        }
+    }
+}
+
 /// The volume id of an instance's root volume: its instance's digits.
 pub(super) fn root_volume_id(instance: &str) -> String {
     format!("vol-{}", instance.trim_start_matches("i-"))
@@ -93,19 +108,23 @@ impl Volumes {
 
     /// Records the root volume of a launched instance, once (a retried
     /// RunInstances returns the same instance and its volume).
-    pub(super) fn launched(&self, r: &InstanceRecord, tags: &Tags) {
+    pub(super) fn launched(&self, cloud: &FakeCloud, r: &InstanceRecord, tags: &Tags) {
         let id = root_volume_id(&r.id);
-        lock(&self.table)
-            .entry(id.clone())
-            .or_insert_with(|| Volume {
-                id,
-                instance: r.id.to_string(),
-                size_gb: r.config.disk_size_gb.unwrap_or(IMAGE_ROOT_GB),
-                delete_on_termination: deletes_root(r),
-                tags: tags.clone(),
-                created: r.launch_time,
-                zone: r.config.placement.zone.clone().unwrap_or(ZONE.to_owned()),
-            });
+        let mut table = lock(&self.table);
+        // The volumes deleted with their instances are forgotten now and
+        // then, so that the table stays the size of what exists.
+        if table.len() % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            table.retain(|_, v| v.status(cloud).is_some());
+        }
+        table.entry(id.clone()).or_insert_with(|| Volume {
+            id,
+            instance: r.id.to_string(),
+            size_gb: r.config.disk_size_gb.unwrap_or(IMAGE_ROOT_GB),
+            delete_on_termination: deletes_root(r),
+            tags: tags.clone(),
+            created: r.launch_time,
+            zone: r.config.placement.zone.clone().unwrap_or(ZONE.to_owned()),
+        });
     }
 
     /// Every volume that exists now with its status, in id order; the
@@ -113,14 +132,12 @@ impl Volumes {
     fn settled(&self, cloud: &FakeCloud) -> Vec<(Volume, Status)> {
         let mut table = lock(&self.table);
         let mut out = Vec::with_capacity(table.len());
-        table.retain(|_, v| {
-            let status = match (cloud.holds_live(&v.instance), v.delete_on_termination) {
-                (true, _) => Status::InUse,
-                (false, false) => Status::Available,
-                (false, true) => return false,
-            };
-            out.push((v.clone(), status));
-            true
+        table.retain(|_, v| match v.status(cloud) {
+            Some(status) => {
+                out.push((v.clone(), status));
+                true
+            }
+            None => false,
         });
         out
     }

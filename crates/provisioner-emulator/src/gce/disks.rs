@@ -47,6 +47,22 @@ struct Disk {
     created: OffsetDateTime,
 }
 
+/// How often (in inserts) the table forgets the disks that are gone.
+const PRUNE_EVERY: usize = 1024;
+
+impl Disk {
+    /// Whether the disk exists and, if so, whether its instance uses it:
+    /// a disk goes with its instance when it was `autoDelete`, or when the
+    /// insert failed after acceptance.
+    fn state(&self, cloud: &FakeCloud) -> Option<bool> {
+        if cloud.holds_live(&self.instance) {
+            return Some(true);
+        }
+        let failed = cloud.vanished_launch_failure(&self.instance).is_some();
+        (!self.auto_delete && !failed).then_some(false)
+    }
+}
+
 /// The resource path of disk `name` in `zone`.
 pub(super) fn disk_path(project: &str, zone: &str, name: &str) -> String {
     format!("projects/{project}/zones/{zone}/disks/{name}")
@@ -88,7 +104,10 @@ impl Disks {
     /// Refuses an insert whose boot disk would take the name of a disk
     /// that exists.
     pub(super) fn check_free(&self, cloud: &FakeCloud, path: &str) -> Result<(), GceError> {
-        if self.settled(cloud).iter().any(|(d, _)| d.path == path) {
+        let taken = lock(&self.table)
+            .get(path)
+            .is_some_and(|d| d.state(cloud).is_some());
+        if taken {
             return Err(GceError::new(
                 StatusCode::CONFLICT,
                 "alreadyExists",
@@ -99,9 +118,20 @@ impl Disks {
     }
 
     /// Records the boot disk of an inserted instance.
-    pub(super) fn inserted(&self, project: &str, zone: &str, r: &InstanceRecord) {
+    pub(super) fn inserted(
+        &self,
+        cloud: &FakeCloud,
+        (project, zone): (&str, &str),
+        r: &InstanceRecord,
+    ) {
         let path = disk_path(project, zone, disk_name(r));
-        lock(&self.table).insert(
+        let mut table = lock(&self.table);
+        // The disks gone with their instances are forgotten now and then,
+        // so that the table stays the size of what exists.
+        if table.len() % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            table.retain(|_, d| d.state(cloud).is_some());
+        }
+        table.insert(
             path.clone(),
             Disk {
                 path,
@@ -119,14 +149,12 @@ impl Disks {
     fn settled(&self, cloud: &FakeCloud) -> Vec<(Disk, bool)> {
         let mut table = lock(&self.table);
         let mut out = Vec::with_capacity(table.len());
-        table.retain(|_, d| {
-            let in_use = cloud.holds_live(&d.instance);
-            let failed = cloud.vanished_launch_failure(&d.instance).is_some();
-            if !in_use && (d.auto_delete || failed) {
-                return false;
+        table.retain(|_, d| match d.state(cloud) {
+            Some(in_use) => {
+                out.push((d.clone(), in_use));
+                true
             }
-            out.push((d.clone(), in_use));
-            true
+            None => false,
         });
         out
     }

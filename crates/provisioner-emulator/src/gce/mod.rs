@@ -435,7 +435,7 @@ async fn insert(
                 disks.check_free(&state.cloud, &disks::disk_path(&project, &zone, &disk))?;
             }
             match state.cloud.launch_named(&id, &config, attributes).await {
-                Ok(record) => disks.inserted(&project, &zone, &record),
+                Ok(record) => disks.inserted(&state.cloud, (&project, &zone), &record),
                 Err(e) => match mapping::operation_error(&e, &project, &zone) {
                     Some(error) => op.error = Some(error),
                     None => return Err(mapping::error(&e, &id)),
