@@ -33,10 +33,13 @@ pub(crate) fn wall_time(t: &aws_sdk_ec2::primitives::DateTime) -> Option<OffsetD
 /// The owner in an instance's ownership marker, if it carries one (EC2 tag
 /// keys are case-sensitive).
 pub(crate) fn owner_of(instance: &Instance) -> Option<String> {
-    let marker = instance
-        .tags()
-        .iter()
-        .find(|t| t.key() == Some(OWNER_TAG))?;
+    marker_in(instance.tags())
+}
+
+/// The owner in the ownership marker among `tags` (an instance's, a
+/// volume's), if they carry one (EC2 tag keys are case-sensitive).
+pub(crate) fn marker_in(tags: &[Tag]) -> Option<String> {
+    let marker = tags.iter().find(|t| t.key() == Some(OWNER_TAG))?;
     marker.value().map(str::to_owned)
 }
 

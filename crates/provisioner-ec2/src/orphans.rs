@@ -5,11 +5,11 @@
 //! whose it is; a volume without it (the caller's, made by hand) is never
 //! listed.
 
-use aws_sdk_ec2::types::Filter;
-use provisioner_core::paging::PageTokens;
+use aws_sdk_ec2::types::{Filter, Volume};
+use provisioner_core::paging::all_pages;
 use provisioner_core::{Error, Orphan, OrphanKind, Result, OWNER_TAG};
 
-use crate::convert::wall_time;
+use crate::convert::{marker_in, wall_time};
 use crate::errors::from_sdk;
 use crate::{Ec2Provisioner, PROVIDER};
 
@@ -20,42 +20,20 @@ impl Ec2Provisioner {
             Filter::builder().name("status").values("available").build(),
             Filter::builder().name("tag-key").values(OWNER_TAG).build(),
         ];
-        let mut found = Vec::new();
-        let mut token: Option<String> = None;
-        let mut pages = PageTokens::new(PROVIDER);
-        loop {
-            let out = self
+        all_pages(PROVIDER, |token| {
+            let request = self
                 .client
                 .describe_volumes()
                 .set_filters(Some(filters.clone()))
                 .max_results(500)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| from_sdk(e, None))?;
-            for volume in out.volumes() {
-                let Some(id) = volume.volume_id() else {
-                    continue;
-                };
-                let mut orphan = Orphan::new(OrphanKind::Disk, id);
-                if let Some(owner) = volume
-                    .tags()
-                    .iter()
-                    .find(|t| t.key() == Some(OWNER_TAG))
-                    .and_then(|t| t.value())
-                {
-                    orphan = orphan.with_owner(owner);
-                }
-                if let Some(created) = volume.create_time().and_then(wall_time) {
-                    orphan = orphan.with_created(created);
-                }
-                found.push(orphan);
+                .set_next_token(token);
+            async move {
+                let out = request.send().await.map_err(|e| from_sdk(e, None))?;
+                let found = out.volumes().iter().filter_map(orphan_of).collect();
+                Ok((found, out.next_token().map(str::to_owned)))
             }
-            match pages.next(out.next_token())? {
-                Some(next) => token = Some(next),
-                None => return Ok(found),
-            }
-        }
+        })
+        .await
     }
 
     /// Deletes a kept volume; one already gone is deleted.
@@ -78,4 +56,17 @@ impl Ec2Provisioner {
             other => other.map(drop),
         }
     }
+}
+
+/// A kept volume as an orphan: its id, the marker it carries, when it was
+/// made.
+fn orphan_of(volume: &Volume) -> Option<Orphan> {
+    let mut orphan = Orphan::new(OrphanKind::Disk, volume.volume_id()?);
+    if let Some(owner) = marker_in(volume.tags()) {
+        orphan = orphan.with_owner(owner);
+    }
+    if let Some(created) = volume.create_time().and_then(wall_time) {
+        orphan = orphan.with_created(created);
+    }
+    Some(orphan)
 }

@@ -11,7 +11,7 @@ use aws_sdk_ec2::types::{
 use base64::Engine as _;
 use provisioner_core::batch::unique_valid;
 use provisioner_core::naming;
-use provisioner_core::paging::PageTokens;
+use provisioner_core::paging::all_pages;
 use provisioner_core::validate::{self, field};
 use provisioner_core::{
     in_operation, CloudInstanceState, Error, ErrorContext, InstanceConfig, InstanceFilter,
@@ -445,32 +445,28 @@ impl InstanceProvisioner for Ec2Provisioner {
                     .iter()
                     .map(|(k, v)| Filter::builder().name(format!("tag:{k}")).values(v).build()),
             );
-            let mut found = Vec::new();
-            let mut token: Option<String> = None;
-            let mut pages = PageTokens::new(PROVIDER);
-            loop {
-                let out = self
+            all_pages(PROVIDER, |token| {
+                let request = self
                     .client
                     .describe_instances()
                     .set_filters(Some(filters.clone()))
                     .max_results(i32::try_from(self.page_size).unwrap_or(1000))
-                    .set_next_token(token.take())
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk(e, None))?;
-                for instance in out.reservations().iter().flat_map(|r| r.instances()) {
-                    let info = info_of(instance);
-                    // EC2's tag filters treat `*` and `?` as wildcards: keep
-                    // exact matches only.
-                    if filter.matches(&info.tags, info.state) {
-                        found.push(info);
-                    }
+                    .set_next_token(token);
+                async move {
+                    let out = request.send().await.map_err(|e| from_sdk(e, None))?;
+                    let found = out
+                        .reservations()
+                        .iter()
+                        .flat_map(|r| r.instances())
+                        .map(info_of)
+                        // EC2's tag filters treat `*` and `?` as wildcards:
+                        // keep exact matches only.
+                        .filter(|info| filter.matches(&info.tags, info.state))
+                        .collect();
+                    Ok((found, out.next_token().map(str::to_owned)))
                 }
-                match pages.next(out.next_token())? {
-                    Some(next) => token = Some(next),
-                    None => return Ok(found),
-                }
-            }
+            })
+            .await
         })
         .await
     }

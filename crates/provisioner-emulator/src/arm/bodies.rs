@@ -94,6 +94,11 @@ pub(super) fn vm_json(state: &AppState, r: &InstanceRecord, with_view: bool) -> 
     vm
 }
 
+/// The id of the one IP configuration of a NIC created with a VM.
+pub(super) fn ip_config_id(nic_id: &str) -> String {
+    format!("{nic_id}/ipConfigurations/ipconfig1")
+}
+
 pub(super) fn nic_json(r: &InstanceRecord) -> Value {
     let a = &r.attributes;
     let get = |k: &str| a.get(k).cloned().unwrap_or_default();
@@ -101,7 +106,7 @@ pub(super) fn nic_json(r: &InstanceRecord) -> Value {
     let name = last_segment(&id).to_owned();
     let mut ip_config = json!({
         "name": "ipconfig1",
-        "id": format!("{id}/ipConfigurations/ipconfig1"),
+        "id": ip_config_id(&id),
         "properties": {
             "privateIPAllocationMethod": "Dynamic",
             "subnet": {"id": get(attr::SUBNET)},
@@ -149,7 +154,7 @@ pub(super) fn pip_json(r: &InstanceRecord) -> Value {
             "publicIPAddressVersion": "IPv4",
             "publicIPAllocationMethod": "Static",
             "idleTimeoutInMinutes": 4,
-            "ipConfiguration": {"id": format!("{nic_id}/ipConfigurations/ipconfig1")},
+            "ipConfiguration": {"id": ip_config_id(&nic_id)},
         },
     });
     if let Some(ip) = r.public_ip {

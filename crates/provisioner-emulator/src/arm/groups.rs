@@ -120,9 +120,7 @@ pub(super) async fn get_group(
     headers: HeaderMap,
 ) -> Response {
     answer((|| {
-        check_auth(&headers)?;
-        q.check(versions::GROUPS)?;
-        require_group(&state, &sub, &group)?;
+        check_in_group(&state, &headers, &q, versions::GROUPS, (&sub, &group))?;
         let body = lock(&state.arm().groups)
             .get(&key(&group_id(&sub, &group)))
             .cloned()

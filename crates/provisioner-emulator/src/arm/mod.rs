@@ -407,6 +407,20 @@ fn check_auth(headers: &HeaderMap) -> Result<(), ArmError> {
     }
 }
 
+/// What a request on a resource in a group checks first, in ARM's order:
+/// the token, the api-version against `versions`, the group.
+fn check_in_group(
+    state: &AppState,
+    headers: &HeaderMap,
+    q: &Params,
+    versions: &[&str],
+    (sub, group): (&str, &str),
+) -> Result<(), ArmError> {
+    check_auth(headers)?;
+    q.check(versions)?;
+    require_group(state, sub, group)
+}
+
 fn resource_id(sub: &str, group: &str, kind: &str, name: &str) -> String {
     format!("/subscriptions/{sub}/resourceGroups/{group}/providers/{kind}/{name}")
 }

@@ -139,9 +139,7 @@ async fn get_resource(
 ) -> Response {
     answer(
         async {
-            check_auth(&headers)?;
-            q.check(what.versions)?;
-            require_group(state, &sub, &group)?;
+            check_in_group(state, &headers, &q, what.versions, (&sub, &group))?;
             let id = resource_id(&sub, &group, what.kind, &name);
             match resolve(state, &id, what).await? {
                 Some(body) => Ok(Json(body).into_response()),
@@ -189,9 +187,7 @@ async fn list_kind(
 ) -> Response {
     answer(
         async {
-            check_auth(&headers)?;
-            q.check(what.versions)?;
-            require_group(state, &sub, &group)?;
+            check_in_group(state, &headers, &q, what.versions, (&sub, &group))?;
             let records = state
                 .cloud
                 .list_all(&InstanceFilter::default().in_states(CloudInstanceState::ALL))
@@ -276,9 +272,7 @@ pub(super) fn network_put(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Value, String, Value), ArmError> {
-    check_auth(headers)?;
-    q.check(versions::NETWORK)?;
-    require_group(state, sub, group)?;
+    check_in_group(state, headers, q, versions::NETWORK, (sub, group))?;
     check_network_name(name)?;
     let body: Value = serde_json::from_slice(body)
         .map_err(|e| ArmError::invalid(format!("The request content was invalid: {e}")))?;
@@ -541,9 +535,7 @@ async fn delete_network(
 ) -> Response {
     answer(
         async {
-            check_auth(&headers)?;
-            q.check(what.versions)?;
-            require_group(state, &sub, &group)?;
+            check_in_group(state, &headers, &q, what.versions, (&sub, &group))?;
             let id = resource_id(&sub, &group, what.kind, &name);
             let body = resolve(state, &id, what).await?;
             let Some(body) = body else {

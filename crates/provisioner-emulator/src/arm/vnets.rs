@@ -121,14 +121,10 @@ fn users(state: &AppState, vnet: &str) -> Vec<(String, String)> {
         .cloud
         .peek_where(|a| a.get(attr::SUBNET).is_some_and(|s| within(s)))
     {
-        if exists_on_arm(&r) && !r.attributes.contains_key(attr::NIC_GIVEN) {
-            let body = nic_json(&r);
-            if let Some(config) = str_at(&body, "/properties/ipConfigurations/0/id") {
-                let subnet = r
-                    .attributes
-                    .get(attr::SUBNET)
-                    .map_or("", |s| last_segment(s));
-                found.push((config.to_owned(), subnet.to_owned()));
+        let a = &r.attributes;
+        if exists_on_arm(&r) && !a.contains_key(attr::NIC_GIVEN) {
+            if let (Some(nic), Some(subnet)) = (a.get(attr::NIC_ID), a.get(attr::SUBNET)) {
+                found.push((ip_config_id(nic), last_segment(subnet).to_owned()));
             }
         }
     }
@@ -202,19 +198,6 @@ pub(super) async fn put_vnet(
     })())
 }
 
-/// What every network read or delete checks first: the token, the
-/// api-version, the group.
-fn network_read(
-    state: &AppState,
-    headers: &HeaderMap,
-    q: &Params,
-    (sub, group): (&str, &str),
-) -> Result<(), ArmError> {
-    check_auth(headers)?;
-    q.check(versions::NETWORK)?;
-    require_group(state, sub, group)
-}
-
 fn stored_vnet(
     state: &AppState,
     (sub, group, name): (&str, &str, &str),
@@ -233,7 +216,7 @@ pub(super) async fn get_vnet(
     headers: HeaderMap,
 ) -> Response {
     answer((|| {
-        network_read(&state, &headers, &q, (&sub, &group))?;
+        check_in_group(&state, &headers, &q, versions::NETWORK, (&sub, &group))?;
         Ok(Json(stored_vnet(&state, (&sub, &group, &name))?).into_response())
     })())
 }
@@ -246,7 +229,7 @@ pub(super) async fn get_subnet(
     headers: HeaderMap,
 ) -> Response {
     answer((|| {
-        network_read(&state, &headers, &q, (&sub, &group))?;
+        check_in_group(&state, &headers, &q, versions::NETWORK, (&sub, &group))?;
         let body = stored_vnet(&state, (&sub, &group, &vnet))?;
         let mut subnet = subnet_of(&body, &name).cloned().ok_or_else(|| {
             ArmError::not_found(&format!("{VNET_KIND}/{vnet}/subnets"), &name, &group)
@@ -271,7 +254,7 @@ pub(super) async fn delete_vnet(
     headers: HeaderMap,
 ) -> Response {
     answer((|| {
-        network_read(&state, &headers, &q, (&sub, &group))?;
+        check_in_group(&state, &headers, &q, versions::NETWORK, (&sub, &group))?;
         let id = resource_id(&sub, &group, VNET_KIND, &name);
         let Some(body) = lock(&state.arm().resources).get(&key(&id)).cloned() else {
             return Ok(StatusCode::NO_CONTENT.into_response());

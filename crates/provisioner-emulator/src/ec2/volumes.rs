@@ -337,18 +337,21 @@ fn volume(x: &mut Xml, v: &Volume, status: Status) {
 pub(super) fn delete_volume(state: &AppState, params: &Params, request_id: &str) -> Outcome {
     let id = required(params, "VolumeId")?.to_owned();
     check_volume_id(&id)?;
-    let all = state.ec2_volumes.settled(&state.cloud);
-    match all.iter().find(|(v, _)| v.id == id) {
+    // Looked up and removed under one lock: one volume, not a settle of all.
+    let mut table = lock(&state.ec2_volumes.table);
+    let volume = table.get(&id).ok_or_else(|| not_found(&id))?;
+    match volume.status(&state.cloud) {
         None => return Err(not_found(&id)),
-        Some((v, Status::InUse)) => {
+        Some(Status::InUse) => {
             return Err(WireError::bad_request(
                 "VolumeInUse",
-                format!("Volume {id} is currently attached to {}", v.instance),
+                format!("Volume {id} is currently attached to {}", volume.instance),
             ))
         }
-        Some((_, Status::Available)) => {}
+        Some(Status::Available) => {}
     }
-    lock(&state.ec2_volumes.table).remove(&id);
+    table.remove(&id);
+    drop(table);
     Ok(Xml::response("DeleteVolumeResponse", request_id, |x| {
         x.leaf("return", true);
     }))

@@ -104,10 +104,7 @@ impl Disks {
     /// Refuses an insert whose boot disk would take the name of a disk
     /// that exists.
     pub(super) fn check_free(&self, cloud: &FakeCloud, path: &str) -> Result<(), GceError> {
-        let taken = lock(&self.table)
-            .get(path)
-            .is_some_and(|d| d.state(cloud).is_some());
-        if taken {
+        if self.find(cloud, path).is_some() {
             return Err(GceError::new(
                 StatusCode::CONFLICT,
                 "alreadyExists",
@@ -115,6 +112,13 @@ impl Disks {
             ));
         }
         Ok(())
+    }
+
+    /// The disk at `path`, if it exists, with whether its instance uses it.
+    fn find(&self, cloud: &FakeCloud, path: &str) -> Option<(Disk, bool)> {
+        let table = lock(&self.table);
+        let disk = table.get(path)?;
+        Some((disk.clone(), disk.state(cloud)?))
     }
 
     /// Records the boot disk of an inserted instance.
@@ -196,12 +200,12 @@ pub(super) async fn get_disk(
         check_name("zone", &zone)?;
         check_name("disk", &name)?;
         let path = disk_path(&project, &zone, &name);
-        let all = state.gce().disks.settled(&state.cloud);
-        let (disk, in_use) = all
-            .iter()
-            .find(|(d, _)| d.path == path)
+        let (disk, in_use) = state
+            .gce()
+            .disks
+            .find(&state.cloud, &path)
             .ok_or_else(|| GceError::not_found(&path))?;
-        Ok(Json(disk_json(disk, *in_use)).into_response())
+        Ok(Json(disk_json(&disk, in_use)).into_response())
     })())
 }
 
