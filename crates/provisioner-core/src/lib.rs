@@ -67,8 +67,8 @@ pub use batch::BATCH_CONCURRENCY;
 pub use capacity::{Capacity, OnReclaim, Placement, SpotOptions};
 pub use deadline::Deadlines;
 pub use error::{
-    in_operation, BoxError, Error, ErrorClass, ErrorContext, ProviderFailure, Result, SharedError,
-    DEFAULT_MAX_RETRY_AFTER,
+    in_operation, BoxError, Error, ErrorClass, ErrorContext, ErrorKind, ProviderFailure, Result,
+    SharedError, DEFAULT_MAX_RETRY_AFTER,
 };
 pub use operation::Operation;
 pub use ownership::{OwnerId, OWNER_TAG};

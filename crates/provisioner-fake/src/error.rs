@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use provisioner_core::validate::field;
-use provisioner_core::{CloudInstanceState, Error, ErrorContext};
+use provisioner_core::{CloudInstanceState, Error, ErrorClass, ProviderFailure};
 
 use crate::provisioner::PROVIDER;
 use crate::{Fault, Operation};
@@ -99,48 +99,50 @@ impl Fault {
     }
 }
 
-impl From<CloudError> for Error {
-    /// The core error, with the fake's code in its [`ErrorContext`] (the
-    /// fake provisioner names the operation).
-    fn from(e: CloudError) -> Self {
-        let message = e.to_string();
-        let context = ErrorContext::new(PROVIDER).with_code(e.code()).boxed();
-        match e {
-            CloudError::NotFound { id } => Error::NotFound {
-                instance_id: id,
-                context,
-            },
-            CloudError::InvalidState { id, .. } => Error::InvalidState {
-                instance_id: id,
-                message,
-                context,
-            },
-            CloudError::AlreadyExists { .. } => Error::Provider { message, context },
-            CloudError::IdempotencyMismatch => Error::InvalidArgument {
-                field: field::IDEMPOTENCY_KEY.to_owned(),
-                reason: "already used for a launch with different parameters".to_owned(),
-                context,
-            },
-            CloudError::IdempotentInstanceTerminated => Error::InvalidArgument {
-                field: field::IDEMPOTENCY_KEY.to_owned(),
-                reason: "its instance was terminated: a new launch needs a new key".to_owned(),
-                context,
-            },
-            CloudError::QuotaExceeded { .. } => Error::QuotaExceeded { message, context },
-            CloudError::Fault { fault, .. } => match fault {
-                Fault::Throttled { retry_after } => Error::Throttled {
-                    retry_after,
-                    message,
-                    context,
-                },
-                Fault::Unavailable | Fault::Internal => Error::Unavailable { message, context },
-                Fault::InsufficientCapacity => Error::InsufficientCapacity { message, context },
-                Fault::QuotaExceeded => Error::QuotaExceeded { message, context },
-                Fault::PriceTooLow => Error::PriceTooLow { message, context },
-                Fault::Unauthenticated => Error::Unauthenticated { message, context },
-                Fault::PermissionDenied => Error::PermissionDenied { message, context },
+impl CloudError {
+    /// The core class of this refusal: the fake's error table, as each
+    /// provider keeps one from its cloud's codes.
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::NotFound { .. } => ErrorClass::NotFound,
+            Self::InvalidState { .. } => ErrorClass::InvalidState,
+            Self::AlreadyExists { .. } => ErrorClass::Other,
+            Self::IdempotencyMismatch | Self::IdempotentInstanceTerminated => {
+                ErrorClass::InvalidArgument(field::IDEMPOTENCY_KEY)
+            }
+            Self::QuotaExceeded { .. } => ErrorClass::QuotaExceeded,
+            Self::Fault { fault, .. } => match fault {
+                Fault::Throttled { .. } => ErrorClass::Throttled,
+                Fault::Unavailable | Fault::Internal => ErrorClass::Unavailable,
+                Fault::InsufficientCapacity => ErrorClass::InsufficientCapacity,
+                Fault::QuotaExceeded => ErrorClass::QuotaExceeded,
+                Fault::PriceTooLow => ErrorClass::PriceTooLow,
+                Fault::Unauthenticated => ErrorClass::Unauthenticated,
+                Fault::PermissionDenied => ErrorClass::PermissionDenied,
             },
         }
+    }
+}
+
+impl From<CloudError> for Error {
+    /// The core error, with the fake's code in its
+    /// [`ErrorContext`](provisioner_core::ErrorContext) (the fake
+    /// provisioner names the operation).
+    fn from(e: CloudError) -> Self {
+        let instance_id = match &e {
+            CloudError::NotFound { id } | CloudError::InvalidState { id, .. } => id.clone(),
+            _ => String::new(),
+        };
+        let retry_after = match &e {
+            CloudError::Fault { fault, .. } => retry_after(*fault),
+            _ => None,
+        };
+        let failure = ProviderFailure {
+            instance_id,
+            retry_after,
+            ..ProviderFailure::new(PROVIDER, e.code(), e.to_string())
+        };
+        e.class().into_error(failure)
     }
 }
 

@@ -61,22 +61,11 @@ pub use timeout::Timeout;
 pub use traced::Traced;
 
 /// The class of a call's outcome, for a span field or a metric label: `ok`
-/// or the error's class.
+/// or the error's [kind label](crate::ErrorKind::label).
 pub(crate) fn outcome<T>(result: &crate::Result<T>) -> &'static str {
-    use crate::Error;
     match result {
         Ok(_) => "ok",
-        Err(Error::InvalidArgument { .. }) => "invalid_argument",
-        Err(Error::NotFound { .. }) => "not_found",
-        Err(Error::InvalidState { .. }) => "invalid_state",
-        Err(Error::Throttled { .. }) => "throttled",
-        Err(Error::InsufficientCapacity { .. }) => "insufficient_capacity",
-        Err(Error::QuotaExceeded { .. }) => "quota_exceeded",
-        Err(Error::Unauthenticated { .. }) => "unauthenticated",
-        Err(Error::PermissionDenied { .. }) => "permission_denied",
-        Err(Error::Unavailable { .. }) => "unavailable",
-        Err(Error::DeadlineExceeded { .. }) => "deadline_exceeded",
-        Err(_) => "provider",
+        Err(e) => e.kind().label(),
     }
 }
 
@@ -189,3 +178,20 @@ macro_rules! layer {
     };
 }
 pub(crate) use layer;
+
+#[cfg(test)]
+mod tests {
+    use crate::{Error, ErrorContext};
+
+    #[test]
+    fn an_outcome_is_ok_or_the_errors_kind() {
+        assert_eq!(super::outcome(&Ok(())), "ok");
+        let price = Error::PriceTooLow {
+            message: "0.001 < 0.0374".into(),
+            context: None,
+        };
+        assert_eq!(super::outcome::<()>(&Err(price)), "price_too_low");
+        let other = Error::provider(ErrorContext::new("ec2").with_code("Odd"), "odd");
+        assert_eq!(super::outcome::<()>(&Err(other)), "provider");
+    }
+}
