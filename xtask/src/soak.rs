@@ -651,10 +651,7 @@ async fn soak(provider: &str, options: &Options, seed: u64) -> Result<Tally, Str
         .iter()
         .filter(|slot| per_slot.contains_key(*slot))
         .count();
-    let everything = InstanceFilter {
-        tags: owner,
-        states: CloudInstanceState::ALL.to_vec(),
-    };
+    let everything = InstanceFilter::tagged(owner).in_states(CloudInstanceState::ALL);
     let left = target
         .cloud
         .list_all(&everything)
@@ -801,16 +798,10 @@ mod tests {
         };
         let cycles = BTreeMap::from([("7".to_owned(), cycle)]);
         let sweep = SweepReport {
-            spared: vec![provisioner_core::InstanceInfo {
-                instance_id: "vm-7".to_owned(),
-                private_ip: None,
-                public_ip: None,
-                state: CloudInstanceState::Running,
-                launch_time: None,
-                tags: Tags::default(),
-                reclaimed: false,
-                owner: None,
-            }],
+            spared: vec![provisioner_core::InstanceInfo::new(
+                "vm-7",
+                CloudInstanceState::Running,
+            )],
             ..SweepReport::default()
         };
         let history = History {

@@ -7,8 +7,8 @@ use azure_mgmt_compute::package_2024_07_01::models::VirtualMachine;
 use azure_mgmt_network::package_2024_03 as network;
 use base64::Engine as _;
 use provisioner_core::{
-    naming, ownership, CloudInstanceState, Error, ErrorContext, InstanceConfig, LaunchFailure,
-    Result, Tags,
+    naming, ownership, CloudInstanceState, Error, ErrorContext, InstanceConfig, InstanceInfo,
+    LaunchFailure, Result, Tags,
 };
 use serde_json::json;
 
@@ -149,6 +149,22 @@ pub(crate) fn tags_of(vm: &VirtualMachine) -> Tags {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// What launch, start and list say of `vm` (named `name`): its `state`,
+/// addresses, creation time, the caller's `tags` and its owner.
+pub(crate) fn info_of(
+    name: impl Into<String>,
+    vm: &VirtualMachine,
+    state: CloudInstanceState,
+    tags: Tags,
+    (private_ip, public_ip): (Option<IpAddr>, Option<IpAddr>),
+) -> InstanceInfo {
+    InstanceInfo::new(name, state)
+        .with_addresses(private_ip, public_ip)
+        .with_launch_time(vm.properties.as_ref().and_then(|p| p.time_created))
+        .with_tags(tags)
+        .with_owner(owner_of(vm))
 }
 
 /// The owner in a VM's ownership marker, if it carries one.

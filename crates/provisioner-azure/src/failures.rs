@@ -138,13 +138,13 @@ pub(crate) fn state_given(vm: &VirtualMachine, failed: Option<&Failed>) -> Cloud
 pub(crate) fn reported(status: InstanceStatus, failed: Option<Failed>) -> InstanceStatus {
     match failed {
         Some(Failed::Start(failure)) => status.with_failed_start(failure),
-        Some(Failed::Unknown(failure)) => InstanceStatus {
-            state_reason: Some(format!(
+        Some(Failed::Unknown(failure)) => {
+            let reason = format!(
                 "provisioning failed: {}: {} (its create's or a later start's: without the activity log this provisioner cannot tell, and deletes nothing)",
                 failure.code, failure.message
-            )),
-            ..status.with_failed_start(failure)
-        },
+            );
+            status.with_failed_start(failure).with_state_reason(reason)
+        }
         Some(Failed::Create(_)) | None => status,
     }
 }

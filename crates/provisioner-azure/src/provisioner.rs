@@ -17,7 +17,7 @@ use provisioner_core::{
 };
 
 use crate::convert::{
-    launch_fingerprint_of, name_of, nic_addresses, nic_id, owner_of, state_of, tags_of,
+    info_of, launch_fingerprint_of, name_of, nic_addresses, nic_id, owner_of, state_of, tags_of,
 };
 use crate::errors::from_azure;
 use crate::failures::{state_given, Failed};
@@ -73,16 +73,13 @@ impl AzureProvisioner {
         } else {
             self.addresses(&vm).await?
         };
-        Ok(InstanceInfo {
-            instance_id: name.to_owned(),
-            private_ip,
-            public_ip,
+        Ok(info_of(
+            name,
+            &vm,
             state,
-            launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
-            tags: tags_of(&vm),
-            reclaimed: false,
-            owner: owner_of(&vm),
-        })
+            tags_of(&vm),
+            (private_ip, public_ip),
+        ))
     }
 
     /// Deletes a VM whose create failed after acceptance, with the NIC, disk
@@ -252,25 +249,17 @@ impl AzureProvisioner {
         let eviction = self.eviction(name).await?;
         if eviction == Eviction::Evicted {
             self.recent.forget(name);
-            return Ok(InstanceStatus {
-                state_reason: eviction.reason().map(str::to_owned),
-                reclaimed: true,
-                ..InstanceStatus::gone(name)
-            });
+            return Ok(InstanceStatus::gone(name)
+                .with_state_reason(eviction.reason().map(str::to_owned))
+                .with_reclaimed(true));
         }
         Ok(if self.recent.contains(name) {
-            InstanceStatus {
-                state: CloudInstanceState::Pending,
-                state_reason: Some("launched; not yet visible".to_owned()),
-                ..InstanceStatus::gone(name)
-            }
+            InstanceStatus::new(name, CloudInstanceState::Pending)
+                .with_state_reason("launched; not yet visible".to_owned())
         } else {
             let gone = InstanceStatus::gone(name);
             match eviction.reason() {
-                Some(why) => InstanceStatus {
-                    state_reason: Some(format!("instance no longer exists; {why}")),
-                    ..gone
-                },
+                Some(why) => gone.with_state_reason(format!("instance no longer exists; {why}")),
                 None => gone,
             }
         })
@@ -367,17 +356,11 @@ fn status_of_found(
     failed: Option<Failed>,
 ) -> InstanceStatus {
     let (state, reason, _) = state_of(vm);
-    let status = InstanceStatus {
-        instance_id: name.to_owned(),
-        state,
-        state_reason: reason.or_else(|| eviction.reason().map(str::to_owned)),
-        private_ip,
-        public_ip,
-        launch_failure: None,
-        start_failure: None,
-        reclaimed: eviction == Eviction::Evicted,
-        owner: owner_of(vm),
-    };
+    let status = InstanceStatus::new(name, state)
+        .with_state_reason(reason.or_else(|| eviction.reason().map(str::to_owned)))
+        .with_addresses(private_ip, public_ip)
+        .with_reclaimed(eviction == Eviction::Evicted)
+        .with_owner(owner_of(vm));
     crate::failures::reported(status, failed)
 }
 
@@ -449,16 +432,7 @@ impl InstanceProvisioner for AzureProvisioner {
             self.lock_deleted().remove(&name);
             self.lock_starts().remove(&name);
             self.recent.record(&name);
-            Ok(InstanceInfo {
-                instance_id: name,
-                private_ip: None,
-                public_ip: None,
-                state,
-                launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
-                tags,
-                reclaimed: false,
-                owner: owner_of(&vm),
-            })
+            Ok(info_of(name, &vm, state, tags, (None, None)))
         })
         .await
     }
@@ -526,16 +500,13 @@ impl InstanceProvisioner for AzureProvisioner {
                     context: None,
                 })?;
             let (private_ip, public_ip) = self.addresses(&vm).await?;
-            Ok(InstanceInfo {
-                instance_id: instance_id.to_owned(),
-                private_ip,
-                public_ip,
-                state: state_given(&vm, None),
-                launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
-                tags: tags_of(&vm),
-                reclaimed: false,
-                owner: owner_of(&vm),
-            })
+            Ok(info_of(
+                instance_id,
+                &vm,
+                state_given(&vm, None),
+                tags_of(&vm),
+                (private_ip, public_ip),
+            ))
         })
         .await
     }
@@ -644,19 +615,11 @@ impl InstanceProvisioner for AzureProvisioner {
             let (nics, pips) = self.group_addresses().await?;
             let mut listed = Vec::with_capacity(vms.len());
             for (vm, state, tags) in vms {
-                let (private_ip, public_ip) = addresses_of(&vm, &nics, &pips);
-                let name = name_of(&vm);
-                let reclaimed = self.reclaimed(&name, &vm).await? == Eviction::Evicted;
-                listed.push(InstanceInfo {
-                    instance_id: name,
-                    private_ip,
-                    public_ip,
-                    state,
-                    launch_time: vm.properties.as_ref().and_then(|p| p.time_created),
-                    tags,
-                    reclaimed,
-                    owner: owner_of(&vm),
-                });
+                let addresses = addresses_of(&vm, &nics, &pips);
+                let reclaimed = self.reclaimed(&name_of(&vm), &vm).await? == Eviction::Evicted;
+                listed.push(
+                    info_of(name_of(&vm), &vm, state, tags, addresses).with_reclaimed(reclaimed),
+                );
             }
             Ok(listed)
         })

@@ -248,10 +248,8 @@ async fn a_list_by_a_principal_scoped_to_the_group_reads_each_instance_view() {
         .instance_id;
 
     let describes = emulator.cloud().call_count(Operation::Describe);
-    let fleet = InstanceFilter {
-        states: CloudInstanceState::ALL.to_vec(),
-        ..InstanceFilter::tagged([("ManagedBy", "Fleet A")])
-    };
+    let fleet =
+        InstanceFilter::tagged([("ManagedBy", "Fleet A")]).in_states(CloudInstanceState::ALL);
     let mut listed: Vec<(String, CloudInstanceState)> = azure
         .list_instances(&fleet)
         .await
@@ -407,10 +405,7 @@ async fn a_failed_create_someone_else_made_is_never_deleted() {
 
     let ours = InstanceFilter::tagged([("fleet-id", "blue")]);
     assert!(azure.list_instances(&ours).await.unwrap().is_empty());
-    let theirs = InstanceFilter {
-        states: CloudInstanceState::ALL.to_vec(),
-        ..InstanceFilter::tagged([("team", "data")])
-    };
+    let theirs = InstanceFilter::tagged([("team", "data")]).in_states(CloudInstanceState::ALL);
     assert_eq!(azure.list_instances(&theirs).await.unwrap().len(), 1);
     let status = azure.describe_instance(&name).await.unwrap();
     assert_eq!(status.state, CloudInstanceState::Terminated);
@@ -440,10 +435,7 @@ async fn a_list_and_a_describe_delete_only_our_own_failed_creates() {
     let their_vm = theirs.launch_instance(&blue).await.unwrap().instance_id;
     let our_vm = ours.launch_instance(&blue).await.unwrap().instance_id;
 
-    let filter = InstanceFilter {
-        states: CloudInstanceState::ALL.to_vec(),
-        ..InstanceFilter::tagged([("fleet-id", "blue")])
-    };
+    let filter = InstanceFilter::tagged([("fleet-id", "blue")]).in_states(CloudInstanceState::ALL);
     let listed = ours.list_instances(&filter).await.unwrap();
     let owners: Vec<_> = listed
         .iter()
@@ -513,10 +505,7 @@ async fn a_start_that_cannot_be_placed_keeps_the_vm_for_every_provisioner() {
     // A provisioner that did not start it reads the activity log (a start
     // on record: the create had succeeded); one without the log cannot
     // tell, and deletes nothing either.
-    let all = InstanceFilter {
-        states: CloudInstanceState::ALL.to_vec(),
-        ..InstanceFilter::default()
-    };
+    let all = InstanceFilter::default().in_states(CloudInstanceState::ALL);
     for other in [provisioner(&emulator).await, on_given_clients(&emulator)] {
         let status = other.describe_instance(&name).await.unwrap();
         assert_eq!(status.state, CloudInstanceState::Stopped, "{status:?}");

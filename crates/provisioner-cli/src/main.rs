@@ -69,10 +69,8 @@ async fn run(cli: Cli) -> Result<bool, String> {
     };
     match cli.command {
         Command::List { tags, states } => {
-            let filter = InstanceFilter {
-                tags: tags.into_iter().collect(),
-                states: states.into_iter().map(CloudInstanceState::from).collect(),
-            };
+            let filter = InstanceFilter::tagged(tags)
+                .in_states(states.into_iter().map(CloudInstanceState::from));
             match provisioner.list_instances(&filter).await {
                 Ok(list) => output::instances(&mut out, json, &list).map_err(io)?,
                 Err(e) => failed("list", &e),

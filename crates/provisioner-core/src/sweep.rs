@@ -131,15 +131,12 @@ impl Sweep {
         known: &HashSet<String>,
         now: OffsetDateTime,
     ) -> Result<SweepReport> {
-        let filter = InstanceFilter {
-            tags: self.owner.clone(),
-            states: vec![
-                CloudInstanceState::Pending,
-                CloudInstanceState::Running,
-                CloudInstanceState::Stopping,
-                CloudInstanceState::Stopped,
-            ],
-        };
+        let filter = InstanceFilter::tagged(&self.owner).in_states([
+            CloudInstanceState::Pending,
+            CloudInstanceState::Running,
+            CloudInstanceState::Stopping,
+            CloudInstanceState::Stopped,
+        ]);
         let listed = self
             .retrying(|| provisioner.list_instances(&filter))
             .await?;

@@ -68,8 +68,13 @@ impl From<Vec<u8>> for UserData {
 /// Only provider-neutral settings live here. Provider-specific settings
 /// (subnets, security groups, key pairs, roles, …) are given to each
 /// provisioner's constructor.
+///
+/// Built with [`new`](Self::new) and the `with_` methods; the fields are
+/// public to read and change, and the struct is `#[non_exhaustive]` so that
+/// a setting can be added without breaking callers.
 #[derive(Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct InstanceConfig {
     /// The machine image: an AMI id on EC2, an image URL or family on
     /// Compute Engine, an image resource id or marketplace URN on Azure.
@@ -163,8 +168,12 @@ impl fmt::Debug for InstanceConfig {
 }
 
 /// Which instances [`list_instances`](crate::InstanceProvisioner::list_instances) returns.
+///
+/// Built with [`tagged`](Self::tagged) (or `default()`, every instance) and
+/// [`in_states`](Self::in_states); `#[non_exhaustive]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct InstanceFilter {
     /// Instances must carry every one of these tags with exactly this value
     /// (they may carry more). Empty matches every instance.
@@ -216,8 +225,12 @@ impl InstanceFilter {
 }
 
 /// An instance as returned by launch, start and list.
+///
+/// Providers build it with [`new`](Self::new) and the `with_` methods
+/// (`#[non_exhaustive]`: a field can be added without breaking anyone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct InstanceInfo {
     /// The provider's identifier of the instance.
     pub instance_id: String,
@@ -247,9 +260,63 @@ pub struct InstanceInfo {
     pub owner: Option<String>,
 }
 
+impl InstanceInfo {
+    /// An instance with this id in `state`, and nothing else known yet: no
+    /// addresses, launch time, tags or owner, not reclaimed. The `with_`
+    /// methods fill the rest.
+    pub fn new(instance_id: impl Into<String>, state: CloudInstanceState) -> Self {
+        Self {
+            instance_id: instance_id.into(),
+            private_ip: None,
+            public_ip: None,
+            state,
+            launch_time: None,
+            tags: Tags::new(),
+            reclaimed: false,
+            owner: None,
+        }
+    }
+
+    /// Sets the private and the public address (each may be `None`).
+    pub fn with_addresses(mut self, private_ip: Option<IpAddr>, public_ip: Option<IpAddr>) -> Self {
+        self.private_ip = private_ip;
+        self.public_ip = public_ip;
+        self
+    }
+
+    /// Sets when the instance was launched.
+    pub fn with_launch_time(mut self, launch_time: impl Into<Option<OffsetDateTime>>) -> Self {
+        self.launch_time = launch_time.into();
+        self
+    }
+
+    /// Sets the instance's tags.
+    pub fn with_tags(mut self, tags: Tags) -> Self {
+        self.tags = tags;
+        self
+    }
+
+    /// Sets whether the cloud reclaimed this spot instance.
+    pub fn with_reclaimed(mut self, reclaimed: bool) -> Self {
+        self.reclaimed = reclaimed;
+        self
+    }
+
+    /// Sets the owner read from the instance's ownership marker.
+    pub fn with_owner(mut self, owner: impl Into<Option<String>>) -> Self {
+        self.owner = owner.into();
+        self
+    }
+}
+
 /// The provider's current view of one instance, as returned by describe.
+///
+/// Providers build it with [`new`](Self::new), [`gone`](Self::gone) or
+/// [`failed_launch`](Self::failed_launch) and the `with_` methods
+/// (`#[non_exhaustive]`: a field can be added without breaking anyone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct InstanceStatus {
     /// The provider's identifier of the instance.
     pub instance_id: String,
@@ -303,6 +370,7 @@ pub enum LaunchFailureKind {
 /// A launch the cloud accepted and then failed, with the cloud's own code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct LaunchFailure {
     /// The class of the failure.
     pub kind: LaunchFailureKind,
@@ -349,13 +417,14 @@ impl LaunchFailure {
 }
 
 impl InstanceStatus {
-    /// The status of an instance that no longer exists: terminated, with no
-    /// addresses. Providers return this for a well-formed id they cannot find.
-    pub fn gone(instance_id: impl Into<String>) -> Self {
+    /// An instance with this id in `state`, and nothing else known: no
+    /// reason, addresses, failure or owner, not reclaimed. The `with_`
+    /// methods fill the rest.
+    pub fn new(instance_id: impl Into<String>, state: CloudInstanceState) -> Self {
         Self {
             instance_id: instance_id.into(),
-            state: CloudInstanceState::Terminated,
-            state_reason: Some("instance no longer exists".to_owned()),
+            state,
+            state_reason: None,
             private_ip: None,
             public_ip: None,
             launch_failure: None,
@@ -363,6 +432,39 @@ impl InstanceStatus {
             owner: None,
             start_failure: None,
         }
+    }
+
+    /// The status of an instance that no longer exists: terminated, with no
+    /// addresses. Providers return this for a well-formed id they cannot find.
+    pub fn gone(instance_id: impl Into<String>) -> Self {
+        Self::new(instance_id, CloudInstanceState::Terminated)
+            .with_state_reason("instance no longer exists".to_owned())
+    }
+
+    /// Sets why the instance is in its state (`None`: the provider did not
+    /// say).
+    pub fn with_state_reason(mut self, reason: impl Into<Option<String>>) -> Self {
+        self.state_reason = reason.into();
+        self
+    }
+
+    /// Sets the private and the public address (each may be `None`).
+    pub fn with_addresses(mut self, private_ip: Option<IpAddr>, public_ip: Option<IpAddr>) -> Self {
+        self.private_ip = private_ip;
+        self.public_ip = public_ip;
+        self
+    }
+
+    /// Sets whether the cloud reclaimed this spot instance.
+    pub fn with_reclaimed(mut self, reclaimed: bool) -> Self {
+        self.reclaimed = reclaimed;
+        self
+    }
+
+    /// Sets the owner read from the instance's ownership marker.
+    pub fn with_owner(mut self, owner: impl Into<Option<String>>) -> Self {
+        self.owner = owner.into();
+        self
     }
 
     /// The status of a launch the cloud accepted and then failed: terminated,

@@ -64,16 +64,18 @@ fn state_of(instance: &Instance) -> (CloudInstanceState, Option<String>) {
 }
 
 pub(crate) fn info_of(instance: &Instance) -> InstanceInfo {
-    InstanceInfo {
-        instance_id: instance.instance_id().unwrap_or_default().to_owned(),
-        private_ip: ip(instance.private_ip_address()),
-        public_ip: ip(instance.public_ip_address()),
-        state: state_of(instance).0,
-        launch_time: instance.launch_time().and_then(wall_time),
-        tags: tags_of(instance),
-        reclaimed: reclaimed(instance),
-        owner: owner_of(instance),
-    }
+    InstanceInfo::new(
+        instance.instance_id().unwrap_or_default(),
+        state_of(instance).0,
+    )
+    .with_addresses(
+        ip(instance.private_ip_address()),
+        ip(instance.public_ip_address()),
+    )
+    .with_launch_time(instance.launch_time().and_then(wall_time))
+    .with_tags(tags_of(instance))
+    .with_reclaimed(reclaimed(instance))
+    .with_owner(owner_of(instance))
 }
 
 pub(crate) fn status_of(instance: &Instance) -> InstanceStatus {
@@ -84,10 +86,7 @@ pub(crate) fn status_of(instance: &Instance) -> InstanceStatus {
         let failure =
             reason.and_then(|r| states::launch_failure(r.code()?, r.message().unwrap_or_default()));
         if let Some(failure) = failure {
-            return InstanceStatus {
-                owner: owner_of(instance),
-                ..InstanceStatus::failed_launch(id, failure)
-            };
+            return InstanceStatus::failed_launch(id, failure).with_owner(owner_of(instance));
         }
     }
     let reason = reason
@@ -99,17 +98,14 @@ pub(crate) fn status_of(instance: &Instance) -> InstanceStatus {
                 .filter(|r| !r.is_empty())
                 .map(str::to_owned)
         });
-    InstanceStatus {
-        instance_id: id.to_owned(),
-        state,
-        state_reason: unknown.or(reason),
-        private_ip: ip(instance.private_ip_address()),
-        public_ip: ip(instance.public_ip_address()),
-        launch_failure: None,
-        start_failure: None,
-        reclaimed: reclaimed(instance),
-        owner: owner_of(instance),
-    }
+    InstanceStatus::new(id, state)
+        .with_state_reason(unknown.or(reason))
+        .with_addresses(
+            ip(instance.private_ip_address()),
+            ip(instance.public_ip_address()),
+        )
+        .with_reclaimed(reclaimed(instance))
+        .with_owner(owner_of(instance))
 }
 
 /// True when EC2 says it reclaimed the (spot) instance.

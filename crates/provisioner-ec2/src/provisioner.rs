@@ -59,11 +59,10 @@ impl Ec2Provisioner {
     fn status(&self, id: &str, instance: Option<&Instance>) -> InstanceStatus {
         match instance {
             Some(instance) => status_of(instance),
-            None if self.recent.contains(id) => InstanceStatus {
-                state: CloudInstanceState::Pending,
-                state_reason: Some("launched; not yet visible to DescribeInstances".to_owned()),
-                ..InstanceStatus::gone(id)
-            },
+            None if self.recent.contains(id) => {
+                InstanceStatus::new(id, CloudInstanceState::Pending)
+                    .with_state_reason("launched; not yet visible to DescribeInstances".to_owned())
+            }
             None => InstanceStatus::gone(id),
         }
     }

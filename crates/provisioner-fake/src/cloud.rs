@@ -82,16 +82,15 @@ impl InstanceRecord {
     pub fn to_info(&self) -> InstanceInfo {
         let mut tags = self.config.tags.clone();
         let owner = ownership::take_marker(&mut tags);
-        InstanceInfo {
-            instance_id: self.id.to_string(),
-            private_ip: self.private_ip.map(IpAddr::V4),
-            public_ip: self.public_ip.map(IpAddr::V4),
-            state: self.state,
-            launch_time: Some(self.launch_time),
-            tags,
-            reclaimed: self.reclaimed,
-            owner,
-        }
+        InstanceInfo::new(self.id.to_string(), self.state)
+            .with_addresses(
+                self.private_ip.map(IpAddr::V4),
+                self.public_ip.map(IpAddr::V4),
+            )
+            .with_launch_time(self.launch_time)
+            .with_tags(tags)
+            .with_reclaimed(self.reclaimed)
+            .with_owner(owner)
     }
 
     /// As the core's [`InstanceStatus`]; a failed launch carries the model's
@@ -139,22 +138,13 @@ fn status(
     owner: Option<String>,
 ) -> InstanceStatus {
     if let Some(kind) = seen.failure {
-        return InstanceStatus {
-            owner,
-            ..InstanceStatus::failed_launch(id, launch_failure(kind))
-        };
+        return InstanceStatus::failed_launch(id, launch_failure(kind)).with_owner(owner);
     }
-    let status = InstanceStatus {
-        owner,
-        launch_failure: None,
-        start_failure: None,
-        instance_id: id.to_owned(),
-        state: seen.state,
-        state_reason: seen.reason.map(str::to_owned),
-        private_ip: private_ip.map(IpAddr::V4),
-        public_ip: public_ip.map(IpAddr::V4),
-        reclaimed: seen.reclaimed,
-    };
+    let status = InstanceStatus::new(id, seen.state)
+        .with_state_reason(seen.reason.map(str::to_owned))
+        .with_addresses(private_ip.map(IpAddr::V4), public_ip.map(IpAddr::V4))
+        .with_reclaimed(seen.reclaimed)
+        .with_owner(owner);
     match seen.start_failure {
         Some(kind) => status.with_failed_start(launch_failure(kind)),
         None => status,

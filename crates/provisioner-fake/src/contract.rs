@@ -56,10 +56,8 @@ impl FaultInjector for FakeCloud {
 
     /// One model, one place: `beside` says nothing more here.
     async fn plant_failed_launch(&self, tags: &Tags, _beside: &str) -> Option<String> {
-        let config = InstanceConfig {
-            tags: tags.clone(),
-            ..InstanceConfig::new("image-of-another-team", "type-of-another-team")
-        };
+        let mut config = InstanceConfig::new("image-of-another-team", "type-of-another-team");
+        config.tags = tags.clone();
         self.fail_after_acceptance(1, LaunchFailureKind::InsufficientCapacity, Duration::ZERO);
         let planted = self.launch(&config).await;
         Some(planted.ok()?.id.to_string())

@@ -124,10 +124,8 @@ impl InstanceProvisioner for FakeProvisioner {
     async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
         in_operation(self.name(), Operation::Launch, async {
             validate::check_config(config, &self.rules)?;
-            let marked = InstanceConfig {
-                tags: self.owner.mark(&config.tags),
-                ..config.clone()
-            };
+            let mut marked = config.clone();
+            marked.tags = self.owner.mark(&config.tags);
             let record = self.cloud.launch(&marked).await?;
             self.recent.record(&record.id);
             Ok(record.to_info())
@@ -184,11 +182,9 @@ impl InstanceProvisioner for FakeProvisioner {
                     // Compute Engine) is reported from the cloud's record of it.
                     if self.cloud.vanished_reclaim(instance_id) {
                         self.recent.forget(instance_id);
-                        return Ok(InstanceStatus {
-                            state_reason: Some("reclaimed".to_owned()),
-                            reclaimed: true,
-                            ..InstanceStatus::gone(instance_id)
-                        });
+                        return Ok(InstanceStatus::gone(instance_id)
+                            .with_state_reason("reclaimed".to_owned())
+                            .with_reclaimed(true));
                     }
                     if let Some(kind) = self.cloud.vanished_launch_failure(instance_id) {
                         self.recent.forget(instance_id);
@@ -198,13 +194,13 @@ impl InstanceProvisioner for FakeProvisioner {
                         ));
                     }
                     if self.recent.contains(instance_id) {
-                        return Ok(InstanceStatus {
-                            state_reason: Some(
-                                "launched; not yet visible to the cloud's reads".to_owned(),
-                            ),
-                            state: provisioner_core::CloudInstanceState::Pending,
-                            ..InstanceStatus::gone(instance_id)
-                        });
+                        return Ok(InstanceStatus::new(
+                            instance_id,
+                            provisioner_core::CloudInstanceState::Pending,
+                        )
+                        .with_state_reason(
+                            "launched; not yet visible to the cloud's reads".to_owned(),
+                        ));
                     }
                     Ok(InstanceStatus::gone(instance_id))
                 }

@@ -27,19 +27,15 @@ use crate::GcpProvisioner;
 impl GcpProvisioner {
     pub(crate) fn info_of(&self, instance: &Instance, deleting: bool) -> InstanceInfo {
         let (state, _) = state_of(instance, deleting);
-        InstanceInfo {
-            instance_id: id_of(instance),
-            private_ip: private_ip(instance),
-            public_ip: public_ip(instance),
-            state,
-            launch_time: instance
-                .creation_timestamp
-                .as_deref()
-                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()),
-            tags: tags_of(instance),
-            reclaimed: false,
-            owner: owner_of(instance),
-        }
+        let launch_time = instance
+            .creation_timestamp
+            .as_deref()
+            .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
+        InstanceInfo::new(id_of(instance), state)
+            .with_addresses(private_ip(instance), public_ip(instance))
+            .with_launch_time(launch_time)
+            .with_tags(tags_of(instance))
+            .with_owner(owner_of(instance))
     }
 
     pub(crate) fn body(&self, name: &str, zone: &str, config: &InstanceConfig) -> Result<Instance> {

@@ -204,18 +204,13 @@ impl GcpProvisioner {
             if preempted.is_some() {
                 // A Spot VM whose termination action is DELETE.
                 self.recent.forget(instance_id);
-                return InstanceStatus {
-                    state_reason: Some("preempted".to_owned()),
-                    reclaimed: true,
-                    ..InstanceStatus::gone(instance_id)
-                };
+                return InstanceStatus::gone(instance_id)
+                    .with_state_reason("preempted".to_owned())
+                    .with_reclaimed(true);
             }
             if self.recent.contains(instance_id) {
-                return InstanceStatus {
-                    state: CloudInstanceState::Pending,
-                    state_reason: Some("launched; not yet visible".to_owned()),
-                    ..InstanceStatus::gone(instance_id)
-                };
+                return InstanceStatus::new(instance_id, CloudInstanceState::Pending)
+                    .with_state_reason("launched; not yet visible".to_owned());
             }
             return InstanceStatus::gone(instance_id);
         };
@@ -226,10 +221,8 @@ impl GcpProvisioner {
         if state == CloudInstanceState::Pending {
             if let Some(failure) = self.insert_outcome(instance_id, id.zone).await {
                 self.recent.forget(instance_id);
-                return InstanceStatus {
-                    owner: owner_of(instance),
-                    ..InstanceStatus::failed_launch(instance_id, failure)
-                };
+                return InstanceStatus::failed_launch(instance_id, failure)
+                    .with_owner(owner_of(instance));
             }
         }
         let reclaimed = reclaimed(instance, state, preempted);
@@ -239,19 +232,14 @@ impl GcpProvisioner {
             CloudInstanceState::Stopped => self.outcome(&self.starts, instance_id, id.zone).await,
             _ => None,
         };
-        let status = InstanceStatus {
-            instance_id: instance_id.to_owned(),
-            state,
-            state_reason: reason
-                .or_else(|| instance.status_message.clone())
-                .or_else(|| reclaimed.then(|| "preempted".to_owned())),
-            private_ip: private_ip(instance),
-            public_ip: public_ip(instance),
-            launch_failure: None,
-            start_failure: None,
-            reclaimed,
-            owner: owner_of(instance),
-        };
+        let reason = reason
+            .or_else(|| instance.status_message.clone())
+            .or_else(|| reclaimed.then(|| "preempted".to_owned()));
+        let status = InstanceStatus::new(instance_id, state)
+            .with_state_reason(reason)
+            .with_addresses(private_ip(instance), public_ip(instance))
+            .with_reclaimed(reclaimed)
+            .with_owner(owner_of(instance));
         match start_failure {
             Some(failure) => status.with_failed_start(failure),
             None => status,
@@ -463,16 +451,9 @@ impl InstanceProvisioner for GcpProvisioner {
             self.lock_deleting().remove(&id);
             Self::follow(&self.starts, &id, None);
             self.recent.record(&id);
-            Ok(InstanceInfo {
-                instance_id: id,
-                private_ip: None,
-                public_ip: None,
-                state: CloudInstanceState::Pending,
-                launch_time: None,
-                tags: config.tags.clone(),
-                reclaimed: false,
-                owner: Some(self.owner.to_string()),
-            })
+            Ok(InstanceInfo::new(id, CloudInstanceState::Pending)
+                .with_tags(config.tags.clone())
+                .with_owner(self.owner.to_string()))
         })
         .await
     }

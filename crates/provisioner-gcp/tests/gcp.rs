@@ -66,10 +66,7 @@ async fn tags_round_trip_exactly_through_labels_and_metadata() {
 
     // Both carry the same derived labels; the exact tags tell them apart.
     let listed = gcp
-        .list_instances(&InstanceFilter {
-            tags: odd.tags.clone(),
-            states: vec![],
-        })
+        .list_instances(&InstanceFilter::tagged(&odd.tags))
         .await
         .unwrap();
     assert_eq!(listed.len(), 1);
@@ -78,10 +75,7 @@ async fn tags_round_trip_exactly_through_labels_and_metadata() {
         (a.instance_id.as_str(), &odd.tags)
     );
     let listed = gcp
-        .list_instances(&InstanceFilter {
-            tags: similar.tags.clone(),
-            states: vec![],
-        })
+        .list_instances(&InstanceFilter::tagged(&similar.tags))
         .await
         .unwrap();
     assert_eq!(listed.len(), 1);
