@@ -562,7 +562,7 @@ impl InstanceProvisioner for GcpProvisioner {
     }
 
     /// One aggregatedList per batch of names (a `name eq "(a|b|…)"` filter
-    /// of at most [`MAX_NAME_FILTER`] characters).
+    /// of at most 7,500 characters).
     async fn describe_instances(
         &self,
         instance_ids: &[&str],

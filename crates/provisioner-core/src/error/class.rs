@@ -46,7 +46,7 @@ pub struct ProviderFailure {
     /// The provider (`"ec2"`, `"gcp"`, `"azure"`).
     pub provider: &'static str,
     /// The operation, when the mapping site knows it (else the provider's
-    /// trait method names it, see [`in_operation`]).
+    /// trait method names it, see [`in_operation`](super::in_operation)).
     pub operation: Option<Operation>,
     /// The provider's error code or reason; empty when it gave none.
     pub code: String,

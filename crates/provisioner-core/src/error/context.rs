@@ -8,7 +8,7 @@ use crate::Operation;
 /// operation, the request id the cloud gave the call, and the underlying
 /// error (the SDK's, the transport's).
 ///
-/// It is the [`source`](std::error::Error::source) of the [`Error`] that
+/// It is the [`source`](std::error::Error::source) of the [`Error`](super::Error) that
 /// carries it, and its own source is the underlying error, so walking the
 /// chain prints `error → context → SDK error`. `Display` is one line, for
 /// example `ec2 launch, code InsufficientInstanceCapacity, request id
@@ -72,7 +72,7 @@ impl ErrorContext {
         self
     }
 
-    /// Boxed, as the variants of [`Error`] keep it.
+    /// Boxed, as the variants of [`Error`](super::Error) keep it.
     pub fn boxed(self) -> Option<Box<Self>> {
         Some(Box::new(self))
     }
