@@ -8,8 +8,9 @@ use azure_core::auth::TokenCredential;
 // The API versions this crate speaks: compute 2024-07-01, network 2024-03-01.
 use azure_mgmt_compute::package_2024_07_01 as compute;
 use azure_mgmt_network::package_2024_03 as network;
-use provisioner_core::consistency::{Expiring, RecentLaunches};
-use provisioner_core::{Error, OwnerId, Result, DEFAULT_MAX_RETRY_AFTER};
+use provisioner_core::provider::consistency::{Expiring, RecentLaunches};
+use provisioner_core::provider::DEFAULT_MAX_RETRY_AFTER;
+use provisioner_core::{Error, OwnerId, Result};
 
 use crate::activity::ActivityLog;
 use crate::errors::from_azure;

@@ -6,8 +6,9 @@ use std::net::IpAddr;
 use azure_mgmt_compute::package_2024_07_01::models::VirtualMachine;
 use azure_mgmt_network::package_2024_03 as network;
 use base64::Engine as _;
+use provisioner_core::provider::naming;
 use provisioner_core::{
-    naming, ownership, CloudInstanceState, Error, ErrorContext, InstanceConfig, InstanceInfo,
+    ownership, CloudInstanceState, Error, ErrorContext, InstanceConfig, InstanceInfo,
     LaunchFailure, Result, Tags,
 };
 use serde_json::json;
@@ -81,7 +82,7 @@ impl AzureProvisioner {
         crate::spot::apply(&mut body, config)?;
         if config.capacity != provisioner_core::Capacity::OnDemand && self.activity.is_none() {
             return Err(Error::invalid_argument(
-                provisioner_core::validate::field::CAPACITY,
+                provisioner_core::provider::validate::field::CAPACITY,
                 "this provisioner, built on given clients, cannot read the activity log where evictions show: build it with with_credential, from_env or for_endpoint",
             ));
         }

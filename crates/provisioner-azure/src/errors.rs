@@ -12,7 +12,8 @@
 //! status, the details and the message before the code.
 
 use azure_core::error::ErrorKind;
-use provisioner_core::{Error, ErrorClass, ProviderFailure};
+use provisioner_core::provider::{ErrorClass, ProviderFailure};
+use provisioner_core::Error;
 
 use crate::transport::ArmFailure;
 use crate::PROVIDER;

@@ -117,7 +117,7 @@ impl AzureProvisioner {
     /// The VMs this provisioner started within the last hour.
     pub(crate) fn lock_starts(
         &self,
-    ) -> std::sync::MutexGuard<'_, provisioner_core::consistency::Expiring<()>> {
+    ) -> std::sync::MutexGuard<'_, provisioner_core::provider::consistency::Expiring<()>> {
         self.starts.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -7,13 +7,14 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use azure_mgmt_compute::package_2024_07_01::models::{VirtualMachine, VirtualMachineInstanceView};
 use futures::StreamExt;
-use provisioner_core::batch::unique_valid;
-use provisioner_core::consistency::Expiring;
-use provisioner_core::naming;
-use provisioner_core::validate::{self, field};
+use provisioner_core::provider::batch::unique_valid;
+use provisioner_core::provider::consistency::Expiring;
+use provisioner_core::provider::in_operation;
+use provisioner_core::provider::naming;
+use provisioner_core::provider::validate::{self, field};
 use provisioner_core::{
-    in_operation, CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo,
-    InstanceProvisioner, InstanceStatus, LaunchFailure, Operation, Result,
+    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
+    InstanceStatus, LaunchFailure, Operation, Result,
 };
 
 use crate::convert::{

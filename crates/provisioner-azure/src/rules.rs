@@ -1,12 +1,12 @@
 //! Azure's input rules, checked before any call: tags, disk, user data, VM
 //! names, images.
 
-use provisioner_core::validate::{field, CapacityRules, ConfigRules, TagRules};
+use provisioner_core::provider::validate::{field, CapacityRules, ConfigRules, TagRules};
 use provisioner_core::{Error, Result};
 use serde_json::{json, Value};
 
 /// The tag that holds the fingerprint of the launch that created a VM
-/// ([`naming::launch_fingerprint`](provisioner_core::naming::launch_fingerprint)),
+/// ([`naming::launch_fingerprint`](provisioner_core::provider::naming::launch_fingerprint)),
 /// so that a key reused with other parameters is refused. It is reserved:
 /// callers' tags may not use it, and it is never reported among theirs.
 pub const LAUNCH_TAG: &str = "provisioner-launch";
@@ -83,7 +83,8 @@ pub(crate) fn image_reference(image: &str) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use provisioner_core::{validate::check_config, InstanceConfig};
+    use provisioner_core::provider::validate::check_config;
+    use provisioner_core::InstanceConfig;
 
     #[test]
     fn vm_names() {

@@ -17,7 +17,7 @@
 //!   reclaimed when its latest eviction is later than its latest start.
 
 use azure_mgmt_compute::package_2024_07_01::models::{Priority, VirtualMachine};
-use provisioner_core::validate::field;
+use provisioner_core::provider::validate::field;
 use provisioner_core::{Capacity, Error, InstanceConfig, OnReclaim, Result};
 use serde_json::{json, Value};
 use time::OffsetDateTime;

@@ -12,7 +12,8 @@
 
 use std::time::Duration;
 
-use crate::{naming, Error};
+use crate::provider::naming;
+use crate::Error;
 
 /// Doubling pauses from a first one up to a most.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,9 +7,9 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::consistency::Expiring;
+use crate::provider::consistency::Expiring;
 use crate::{
-    naming, Capacity, Error, InstanceConfig, InstanceInfo, InstanceProvisioner,
+    provider::naming, Capacity, Error, InstanceConfig, InstanceInfo, InstanceProvisioner,
     InstanceProvisionerExt, Result,
 };
 

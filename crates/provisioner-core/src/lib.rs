@@ -3,15 +3,19 @@
 //! This crate holds the [`InstanceProvisioner`] trait, the data it moves
 //! ([`InstanceConfig`], [`InstanceFilter`], [`InstanceInfo`],
 //! [`InstanceStatus`], [`CloudInstanceState`]), the one [`Error`] every
-//! provider maps into, the input checks every provider runs before any API
-//! call ([`validate`]), and, behind the `contract` feature, the suite that
-//! proves an implementation keeps the contract (`contract`).
+//! provider maps into, and, behind the `contract` feature, the suite that
+//! proves an implementation keeps the contract (`contract`). What only a
+//! crate implementing the trait needs (the error tables' classes, the input
+//! checks every provider runs before any API call, batching, paging,
+//! naming) is in [`provider`], apart from what a fleet reads.
 //!
 //! Around the trait: [`InstanceProvisionerExt`] (waiting for states, with
 //! the typed failure of a launch the cloud accepted and then failed; bulk
 //! launches and terminates), [`layers`] (retry, timeout, concurrency limit,
 //! tracing; stackable over any provisioner), [`Deadlines`] (how long a call
-//! may take), and [`sweep`] (finding and terminating lost launches).
+//! may take), [`fallback`] (another offering when one has no capacity),
+//! [`sweep`] (finding and terminating lost launches) and [`backoff`] (the
+//! pauses of every retry and poll loop).
 //!
 //! Implementations live in their own crates: `provisioner-fake` (in memory,
 //! for fleet unit tests), `provisioner-ec2`, `provisioner-gcp` and
@@ -40,7 +44,6 @@
 //! ```
 
 pub mod backoff;
-pub mod batch;
 mod capacity;
 mod deadline;
 mod error;
@@ -50,26 +53,19 @@ mod tags;
 mod types;
 mod wait;
 
-pub mod consistency;
 pub mod fallback;
 pub mod layers;
-pub mod naming;
 pub mod ownership;
-pub mod paging;
+pub mod provider;
 pub mod sweep;
-pub mod validate;
 
 #[cfg(feature = "contract")]
 pub mod contract;
 
 pub use async_trait::async_trait;
-pub use batch::BATCH_CONCURRENCY;
 pub use capacity::{Capacity, OnReclaim, Placement, SpotOptions};
 pub use deadline::Deadlines;
-pub use error::{
-    in_operation, BoxError, Error, ErrorClass, ErrorContext, ErrorKind, ProviderFailure, Result,
-    SharedError, DEFAULT_MAX_RETRY_AFTER,
-};
+pub use error::{BoxError, Error, ErrorContext, ErrorKind, Result, SharedError};
 pub use operation::Operation;
 pub use ownership::{OwnerId, OWNER_TAG};
 pub use state::{CloudInstanceState, ParseStateError};
@@ -208,7 +204,7 @@ pub trait InstanceProvisioner: Send + Sync {
     /// One id's failure (a malformed id) is its own inner error and fails
     /// none of the others; the outer error is a failure of the whole batch
     /// (throttled, unreachable), which a caller may retry as a whole. The
-    /// default describes the ids one by one, [`BATCH_CONCURRENCY`] at a
+    /// default describes the ids one by one, [`BATCH_CONCURRENCY`](provider::batch::BATCH_CONCURRENCY) at a
     /// time; providers override it with one request per batch where the
     /// cloud allows it (EC2's `DescribeInstances` takes 1,000 ids).
     async fn describe_instances(
@@ -216,17 +212,17 @@ pub trait InstanceProvisioner: Send + Sync {
         instance_ids: &[&str],
     ) -> Result<Vec<Result<InstanceStatus>>> {
         let calls = instance_ids.iter().map(|id| self.describe_instance(id));
-        Ok(batch::each(calls.collect()).await)
+        Ok(provider::batch::each(calls.collect()).await)
     }
 
     /// Terminates several instances: one result per id, in the order given,
     /// each what [`terminate_instance`](Self::terminate_instance) would
     /// give (an unknown well-formed id succeeds). Errors as in
     /// [`describe_instances`](Self::describe_instances); the default
-    /// terminates the ids one by one, [`BATCH_CONCURRENCY`] at a time.
+    /// terminates the ids one by one, [`BATCH_CONCURRENCY`](provider::batch::BATCH_CONCURRENCY) at a time.
     async fn terminate_instances(&self, instance_ids: &[&str]) -> Result<Vec<Result<()>>> {
         let calls = instance_ids.iter().map(|id| self.terminate_instance(id));
-        Ok(batch::each(calls.collect()).await)
+        Ok(provider::batch::each(calls.collect()).await)
     }
 
     /// The resources launches created beside their instances that no

@@ -7,7 +7,7 @@
 //! same account, or another fleet's, is never its to remove.
 //!
 //! The marker is not the caller's: it is refused in caller tags and filters
-//! ([`check_tags`](crate::validate::check_tags) names the key), counts
+//! ([`check_tags`](crate::provider::validate::check_tags) names the key), counts
 //! against the cloud's tag limit (each provider's rules leave room for it),
 //! never appears in [`InstanceInfo::tags`](crate::InstanceInfo::tags), and is
 //! reported as [`InstanceInfo::owner`](crate::InstanceInfo::owner) and
@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use crate::validate::field;
+use crate::provider::validate::field;
 use crate::{Error, Result, Tags};
 
 /// The reserved tag key of the ownership marker. Lowercase, with only

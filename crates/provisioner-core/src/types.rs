@@ -406,11 +406,14 @@ impl LaunchFailure {
     /// the cloud accepted and could not place, say).
     pub fn to_error_of(&self, provider: &'static str, operation: crate::Operation) -> crate::Error {
         let class = match self.kind {
-            LaunchFailureKind::InsufficientCapacity => crate::ErrorClass::InsufficientCapacity,
-            LaunchFailureKind::QuotaExceeded => crate::ErrorClass::QuotaExceeded,
-            LaunchFailureKind::Other => crate::ErrorClass::Other,
+            LaunchFailureKind::InsufficientCapacity => {
+                crate::provider::ErrorClass::InsufficientCapacity
+            }
+            LaunchFailureKind::QuotaExceeded => crate::provider::ErrorClass::QuotaExceeded,
+            LaunchFailureKind::Other => crate::provider::ErrorClass::Other,
         };
-        let mut failure = crate::ProviderFailure::new(provider, &*self.code, &*self.message);
+        let mut failure =
+            crate::provider::ProviderFailure::new(provider, &*self.code, &*self.message);
         failure.operation = Some(operation);
         class.into_error(failure)
     }

@@ -111,7 +111,7 @@ pub trait InstanceProvisionerExt: InstanceProvisioner {
         let base = config
             .idempotency_key
             .clone()
-            .unwrap_or_else(|| crate::naming::fresh_token("many"));
+            .unwrap_or_else(|| crate::provider::naming::fresh_token("many"));
         let configs: Vec<InstanceConfig> = (0..n)
             .map(|slot| {
                 let mut config = config.clone();

@@ -7,8 +7,9 @@ use std::time::Duration;
 use aws_sdk_ec2::config::retry::RetryConfig;
 use aws_sdk_ec2::config::timeout::TimeoutConfig;
 use aws_sdk_ec2::Client;
-use provisioner_core::consistency::RecentLaunches;
-use provisioner_core::{Deadlines, Error, OwnerId, Result, DEFAULT_MAX_RETRY_AFTER};
+use provisioner_core::provider::consistency::RecentLaunches;
+use provisioner_core::provider::DEFAULT_MAX_RETRY_AFTER;
+use provisioner_core::{Deadlines, Error, OwnerId, Result};
 
 use crate::errors::CapacityIsNotRetriedInPlace;
 use crate::launch::Ec2LaunchConfig;

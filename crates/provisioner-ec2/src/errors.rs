@@ -17,8 +17,9 @@ use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::run_instances::RunInstancesError;
 use aws_sdk_ec2::operation::start_instances::StartInstancesError;
 use aws_sdk_ec2::operation::RequestId;
-use provisioner_core::validate::field;
-use provisioner_core::{Error, ErrorClass, ErrorContext, ProviderFailure};
+use provisioner_core::provider::validate::field;
+use provisioner_core::provider::{ErrorClass, ProviderFailure};
+use provisioner_core::{Error, ErrorContext};
 
 use crate::PROVIDER;
 

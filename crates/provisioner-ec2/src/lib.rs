@@ -32,7 +32,7 @@
 //! # Retries
 //!
 //! The SDK retries (standard mode: 3 attempts, exponential backoff with
-//! jitter, at most [`DEFAULT_MAX_RETRY_AFTER`](provisioner_core::DEFAULT_MAX_RETRY_AFTER)
+//! jitter, at most [`DEFAULT_MAX_RETRY_AFTER`](provisioner_core::provider::DEFAULT_MAX_RETRY_AFTER)
 //! or the SDK's 20 s between two attempts) throttling
 //! (`RequestLimitExceeded`, `Throttling`), HTTP 5xx and transport errors.
 //! Capacity shortages (`InsufficientInstanceCapacity` and the other codes

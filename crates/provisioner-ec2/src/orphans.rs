@@ -6,7 +6,7 @@
 //! listed.
 
 use aws_sdk_ec2::types::{Filter, Volume};
-use provisioner_core::paging::all_pages;
+use provisioner_core::provider::paging::all_pages;
 use provisioner_core::{Error, Orphan, OrphanKind, Result, OWNER_TAG};
 
 use crate::convert::{marker_in, wall_time};

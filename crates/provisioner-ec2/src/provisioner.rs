@@ -9,13 +9,14 @@ use aws_sdk_ec2::types::{
     InstanceNetworkInterfaceSpecification, Placement, ResourceType, TagSpecification,
 };
 use base64::Engine as _;
-use provisioner_core::batch::unique_valid;
-use provisioner_core::naming;
-use provisioner_core::paging::all_pages;
-use provisioner_core::validate::{self, field};
+use provisioner_core::provider::batch::unique_valid;
+use provisioner_core::provider::in_operation;
+use provisioner_core::provider::naming;
+use provisioner_core::provider::paging::all_pages;
+use provisioner_core::provider::validate::{self, field};
 use provisioner_core::{
-    in_operation, CloudInstanceState, Error, ErrorContext, InstanceConfig, InstanceFilter,
-    InstanceInfo, InstanceProvisioner, InstanceStatus, Operation, Orphan, Result,
+    CloudInstanceState, Error, ErrorContext, InstanceConfig, InstanceFilter, InstanceInfo,
+    InstanceProvisioner, InstanceStatus, Operation, Orphan, Result,
 };
 
 use crate::convert::{ec2_tags, info_of, status_of};

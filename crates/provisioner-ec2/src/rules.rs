@@ -1,6 +1,6 @@
 //! EC2's input rules, checked before any call: tags, disk, user data, ids.
 
-use provisioner_core::validate::{self, field, CapacityRules, ConfigRules, TagRules};
+use provisioner_core::provider::validate::{self, field, CapacityRules, ConfigRules, TagRules};
 use provisioner_core::{Error, Result};
 
 /// EC2's limits: 50 tags (49 for the caller: one is the ownership marker

@@ -105,7 +105,10 @@ impl EmulatorFaults {
     /// NIC in a subnet of the group.
     async fn plant_on_arm(&self, tags: &Tags) -> Option<String> {
         let group = self.arm_group.as_deref()?;
-        let name = format!("planted-{}", provisioner_core::naming::fresh_token("o"));
+        let name = format!(
+            "planted-{}",
+            provisioner_core::provider::naming::fresh_token("o")
+        );
         let subnet =
             format!("{group}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default");
         let body = serde_json::json!({
@@ -135,7 +138,10 @@ impl EmulatorFaults {
         let model = model_id(&self.cloud, beside)?;
         let (project, rest) = model.strip_prefix("projects/")?.split_once("/zones/")?;
         let (zone, _) = rest.split_once("/instances/")?;
-        let name = format!("planted-{}", provisioner_core::naming::fresh_token("o"));
+        let name = format!(
+            "planted-{}",
+            provisioner_core::provider::naming::fresh_token("o")
+        );
         let body = serde_json::json!({
             "name": name,
             "machineType": format!("zones/{zone}/machineTypes/e2-small"),

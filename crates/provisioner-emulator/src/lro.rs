@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use provisioner_core::consistency::Expiring;
+use provisioner_core::provider::consistency::Expiring;
 use provisioner_core::CloudInstanceState::{self, *};
 
 /// How long an operation record is kept (and answers), as the clouds keep

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use provisioner_core::consistency::Expiring;
+use provisioner_core::provider::consistency::Expiring;
 use provisioner_core::CloudInstanceState::{self, *};
 use provisioner_core::{
     ownership, Capacity, InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus,

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use provisioner_core::validate::field;
-use provisioner_core::{CloudInstanceState, Error, ErrorClass, ProviderFailure};
+use provisioner_core::provider::validate::field;
+use provisioner_core::provider::{ErrorClass, ProviderFailure};
+use provisioner_core::{CloudInstanceState, Error};
 
 use crate::provisioner::PROVIDER;
 use crate::{Fault, Operation};

@@ -5,11 +5,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use provisioner_core::consistency::RecentLaunches;
-use provisioner_core::validate::{self, field, ConfigRules};
+use provisioner_core::provider::consistency::RecentLaunches;
+use provisioner_core::provider::in_operation;
+use provisioner_core::provider::validate::{self, field, ConfigRules};
 use provisioner_core::{
-    in_operation, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
-    InstanceStatus, Operation, OwnerId, Result,
+    Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner, InstanceStatus,
+    Operation, OwnerId, Result,
 };
 
 use crate::{CloudError, FakeCloud};

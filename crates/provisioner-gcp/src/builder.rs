@@ -4,7 +4,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use google_cloud_compute_v1::client::{Instances, ZoneOperations};
-use provisioner_core::consistency::{Expiring, RecentLaunches};
+use provisioner_core::provider::consistency::{Expiring, RecentLaunches};
 use provisioner_core::{Deadlines, Error, OwnerId, Result};
 
 use crate::ids;

@@ -10,9 +10,10 @@ use google_cloud_compute_v1::model::{
     AccessConfig, AttachedDisk, AttachedDiskInitializeParams, Instance, Metadata, NetworkInterface,
     Operation, ServiceAccount,
 };
-use provisioner_core::validate::field;
+use provisioner_core::provider::naming;
+use provisioner_core::provider::validate::field;
 use provisioner_core::{
-    naming, CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, LaunchFailure,
+    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, LaunchFailure,
     LaunchFailureKind, Result, Tags, OWNER_TAG,
 };
 use time::format_description::well_known::Rfc3339;
@@ -242,10 +243,10 @@ pub(crate) fn operation_result(op: &Operation, id: &str) -> Result<()> {
 pub(crate) fn reported_failure(op: &Operation) -> Option<LaunchFailure> {
     let (code, message) = operation_failure(op)?;
     let kind = match errors::classify(0, &code) {
-        provisioner_core::ErrorClass::InsufficientCapacity => {
+        provisioner_core::provider::ErrorClass::InsufficientCapacity => {
             LaunchFailureKind::InsufficientCapacity
         }
-        provisioner_core::ErrorClass::QuotaExceeded => LaunchFailureKind::QuotaExceeded,
+        provisioner_core::provider::ErrorClass::QuotaExceeded => LaunchFailureKind::QuotaExceeded,
         _ => LaunchFailureKind::Other,
     };
     Some(LaunchFailure::new(kind, code, message))

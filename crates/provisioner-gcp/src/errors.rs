@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use provisioner_core::{Error, ErrorClass, ProviderFailure};
+use provisioner_core::provider::{ErrorClass, ProviderFailure};
+use provisioner_core::Error;
 
 use crate::PROVIDER;
 

@@ -1,7 +1,7 @@
 //! Instance ids: `ZONE/NAME`, both RFC 1035 labels, checked before they go
 //! into any URL.
 
-use provisioner_core::validate::field;
+use provisioner_core::provider::validate::field;
 use provisioner_core::{Error, Result};
 
 /// True for an RFC 1035 label: a lowercase letter, then lowercase letters,

@@ -7,13 +7,14 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use google_cloud_compute_v1::model::Instance;
 use google_cloud_gax::options::RequestOptionsBuilder as _;
-use provisioner_core::batch::unique_valid;
-use provisioner_core::naming;
-use provisioner_core::paging::PageTokens;
-use provisioner_core::validate::{self, field};
+use provisioner_core::provider::batch::unique_valid;
+use provisioner_core::provider::in_operation;
+use provisioner_core::provider::naming;
+use provisioner_core::provider::paging::PageTokens;
+use provisioner_core::provider::validate::{self, field};
 use provisioner_core::{
-    in_operation, CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo,
-    InstanceProvisioner, InstanceStatus, Operation, Result,
+    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
+    InstanceStatus, Operation, Result,
 };
 
 use crate::convert::{
@@ -27,7 +28,7 @@ use crate::tags::GCP_RULES;
 use crate::GcpProvisioner;
 use crate::PROVIDER;
 use google_cloud_compute_v1::model::operation::Status as OpStatus;
-use provisioner_core::consistency::Expiring;
+use provisioner_core::provider::consistency::Expiring;
 use provisioner_core::LaunchFailure;
 
 impl GcpProvisioner {

@@ -26,7 +26,7 @@ use google_cloud_compute_v1::model::scheduling::{
 };
 use google_cloud_compute_v1::model::{Instance, Scheduling};
 use google_cloud_gax::options::RequestOptionsBuilder as _;
-use provisioner_core::paging::PageTokens;
+use provisioner_core::provider::paging::PageTokens;
 use provisioner_core::{Capacity, OnReclaim, Result};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;

@@ -10,14 +10,14 @@
 
 use std::collections::HashMap;
 
-use provisioner_core::validate::{field, CapacityRules, ConfigRules, TagRules};
+use provisioner_core::provider::validate::{field, CapacityRules, ConfigRules, TagRules};
 use provisioner_core::{Error, Result, Tags};
 
 /// The metadata item that holds the exact tags as a JSON object.
 pub const TAGS_METADATA_KEY: &str = "provisioner-tags";
 
 /// The metadata item that holds the fingerprint of the launch
-/// ([`naming::launch_fingerprint`](provisioner_core::naming::launch_fingerprint)),
+/// ([`naming::launch_fingerprint`](provisioner_core::provider::naming::launch_fingerprint)),
 /// so that a key reused with other parameters is refused.
 pub const LAUNCH_METADATA_KEY: &str = "provisioner-launch";
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use super::run::{ensure, fail, Check, Doing, Seen, SharedRun};
 use super::RUN_TAG;
 use crate::fallback::{Fallback, Offering};
-use crate::validate::field;
+use crate::provider::validate::field;
 use crate::CloudInstanceState::{self, *};
 use crate::{
     Capacity, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisionerExt,

@@ -3,7 +3,7 @@
 //! filters no provider can carry. Provider tests run it and count the
 //! requests that reached the wire (none may).
 
-use crate::validate::field;
+use crate::provider::validate::field;
 use crate::{InstanceConfig, InstanceFilter, Tags};
 
 /// One bad launch config and the field the error must name.

@@ -76,7 +76,7 @@ impl Run {
     pub(super) fn new(subject: ContractSubject, case: Case) -> Self {
         // A letter, then lowercase hex and dashes: valid in every provider's
         // tags and labels, and unique across processes and runs.
-        let run_id = crate::naming::fresh_token(case.clause());
+        let run_id = crate::provider::naming::fresh_token(case.clause());
         Self {
             subject,
             run_id,

@@ -58,7 +58,7 @@ impl Default for RateLimitPolicy {
         Self {
             buckets: HashMap::new(),
             default_hold: Duration::from_secs(1),
-            max_hold: crate::DEFAULT_MAX_RETRY_AFTER,
+            max_hold: crate::provider::DEFAULT_MAX_RETRY_AFTER,
         }
     }
 }

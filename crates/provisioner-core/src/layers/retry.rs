@@ -6,7 +6,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::{naming, InstanceConfig, InstanceProvisioner, Result, DEFAULT_MAX_RETRY_AFTER};
+use crate::provider::{naming, DEFAULT_MAX_RETRY_AFTER};
+use crate::{InstanceConfig, InstanceProvisioner, Result};
 
 use super::layer;
 use crate::backoff::Backoff;

@@ -558,7 +558,7 @@ fn instance(x: &mut Xml, r: &InstanceRecord) {
 fn spot_request_id(r: &InstanceRecord) -> String {
     format!(
         "sir-{:08x}",
-        provisioner_core::naming::stable_hash(r.id.as_bytes()) & 0xffff_ffff
+        provisioner_core::provider::naming::stable_hash(r.id.as_bytes()) & 0xffff_ffff
     )
 }
 

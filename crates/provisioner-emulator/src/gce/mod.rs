@@ -46,7 +46,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
-use provisioner_core::consistency::Expiring;
+use provisioner_core::provider::consistency::Expiring;
 use provisioner_core::{CloudInstanceState, InstanceConfig, InstanceFilter, Tags};
 use provisioner_fake::{Attributes, InstanceRecord};
 use serde::Deserialize;
@@ -225,7 +225,7 @@ fn last_segment(url: &str) -> &str {
 fn numeric_id(name: &str) -> u64 {
     // A stable numeric id per name, as Compute Engine gives one (63 bits,
     // so it stays positive where a client reads it signed).
-    provisioner_core::naming::stable_hash(name.as_bytes()) >> 1
+    provisioner_core::provider::naming::stable_hash(name.as_bytes()) >> 1
 }
 
 fn instance_json(state: &AppState, project: &str, r: &InstanceRecord) -> Value {

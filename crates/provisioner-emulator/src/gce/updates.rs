@@ -21,7 +21,7 @@ pub(super) fn fingerprint<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>)
         text.push_str(v);
         text.push('\u{0}');
     }
-    let hash = provisioner_core::naming::stable_hash(text.as_bytes());
+    let hash = provisioner_core::provider::naming::stable_hash(text.as_bytes());
     base64::engine::general_purpose::URL_SAFE.encode(hash.to_be_bytes())
 }
 
