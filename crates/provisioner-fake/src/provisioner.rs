@@ -1,16 +1,17 @@
-//! [`FakeProvisioner`]: the [`InstanceProvisioner`] over a [`FakeCloud`],
-//! behaving as a real provider crate does (input checks first, the contract's
-//! mapping of "not found", masking of eventual consistency).
+//! [`FakeProvisioner`]: the [`InstanceProvisioner`](provisioner_core::InstanceProvisioner) over a [`FakeCloud`],
+//! built as a provider crate is: its [`Wire`] speaks the fake cloud, and
+//! core's one implementation of the contract over a `Wire` (input checks
+//! first, the contract's mapping of "not found", masking of eventual
+//! consistency) makes it a provisioner.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use provisioner_core::provider::consistency::RecentLaunches;
-use provisioner_core::provider::in_operation;
 use provisioner_core::provider::validate::{self, field, ConfigRules};
+use provisioner_core::provider::Wire;
 use provisioner_core::{
-    Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner, InstanceStatus,
-    Operation, OwnerId, Result,
+    Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus, OwnerId, Result,
 };
 
 use crate::{CloudError, FakeCloud};
@@ -31,7 +32,8 @@ pub const FAKE_RULES: ConfigRules = ConfigRules {
     ..ConfigRules::BASE
 };
 
-/// An [`InstanceProvisioner`] over a shared [`FakeCloud`].
+/// An [`InstanceProvisioner`](provisioner_core::InstanceProvisioner) over a shared [`FakeCloud`],
+/// by its [`Wire`].
 ///
 /// Two provisioners over one cloud model a fleet manager that restarted: the
 /// second finds the first one's instances by listing tags.
@@ -96,9 +98,27 @@ impl FakeProvisioner {
     pub fn cloud(&self) -> &FakeCloud {
         &self.cloud
     }
+}
+
+/// The fake's provider name, in its errors and in layers' labels.
+pub(crate) const PROVIDER: &str = "fake";
+
+/// The fake cloud's calls; [`Wire`] gives [`FakeProvisioner`] the contract.
+#[async_trait]
+impl Wire for FakeProvisioner {
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+
+    fn rules(&self) -> &ConfigRules {
+        &self.rules
+    }
+
+    fn recent(&self) -> &RecentLaunches {
+        &self.recent
+    }
 
     fn check_id(&self, id: &str) -> Result<()> {
-        validate::check_instance_id(id)?;
         let personality = self.cloud.personality();
         if !personality.is_generated_id(id) {
             return Err(Error::invalid_argument(
@@ -111,121 +131,73 @@ impl FakeProvisioner {
         }
         Ok(())
     }
-}
 
-/// The fake's provider name, in its errors and in layers' labels.
-pub(crate) const PROVIDER: &str = "fake";
-
-#[async_trait]
-impl InstanceProvisioner for FakeProvisioner {
-    fn name(&self) -> &'static str {
-        PROVIDER
+    async fn launch(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
+        let mut marked = config.clone();
+        marked.tags = self.owner.mark(&config.tags);
+        Ok(self.cloud.launch(&marked).await?.to_info())
     }
 
-    async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
-        in_operation(self.name(), Operation::Launch, async {
-            validate::check_config(config, &self.rules)?;
-            let mut marked = config.clone();
-            marked.tags = self.owner.mark(&config.tags);
-            let record = self.cloud.launch(&marked).await?;
-            self.recent.record(&record.id);
-            Ok(record.to_info())
-        })
-        .await
+    async fn terminate(&self, id: &str) -> Result<()> {
+        self.cloud.terminate(id).await?;
+        Ok(())
     }
 
-    async fn terminate_instance(&self, instance_id: &str) -> Result<()> {
-        in_operation(self.name(), Operation::Terminate, async {
-            self.check_id(instance_id)?;
-            self.recent
-                .terminate(instance_id, || async {
-                    Ok(self.cloud.terminate(instance_id).await?)
-                })
-                .await
-        })
-        .await
+    async fn stop(&self, id: &str) -> Result<()> {
+        self.cloud.stop(id).await?;
+        Ok(())
     }
 
-    async fn stop_instance(&self, instance_id: &str) -> Result<()> {
-        in_operation(self.name(), Operation::Stop, async {
-            self.check_id(instance_id)?;
-            self.recent
-                .retry_while_unseen(instance_id, || async {
-                    Ok(self.cloud.stop(instance_id).await?)
-                })
-                .await?;
-            Ok(())
-        })
-        .await
+    /// The model's start answers with the instance as it is now.
+    async fn start(&self, id: &str) -> Result<Option<InstanceInfo>> {
+        Ok(Some(self.cloud.start(id).await?.to_info()))
     }
 
-    async fn start_instance(&self, instance_id: &str) -> Result<InstanceInfo> {
-        in_operation(self.name(), Operation::Start, async {
-            self.check_id(instance_id)?;
-            let record = self
-                .recent
-                .retry_while_unseen(instance_id, || async {
-                    Ok(self.cloud.start(instance_id).await?)
-                })
-                .await?;
-            Ok(record.to_info())
-        })
-        .await
+    async fn status(&self, id: &str) -> Result<Option<InstanceStatus>> {
+        match self.cloud.describe_status(id).await {
+            Ok(status) => Ok(Some(status)),
+            Err(CloudError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
-    async fn describe_instance(&self, instance_id: &str) -> Result<InstanceStatus> {
-        in_operation(self.name(), Operation::Describe, async {
-            self.check_id(instance_id)?;
-            match self.cloud.describe_status(instance_id).await {
-                Ok(status) => Ok(status),
-                Err(CloudError::NotFound { .. }) => {
-                    // A launch that failed after acceptance and vanished (as on
-                    // Compute Engine) is reported from the cloud's record of it.
-                    if self.cloud.vanished_reclaim(instance_id) {
-                        self.recent.forget(instance_id);
-                        return Ok(InstanceStatus::gone(instance_id)
-                            .with_state_reason("reclaimed".to_owned())
-                            .with_reclaimed(true));
-                    }
-                    if let Some(kind) = self.cloud.vanished_launch_failure(instance_id) {
-                        self.recent.forget(instance_id);
-                        return Ok(InstanceStatus::failed_launch(
-                            instance_id,
-                            crate::cloud::launch_failure(kind),
-                        ));
-                    }
-                    if self.recent.contains(instance_id) {
-                        return Ok(InstanceStatus::new(
-                            instance_id,
-                            provisioner_core::CloudInstanceState::Pending,
-                        )
-                        .with_state_reason(
-                            "launched; not yet visible to the cloud's reads".to_owned(),
-                        ));
-                    }
-                    Ok(InstanceStatus::gone(instance_id))
-                }
-                Err(e) => Err(e.into()),
+    async fn info(&self, id: &str) -> Result<Option<InstanceInfo>> {
+        match self.cloud.describe(id).await {
+            Ok(record) => Ok(Some(record.to_info())),
+            Err(CloudError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A launch that failed after acceptance and vanished (as on Compute
+    /// Engine), or a reclaim that deleted its instance, from the cloud's
+    /// record of it.
+    async fn vanished(&self, id: &str) -> Option<InstanceStatus> {
+        if self.cloud.vanished_reclaim(id) {
+            return Some(
+                InstanceStatus::gone(id)
+                    .with_state_reason("reclaimed".to_owned())
+                    .with_reclaimed(true),
+            );
+        }
+        let kind = self.cloud.vanished_launch_failure(id)?;
+        Some(InstanceStatus::failed_launch(
+            id,
+            crate::cloud::launch_failure(kind),
+        ))
+    }
+
+    async fn list(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.cloud.list(filter, after, self.page_size).await?;
+            all.reserve(page.items.len());
+            all.extend(page.items.iter().map(|r| r.to_info()));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(all),
             }
-        })
-        .await
-    }
-
-    async fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>> {
-        in_operation(self.name(), Operation::List, async {
-            validate::check_filter_tags(&filter.tags, &self.rules.tags)?;
-            let mut all = Vec::new();
-            let mut after = None;
-            loop {
-                let page = self.cloud.list(filter, after, self.page_size).await?;
-                all.reserve(page.items.len());
-                all.extend(page.items.iter().map(|r| r.to_info()));
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => return Ok(all),
-                }
-            }
-        })
-        .await
+        }
     }
 }

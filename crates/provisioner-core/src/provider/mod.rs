@@ -18,12 +18,16 @@
 //! - [`consistency`]: the memory of recent launches for clouds whose reads
 //!   lag behind their writes;
 //! - [`naming`]: launch names and tokens, stable for an idempotency key;
-//! - [`paging`]: the loop over a cloud's pages.
+//! - [`paging`]: the loop over a cloud's pages;
+//! - [`wire`]: the contract's shared rules written once, for a provider
+//!   that speaks its cloud through the [`Wire`] trait.
 
 pub mod batch;
 pub mod consistency;
 pub mod naming;
 pub mod paging;
 pub mod validate;
+pub mod wire;
 
 pub use crate::error::{in_operation, ErrorClass, ProviderFailure, DEFAULT_MAX_RETRY_AFTER};
+pub use wire::Wire;
