@@ -1,4 +1,6 @@
-//! The contract on EC2's API: the six calls of [`Ec2Provisioner`].
+//! EC2's calls for the contract: [`Ec2Provisioner`]'s [`Wire`], which
+//! core's one implementation of the contract over a `Wire` makes an
+//! [`InstanceProvisioner`](provisioner_core::InstanceProvisioner).
 
 use std::collections::HashMap;
 
@@ -9,14 +11,14 @@ use aws_sdk_ec2::types::{
     InstanceNetworkInterfaceSpecification, Placement, ResourceType, TagSpecification,
 };
 use base64::Engine as _;
-use provisioner_core::provider::batch::unique_valid;
-use provisioner_core::provider::in_operation;
+use provisioner_core::provider::consistency::RecentLaunches;
 use provisioner_core::provider::naming;
 use provisioner_core::provider::paging::all_pages;
-use provisioner_core::provider::validate::{self, field};
+use provisioner_core::provider::validate::{field, ConfigRules};
+use provisioner_core::provider::Wire;
 use provisioner_core::{
     CloudInstanceState, Error, ErrorContext, InstanceConfig, InstanceFilter, InstanceInfo,
-    InstanceProvisioner, InstanceStatus, Operation, Orphan, Result,
+    InstanceStatus, Orphan, Result,
 };
 
 use crate::convert::{ec2_tags, info_of, status_of};
@@ -54,36 +56,6 @@ impl Ec2Provisioner {
 
     fn lock_devices(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.root_devices.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// What describe says of `id`, given what EC2 answered for it.
-    fn status(&self, id: &str, instance: Option<&Instance>) -> InstanceStatus {
-        match instance {
-            Some(instance) => status_of(instance),
-            None if self.recent.contains(id) => {
-                InstanceStatus::new(id, CloudInstanceState::Pending)
-                    .with_state_reason("launched; not yet visible to DescribeInstances".to_owned())
-            }
-            None => InstanceStatus::gone(id),
-        }
-    }
-
-    /// Every instance of `ids` EC2 knows, by id: one DescribeInstances per
-    /// [`MAX_IDS_PER_REQUEST`] ids ([`send_known`]).
-    async fn fetch_many(&self, ids: &[&str]) -> Result<HashMap<String, Instance>> {
-        let (answers, _) = send_known(ids, |asked| {
-            self.client
-                .describe_instances()
-                .set_instance_ids(Some(asked))
-                .send()
-        })
-        .await?;
-        Ok(answers
-            .iter()
-            .flat_map(|out| out.reservations())
-            .flat_map(|r| r.instances())
-            .filter_map(|i| Some((i.instance_id()?.to_owned(), i.clone())))
-            .collect())
     }
 
     /// The instance as EC2 describes it now, or `None` when EC2 does not know it.
@@ -168,306 +140,252 @@ where
     Ok(rest)
 }
 
+/// EC2's calls; [`Wire`] gives [`Ec2Provisioner`] the contract.
 #[async_trait]
-impl InstanceProvisioner for Ec2Provisioner {
-    fn name(&self) -> &'static str {
+impl Wire for Ec2Provisioner {
+    fn provider(&self) -> &'static str {
         PROVIDER
     }
 
-    async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
-        in_operation(self.name(), Operation::Launch, async {
-            validate::check_config(config, &EC2_RULES)?;
-            let mut request = self
-                .client
-                .run_instances()
-                .image_id(&config.image)
-                .instance_type(config.instance_type.as_str().into())
-                .min_count(1)
-                .max_count(1)
-                // A token per call: the SDK retries with it, so its own retries
-                // can never create a second instance.
-                .client_token(
-                    config
-                        .idempotency_key
-                        .clone()
-                        .unwrap_or_else(|| naming::fresh_token("prov")),
-                )
-                .set_key_name(self.launch.key_name.clone());
-            // The caller's tags and the ownership marker, on the instance
-            // and on the volumes launched with it.
-            let tags = ec2_tags(&self.owner.mark(&config.tags));
-            for resource in [ResourceType::Instance, ResourceType::Volume] {
-                request = request.tag_specifications(
-                    TagSpecification::builder()
-                        .resource_type(resource)
-                        .set_tags(Some(tags.clone()))
-                        .build(),
-                );
-            }
-            if let Some(user_data) = &config.user_data {
-                request = request.user_data(
-                    base64::engine::general_purpose::STANDARD.encode(user_data.as_bytes()),
-                );
-            }
-            // The root volume is always mapped, so that it leaves with the
-            // instance: an image's own mapping may keep it
-            // (`DeleteOnTermination` is set "by the creator of an AMI as
-            // well as by the person who launches an instance", EC2 User
-            // Guide, "Preserve data when an instance is terminated"), and a
-            // kept volume bills until someone deletes it.
-            let device = self.root_device(&config.image).await?;
-            let size = config
-                .disk_size_gb
-                .map(|gb| {
-                    i32::try_from(gb)
-                        .map_err(|_| Error::invalid_argument(field::DISK_SIZE_GB, "too large"))
-                })
-                .transpose()?;
-            request = request.block_device_mappings(
-                BlockDeviceMapping::builder()
-                    .device_name(device)
-                    .ebs(
-                        EbsBlockDevice::builder()
-                            .set_volume_size(size)
-                            .delete_on_termination(true)
-                            .build(),
-                    )
+    fn rules(&self) -> &ConfigRules {
+        &EC2_RULES
+    }
+
+    fn recent(&self) -> &RecentLaunches {
+        &self.recent
+    }
+
+    fn check_id(&self, id: &str) -> Result<()> {
+        check_instance_id(id)
+    }
+
+    async fn launch(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
+        let mut request = self
+            .client
+            .run_instances()
+            .image_id(&config.image)
+            .instance_type(config.instance_type.as_str().into())
+            .min_count(1)
+            .max_count(1)
+            // A token per call: the SDK retries with it, so its own retries
+            // can never create a second instance.
+            .client_token(
+                config
+                    .idempotency_key
+                    .clone()
+                    .unwrap_or_else(|| naming::fresh_token("prov")),
+            )
+            .set_key_name(self.launch.key_name.clone());
+        // The caller's tags and the ownership marker, on the instance
+        // and on the volumes launched with it.
+        let tags = ec2_tags(&self.owner.mark(&config.tags));
+        for resource in [ResourceType::Instance, ResourceType::Volume] {
+            request = request.tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(resource)
+                    .set_tags(Some(tags.clone()))
                     .build(),
             );
-            let groups = (!self.launch.security_group_ids.is_empty())
-                .then(|| self.launch.security_group_ids.clone());
-            // A subnet of the launch's own replaces the provisioner's.
-            let subnet = config
-                .placement
-                .subnet
-                .clone()
-                .or_else(|| self.launch.subnet_id.clone());
-            if let Some(zone) = &config.placement.zone {
-                request = request.placement(Placement::builder().availability_zone(zone).build());
-            }
-            if let Some(market) = crate::spot::market_options(&config.capacity) {
-                request = request.instance_market_options(market);
-            }
-            request = match self.launch.associate_public_ip {
-                // A public address choice needs an explicit primary interface,
-                // which then carries the subnet and groups.
-                Some(associate) => request.network_interfaces(
-                    InstanceNetworkInterfaceSpecification::builder()
-                        .device_index(0)
-                        .associate_public_ip_address(associate)
+        }
+        if let Some(user_data) = &config.user_data {
+            request = request
+                .user_data(base64::engine::general_purpose::STANDARD.encode(user_data.as_bytes()));
+        }
+        // The root volume is always mapped, so that it leaves with the
+        // instance: an image's own mapping may keep it
+        // (`DeleteOnTermination` is set "by the creator of an AMI as
+        // well as by the person who launches an instance", EC2 User
+        // Guide, "Preserve data when an instance is terminated"), and a
+        // kept volume bills until someone deletes it.
+        let device = self.root_device(&config.image).await?;
+        let size = config
+            .disk_size_gb
+            .map(|gb| {
+                i32::try_from(gb)
+                    .map_err(|_| Error::invalid_argument(field::DISK_SIZE_GB, "too large"))
+            })
+            .transpose()?;
+        request = request.block_device_mappings(
+            BlockDeviceMapping::builder()
+                .device_name(device)
+                .ebs(
+                    EbsBlockDevice::builder()
+                        .set_volume_size(size)
                         .delete_on_termination(true)
-                        .set_subnet_id(subnet)
-                        .set_groups(groups)
                         .build(),
-                ),
-                None => request.set_subnet_id(subnet).set_security_group_ids(groups),
+                )
+                .build(),
+        );
+        let groups = (!self.launch.security_group_ids.is_empty())
+            .then(|| self.launch.security_group_ids.clone());
+        // A subnet of the launch's own replaces the provisioner's.
+        let subnet = config
+            .placement
+            .subnet
+            .clone()
+            .or_else(|| self.launch.subnet_id.clone());
+        if let Some(zone) = &config.placement.zone {
+            request = request.placement(Placement::builder().availability_zone(zone).build());
+        }
+        if let Some(market) = crate::spot::market_options(&config.capacity) {
+            request = request.instance_market_options(market);
+        }
+        request = match self.launch.associate_public_ip {
+            // A public address choice needs an explicit primary interface,
+            // which then carries the subnet and groups.
+            Some(associate) => request.network_interfaces(
+                InstanceNetworkInterfaceSpecification::builder()
+                    .device_index(0)
+                    .associate_public_ip_address(associate)
+                    .delete_on_termination(true)
+                    .set_subnet_id(subnet)
+                    .set_groups(groups)
+                    .build(),
+            ),
+            None => request.set_subnet_id(subnet).set_security_group_ids(groups),
+        };
+        if let Some(profile) = &self.launch.iam_instance_profile {
+            let spec = match profile {
+                IamInstanceProfile::Arn(arn) => IamInstanceProfileSpecification::builder().arn(arn),
+                IamInstanceProfile::Name(name) => {
+                    IamInstanceProfileSpecification::builder().name(name)
+                }
             };
-            if let Some(profile) = &self.launch.iam_instance_profile {
-                let spec = match profile {
-                    IamInstanceProfile::Arn(arn) => {
-                        IamInstanceProfileSpecification::builder().arn(arn)
-                    }
-                    IamInstanceProfile::Name(name) => {
-                        IamInstanceProfileSpecification::builder().name(name)
-                    }
-                };
-                request = request.iam_instance_profile(spec.build());
+            request = request.iam_instance_profile(spec.build());
+        }
+        let out = request.send().await.map_err(|e| from_sdk(e, None))?;
+        let instance = out.instances().first().ok_or_else(|| {
+            let context =
+                ErrorContext::new(PROVIDER).with_request_id(out.request_id().unwrap_or_default());
+            Error::provider(context, "RunInstances returned no instance")
+        })?;
+        Ok(info_of(instance))
+    }
+
+    async fn terminate(&self, id: &str) -> Result<()> {
+        self.client
+            .terminate_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, Some(id)))?;
+        Ok(())
+    }
+
+    async fn stop(&self, id: &str) -> Result<()> {
+        self.client
+            .stop_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, Some(id)))?;
+        Ok(())
+    }
+
+    /// StartInstances reports states only: the addresses are read after.
+    async fn start(&self, id: &str) -> Result<Option<InstanceInfo>> {
+        self.client
+            .start_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, Some(id)))?;
+        Ok(None)
+    }
+
+    async fn status(&self, id: &str) -> Result<Option<InstanceStatus>> {
+        Ok(self.fetch(id).await?.as_ref().map(status_of))
+    }
+
+    async fn info(&self, id: &str) -> Result<Option<InstanceInfo>> {
+        Ok(self.fetch(id).await?.as_ref().map(info_of))
+    }
+
+    async fn list(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>> {
+        let states: Vec<String> = if filter.states.is_empty() {
+            CloudInstanceState::ALL
+                .into_iter()
+                .filter(|s| *s != CloudInstanceState::Terminated)
+                .map(|s| states::to_ec2(s).to_owned())
+                .collect()
+        } else {
+            filter
+                .states
+                .iter()
+                .map(|s| states::to_ec2(*s).to_owned())
+                .collect()
+        };
+        let mut filters = vec![Filter::builder()
+            .name("instance-state-name")
+            .set_values(Some(states))
+            .build()];
+        filters.extend(
+            filter
+                .tags
+                .iter()
+                .map(|(k, v)| Filter::builder().name(format!("tag:{k}")).values(v).build()),
+        );
+        all_pages(PROVIDER, |token| {
+            let request = self
+                .client
+                .describe_instances()
+                .set_filters(Some(filters.clone()))
+                .max_results(i32::try_from(self.page_size).unwrap_or(1000))
+                .set_next_token(token);
+            async move {
+                let out = request.send().await.map_err(|e| from_sdk(e, None))?;
+                let found = out
+                    .reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .map(info_of)
+                    // EC2's tag filters treat `*` and `?` as wildcards:
+                    // keep exact matches only.
+                    .filter(|info| filter.matches(&info.tags, info.state))
+                    .collect();
+                Ok((found, out.next_token().map(str::to_owned)))
             }
-            let out = request.send().await.map_err(|e| from_sdk(e, None))?;
-            let instance = out.instances().first().ok_or_else(|| {
-                let context = ErrorContext::new(PROVIDER)
-                    .with_request_id(out.request_id().unwrap_or_default());
-                Error::provider(context, "RunInstances returned no instance")
-            })?;
-            let info = info_of(instance);
-            self.recent.record(&info.instance_id);
-            Ok(info)
         })
         .await
     }
 
-    async fn terminate_instance(&self, instance_id: &str) -> Result<()> {
-        in_operation(self.name(), Operation::Terminate, async {
-            check_instance_id(instance_id)?;
-            self.recent
-                .terminate(instance_id, || async {
-                    self.client
-                        .terminate_instances()
-                        .instance_ids(instance_id)
-                        .send()
-                        .await
-                        .map_err(|e| from_sdk(e, Some(instance_id)))
-                })
-                .await
-        })
-        .await
-    }
-
-    async fn stop_instance(&self, instance_id: &str) -> Result<()> {
-        in_operation(self.name(), Operation::Stop, async {
-            check_instance_id(instance_id)?;
-            self.recent
-                .retry_while_unseen(instance_id, || async {
-                    self.client
-                        .stop_instances()
-                        .instance_ids(instance_id)
-                        .send()
-                        .await
-                        .map_err(|e| from_sdk(e, Some(instance_id)))
-                })
-                .await?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn start_instance(&self, instance_id: &str) -> Result<InstanceInfo> {
-        in_operation(self.name(), Operation::Start, async {
-            check_instance_id(instance_id)?;
-            self.recent
-                .retry_while_unseen(instance_id, || async {
-                    self.client
-                        .start_instances()
-                        .instance_ids(instance_id)
-                        .send()
-                        .await
-                        .map_err(|e| from_sdk(e, Some(instance_id)))
-                })
-                .await?;
-            // StartInstances reports states only: ask for the addresses EC2
-            // holds now, never reuse what the caller had.
-            match self.fetch(instance_id).await? {
-                Some(instance) => Ok(info_of(&instance)),
-                None => Err(Error::NotFound {
-                    instance_id: instance_id.to_owned(),
-                    context: None,
-                }),
-            }
-        })
-        .await
-    }
-
-    async fn describe_instance(&self, instance_id: &str) -> Result<InstanceStatus> {
-        in_operation(self.name(), Operation::Describe, async {
-            check_instance_id(instance_id)?;
-            let instance = self.fetch(instance_id).await?;
-            Ok(self.status(instance_id, instance.as_ref()))
-        })
-        .await
-    }
+    /// DescribeInstances and TerminateInstances take 1,000 ids.
+    const BATCHES: bool = true;
 
     /// One DescribeInstances per 1,000 ids.
-    async fn describe_instances(
-        &self,
-        instance_ids: &[&str],
-    ) -> Result<Vec<Result<InstanceStatus>>> {
-        in_operation(self.name(), Operation::Describe, async {
-            let valid = unique_valid(instance_ids, check_instance_id);
-            let found = self.fetch_many(&valid).await?;
-            Ok(instance_ids
-                .iter()
-                .map(|id| {
-                    check_instance_id(id)?;
-                    Ok(self.status(id, found.get(*id)))
-                })
-                .collect())
+    async fn statuses(&self, ids: &[&str]) -> Result<HashMap<String, InstanceStatus>> {
+        let (answers, _) = send_known(ids, |asked| {
+            self.client
+                .describe_instances()
+                .set_instance_ids(Some(asked))
+                .send()
         })
-        .await
+        .await?;
+        Ok(answers
+            .iter()
+            .flat_map(|out| out.reservations())
+            .flat_map(|r| r.instances())
+            .filter_map(|i| Some((i.instance_id()?.to_owned(), status_of(i))))
+            .collect())
     }
 
-    /// One TerminateInstances per 1,000 ids; ids EC2 does not know succeed,
-    /// as in terminate, except recent launches, which are terminated one by
-    /// one once EC2 sees them.
-    async fn terminate_instances(&self, instance_ids: &[&str]) -> Result<Vec<Result<()>>> {
-        in_operation(self.name(), Operation::Terminate, async {
-            let valid = unique_valid(instance_ids, check_instance_id);
-            let (_, unseen) = send_known(&valid, |asked| {
-                self.client
-                    .terminate_instances()
-                    .set_instance_ids(Some(asked))
-                    .send()
-            })
-            .await?;
-            let mut late = HashMap::new();
-            for id in unseen.iter().filter(|id| self.recent.contains(id)) {
-                late.insert(id.clone(), self.terminate_instance(id).await);
-            }
-            Ok(instance_ids
-                .iter()
-                .map(|id| {
-                    check_instance_id(id)?;
-                    match late.get(*id) {
-                        Some(Err(e)) => Err(e.clone()),
-                        _ => Ok(()),
-                    }
-                })
-                .collect())
+    /// One TerminateInstances per 1,000 ids.
+    async fn terminate_many(&self, ids: &[&str]) -> Result<Vec<String>> {
+        let (_, unseen) = send_known(ids, |asked| {
+            self.client
+                .terminate_instances()
+                .set_instance_ids(Some(asked))
+                .send()
         })
-        .await
+        .await?;
+        Ok(unseen)
     }
 
-    async fn list_orphans(&self) -> Result<Vec<Orphan>> {
-        in_operation(self.name(), Operation::List, self.kept_volumes()).await
+    async fn orphans(&self) -> Result<Vec<Orphan>> {
+        self.kept_volumes().await
     }
 
     async fn delete_orphan(&self, orphan: &Orphan) -> Result<()> {
-        in_operation(
-            self.name(),
-            Operation::Terminate,
-            self.delete_kept_volume(orphan),
-        )
-        .await
-    }
-
-    async fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>> {
-        in_operation(self.name(), Operation::List, async {
-            validate::check_filter_tags(&filter.tags, &EC2_RULES.tags)?;
-            let states: Vec<String> = if filter.states.is_empty() {
-                CloudInstanceState::ALL
-                    .into_iter()
-                    .filter(|s| *s != CloudInstanceState::Terminated)
-                    .map(|s| states::to_ec2(s).to_owned())
-                    .collect()
-            } else {
-                filter
-                    .states
-                    .iter()
-                    .map(|s| states::to_ec2(*s).to_owned())
-                    .collect()
-            };
-            let mut filters = vec![Filter::builder()
-                .name("instance-state-name")
-                .set_values(Some(states))
-                .build()];
-            filters.extend(
-                filter
-                    .tags
-                    .iter()
-                    .map(|(k, v)| Filter::builder().name(format!("tag:{k}")).values(v).build()),
-            );
-            all_pages(PROVIDER, |token| {
-                let request = self
-                    .client
-                    .describe_instances()
-                    .set_filters(Some(filters.clone()))
-                    .max_results(i32::try_from(self.page_size).unwrap_or(1000))
-                    .set_next_token(token);
-                async move {
-                    let out = request.send().await.map_err(|e| from_sdk(e, None))?;
-                    let found = out
-                        .reservations()
-                        .iter()
-                        .flat_map(|r| r.instances())
-                        .map(info_of)
-                        // EC2's tag filters treat `*` and `?` as wildcards:
-                        // keep exact matches only.
-                        .filter(|info| filter.matches(&info.tags, info.state))
-                        .collect();
-                    Ok((found, out.next_token().map(str::to_owned)))
-                }
-            })
-            .await
-        })
-        .await
+        self.delete_kept_volume(orphan).await
     }
 }

@@ -22,13 +22,20 @@
 //!   acceptance, a reclaim), else `Terminated` (clause d);
 //! - a start whose answer does not carry the instance is followed by a
 //!   read of it, so that the addresses returned are the cloud's now
-//!   (clause f).
+//!   (clause f);
+//! - a batch read or terminate checks each id on its own (a malformed one
+//!   fails alone), sends each valid id once, and answers in the order
+//!   asked; an id the batch terminate did not find that is a recent launch
+//!   is terminated on its own once the cloud sees it.
 //!
 //! `object_store` keeps each cloud's requests in its own `client.rs` behind
 //! shared traits; this is the same split for the instance contract.
 
+use std::collections::{HashMap, HashSet};
+
 use async_trait::async_trait;
 
+use super::batch::{each, unique_valid};
 use super::consistency::RecentLaunches;
 use super::in_operation;
 use super::validate::{self, ConfigRules};
@@ -97,6 +104,42 @@ pub trait Wire: Send + Sync {
     /// Every instance that `filter` (its tags checked) admits, across all
     /// the cloud's pages.
     async fn list(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>>;
+
+    /// True when the cloud reads and terminates many ids in one request
+    /// ([`statuses`](Self::statuses), [`terminate_many`](Self::terminate_many));
+    /// false (the default): the batch methods go one id at a time,
+    /// [`BATCH_CONCURRENCY`](super::batch::BATCH_CONCURRENCY) at once.
+    const BATCHES: bool = false;
+
+    /// The statuses of several checked, distinct ids, in as few requests
+    /// as the cloud allows: those the cloud knows, by id. An error fails
+    /// the whole batch. The default reads them one by one (only used when
+    /// [`BATCHES`](Self::BATCHES) says so).
+    async fn statuses(&self, ids: &[&str]) -> Result<HashMap<String, InstanceStatus>> {
+        let mut known = HashMap::with_capacity(ids.len());
+        for id in ids {
+            if let Some(status) = self.status(id).await? {
+                known.insert((*id).to_owned(), status);
+            }
+        }
+        Ok(known)
+    }
+
+    /// Sends the terminate of several checked, distinct ids, in as few
+    /// requests as the cloud allows; the ids the cloud did not know. An
+    /// error fails the whole batch. The default terminates them one by one
+    /// (only used when [`BATCHES`](Self::BATCHES) says so).
+    async fn terminate_many(&self, ids: &[&str]) -> Result<Vec<String>> {
+        let mut unknown = Vec::new();
+        for id in ids {
+            match self.terminate(id).await {
+                Ok(()) => {}
+                Err(Error::NotFound { .. }) => unknown.push((*id).to_owned()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(unknown)
+    }
 
     /// As [`InstanceProvisioner::list_orphans`]; the default lists none.
     async fn orphans(&self) -> Result<Vec<Orphan>> {
@@ -211,6 +254,69 @@ impl<W: Wire> InstanceProvisioner for W {
         in_operation(self.provider(), Operation::List, async {
             validate::check_filter_tags(&filter.tags, &self.rules().tags)?;
             self.list(filter).await
+        })
+        .await
+    }
+
+    async fn describe_instances(
+        &self,
+        instance_ids: &[&str],
+    ) -> Result<Vec<Result<InstanceStatus>>> {
+        if !W::BATCHES {
+            let calls = instance_ids.iter().map(|id| self.describe_instance(id));
+            return Ok(each(calls.collect()).await);
+        }
+        in_operation(self.provider(), Operation::Describe, async {
+            let valid = unique_valid(instance_ids, |id| check_id(self, id));
+            let mut known = self.statuses(&valid).await?;
+            let mut answers = Vec::with_capacity(instance_ids.len());
+            for id in instance_ids {
+                answers.push(match check_id(self, id) {
+                    Err(e) => Err(e),
+                    // A repeated id gets the same answer again.
+                    Ok(()) => Ok(match known.get(*id) {
+                        Some(status) => status.clone(),
+                        None => {
+                            let status = unseen(self, id).await;
+                            known.insert((*id).to_owned(), status.clone());
+                            status
+                        }
+                    }),
+                });
+            }
+            Ok(answers)
+        })
+        .await
+    }
+
+    async fn terminate_instances(&self, instance_ids: &[&str]) -> Result<Vec<Result<()>>> {
+        if !W::BATCHES {
+            let calls = instance_ids.iter().map(|id| self.terminate_instance(id));
+            return Ok(each(calls.collect()).await);
+        }
+        in_operation(self.provider(), Operation::Terminate, async {
+            let valid = unique_valid(instance_ids, |id| check_id(self, id));
+            let unseen = self.terminate_many(&valid).await?;
+            let unknown: HashSet<&str> = unseen.iter().map(String::as_str).collect();
+            for id in valid.iter().filter(|id| !unknown.contains(*id)) {
+                self.recent().forget(id);
+            }
+            // A launch too recent for the cloud to see waits on its own;
+            // any other unknown id is done.
+            let mut late = HashMap::new();
+            for id in unseen.iter().filter(|id| self.recent().contains(id)) {
+                late.insert(id.clone(), self.terminate_instance(id).await);
+            }
+            Ok(instance_ids
+                .iter()
+                .map(|id| {
+                    check_id(self, id)?;
+                    match late.get(*id) {
+                        Some(Err(e)) => Err(e.clone()),
+                        _ => Ok(()),
+                    }
+                })
+                .collect())
         })
         .await
     }
