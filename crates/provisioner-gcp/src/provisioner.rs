@@ -1,5 +1,6 @@
-//! The contract on Compute Engine's API: the six calls of
-//! [`GcpProvisioner`].
+//! Compute Engine's calls for the contract: [`GcpProvisioner`]'s [`Wire`],
+//! which core's one implementation of the contract over a `Wire` makes an
+//! [`InstanceProvisioner`](provisioner_core::InstanceProvisioner).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -7,14 +8,13 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use google_cloud_compute_v1::model::Instance;
 use google_cloud_gax::options::RequestOptionsBuilder as _;
-use provisioner_core::provider::batch::unique_valid;
-use provisioner_core::provider::in_operation;
+use provisioner_core::provider::consistency::RecentLaunches;
 use provisioner_core::provider::naming;
 use provisioner_core::provider::paging::PageTokens;
-use provisioner_core::provider::validate::{self, field};
+use provisioner_core::provider::validate::{field, ConfigRules};
+use provisioner_core::provider::Wire;
 use provisioner_core::{
-    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
-    InstanceStatus, Operation, Result,
+    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus, Result,
 };
 
 use crate::convert::{
@@ -186,34 +186,28 @@ impl GcpProvisioner {
     }
 
     /// What describe says of `id`, given what Compute Engine answered for
-    /// it (`None`: not found) and its latest preemption, if any.
-    async fn status(
+    /// it (`None`: not found) and its latest preemption, if any; `None`
+    /// when Compute Engine does not know it and nothing this provisioner
+    /// remembers speaks for it.
+    async fn status_of(
         &self,
         id: InstanceId<'_>,
         instance: Option<&Instance>,
         preempted: Option<PreemptedAt>,
-    ) -> InstanceStatus {
+    ) -> Option<InstanceStatus> {
         let instance_id = ids::format(id.zone, id.name);
         let instance_id = instance_id.as_str();
         let Some(instance) = instance else {
             self.lock_deleting().remove(instance_id);
             if let Some(failure) = self.insert_outcome(instance_id, id.zone).await {
-                // Gone for good: from now on "not found" means just that.
-                self.recent.forget(instance_id);
-                return InstanceStatus::failed_launch(instance_id, failure);
+                return Some(InstanceStatus::failed_launch(instance_id, failure));
             }
-            if preempted.is_some() {
-                // A Spot VM whose termination action is DELETE.
-                self.recent.forget(instance_id);
-                return InstanceStatus::gone(instance_id)
+            // A Spot VM whose termination action is DELETE.
+            return preempted.map(|_| {
+                InstanceStatus::gone(instance_id)
                     .with_state_reason("preempted".to_owned())
-                    .with_reclaimed(true);
-            }
-            if self.recent.contains(instance_id) {
-                return InstanceStatus::new(instance_id, CloudInstanceState::Pending)
-                    .with_state_reason("launched; not yet visible".to_owned());
-            }
-            return InstanceStatus::gone(instance_id);
+                    .with_reclaimed(true)
+            });
         };
         let deleting = self.being_deleted(instance_id, id.zone).await;
         let (state, reason) = state_of(instance, deleting);
@@ -222,8 +216,10 @@ impl GcpProvisioner {
         if state == CloudInstanceState::Pending {
             if let Some(failure) = self.insert_outcome(instance_id, id.zone).await {
                 self.recent.forget(instance_id);
-                return InstanceStatus::failed_launch(instance_id, failure)
-                    .with_owner(owner_of(instance));
+                return Some(
+                    InstanceStatus::failed_launch(instance_id, failure)
+                        .with_owner(owner_of(instance)),
+                );
             }
         }
         let reclaimed = reclaimed(instance, state, preempted);
@@ -241,10 +237,10 @@ impl GcpProvisioner {
             .with_addresses(private_ip(instance), public_ip(instance))
             .with_reclaimed(reclaimed)
             .with_owner(owner_of(instance));
-        match start_failure {
+        Some(match start_failure {
             Some(failure) => status.with_failed_start(failure),
             None => status,
-        }
+        })
     }
 
     /// Every instance in the configured zones that `filter` admits, by id,
@@ -409,220 +405,193 @@ pub(crate) fn alternations(names: &[&str], budget: usize) -> Vec<String> {
     groups
 }
 
+/// Compute Engine's calls; [`Wire`] gives [`GcpProvisioner`] the contract.
 #[async_trait]
-impl InstanceProvisioner for GcpProvisioner {
-    fn name(&self) -> &'static str {
+impl Wire for GcpProvisioner {
+    fn provider(&self) -> &'static str {
         PROVIDER
     }
 
-    async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
-        in_operation(self.name(), Operation::Launch, async {
-            validate::check_config(config, &GCP_RULES)?;
-            let name = naming::launch_name("p", config.idempotency_key.as_deref());
-            let zone = self.placed(config, &name)?.to_owned();
-            let id = ids::format(&zone, &name);
-            let body = self.body(&name, &zone, config)?;
-            let result = self
-                .instances
-                .insert()
-                .set_project(&self.project)
-                .set_zone(&zone)
-                .set_request_id(fresh_request_id())
-                .set_body(body)
-                .with_attempt_timeout(self.deadlines.attempt)
-                .send()
-                .await;
-            match result {
-                Ok(op) => {
-                    operation_result(&op, &id)?;
-                    Self::follow(&self.inserts, &id, op.name);
+    fn rules(&self) -> &ConfigRules {
+        &GCP_RULES
+    }
+
+    fn recent(&self) -> &RecentLaunches {
+        &self.recent
+    }
+
+    fn check_id(&self, id: &str) -> Result<()> {
+        ids::parse(id).map(|_| ())
+    }
+
+    async fn launch(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
+        let name = naming::launch_name("p", config.idempotency_key.as_deref());
+        let zone = self.placed(config, &name)?.to_owned();
+        let id = ids::format(&zone, &name);
+        let body = self.body(&name, &zone, config)?;
+        let result = self
+            .instances
+            .insert()
+            .set_project(&self.project)
+            .set_zone(&zone)
+            .set_request_id(fresh_request_id())
+            .set_body(body)
+            .with_attempt_timeout(self.deadlines.attempt)
+            .send()
+            .await;
+        match result {
+            Ok(op) => {
+                operation_result(&op, &id)?;
+                Self::follow(&self.inserts, &id, op.name);
+            }
+            Err(e) => {
+                if config.idempotency_key.is_none() || !errors::is_already_exists(&e) {
+                    return Err(from_gax(e, &id));
                 }
-                Err(e) => {
-                    if config.idempotency_key.is_none() || !errors::is_already_exists(&e) {
-                        return Err(from_gax(e, &id));
-                    }
-                    // A retry with the same key: the instance exists already.
-                    let info = self.existing_launch(&zone, &name, config).await?;
-                    self.recent.record(&id);
-                    return Ok(info);
-                }
+                // A retry with the same key: the instance exists already.
+                return self.existing_launch(&zone, &name, config).await;
             }
-            // A new instance under a name used before is not the one deleted,
-            // nor the one started.
-            self.lock_deleting().remove(&id);
-            Self::follow(&self.starts, &id, None);
-            self.recent.record(&id);
-            Ok(InstanceInfo::new(id, CloudInstanceState::Pending)
-                .with_tags(config.tags.clone())
-                .with_owner(self.owner.to_string()))
-        })
-        .await
+        }
+        // A new instance under a name used before is not the one deleted,
+        // nor the one started.
+        self.lock_deleting().remove(&id);
+        Self::follow(&self.starts, &id, None);
+        Ok(InstanceInfo::new(id, CloudInstanceState::Pending)
+            .with_tags(config.tags.clone())
+            .with_owner(self.owner.to_string()))
     }
 
-    async fn terminate_instance(&self, instance_id: &str) -> Result<()> {
-        in_operation(self.name(), Operation::Terminate, async {
-            let id = ids::parse(instance_id)?;
-            // One request id for this terminate, kept across its retries.
-            let request = fresh_request_id();
-            let started: Mutex<Option<String>> = Mutex::new(None);
-            self.recent
-                .terminate(instance_id, || async {
-                    let op = self
-                        .instances
-                        .delete()
-                        .set_project(&self.project)
-                        .set_zone(id.zone)
-                        .set_instance(id.name)
-                        .set_request_id(&request)
-                        .with_attempt_timeout(self.deadlines.attempt)
-                        .send()
-                        .await
-                        .map_err(|e| from_gax(e, instance_id))?;
-                    operation_result(&op, instance_id)?;
-                    *started.lock().unwrap_or_else(|p| p.into_inner()) = op.name;
-                    Ok(())
-                })
-                .await?;
-            if let Some(op) = started.into_inner().unwrap_or_else(|p| p.into_inner()) {
-                self.lock_deleting().insert(instance_id, op);
+    /// A fresh request id for each delete sent (the SDK's own retries of
+    /// one send keep it); the operation is followed until the instance is
+    /// gone.
+    async fn terminate(&self, instance_id: &str) -> Result<()> {
+        let id = ids::parse(instance_id)?;
+        let op = self
+            .instances
+            .delete()
+            .set_project(&self.project)
+            .set_zone(id.zone)
+            .set_instance(id.name)
+            .set_request_id(fresh_request_id())
+            .with_attempt_timeout(self.deadlines.attempt)
+            .send()
+            .await
+            .map_err(|e| from_gax(e, instance_id))?;
+        operation_result(&op, instance_id)?;
+        if let Some(op) = op.name {
+            self.lock_deleting().insert(instance_id, op);
+        }
+        Self::follow(&self.starts, instance_id, None);
+        Ok(())
+    }
+
+    async fn stop(&self, instance_id: &str) -> Result<()> {
+        let id = ids::parse(instance_id)?;
+        // Whatever the last start met, the instance stops by request now.
+        Self::follow(&self.starts, instance_id, None);
+        let op = self
+            .instances
+            .stop()
+            .set_project(&self.project)
+            .set_zone(id.zone)
+            .set_instance(id.name)
+            .with_attempt_timeout(self.deadlines.attempt)
+            .send()
+            .await
+            .map_err(|e| from_gax(e, instance_id))?;
+        operation_result(&op, instance_id)
+    }
+
+    /// Start answers with an operation: the addresses are read after.
+    async fn start(&self, instance_id: &str) -> Result<Option<InstanceInfo>> {
+        let id = ids::parse(instance_id)?;
+        let op = self
+            .instances
+            .start()
+            .set_project(&self.project)
+            .set_zone(id.zone)
+            .set_instance(id.name)
+            .with_attempt_timeout(self.deadlines.attempt)
+            .send()
+            .await
+            .map_err(|e| from_gax(e, instance_id))?;
+        operation_result(&op, instance_id)?;
+        // Compute Engine reports a start it cannot place in the operation,
+        // after answering: describe reads it from there.
+        Self::follow(&self.starts, instance_id, op.name);
+        Ok(None)
+    }
+
+    async fn status(&self, instance_id: &str) -> Result<Option<InstanceStatus>> {
+        let mut known = self.statuses(&[instance_id]).await?;
+        Ok(known.remove(instance_id))
+    }
+
+    async fn info(&self, instance_id: &str) -> Result<Option<InstanceInfo>> {
+        let id = ids::parse(instance_id)?;
+        Ok(self.get(id).await?.map(|i| self.info_of(&i, false)))
+    }
+
+    async fn list(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>> {
+        let Some(expression) = self.filter_expression(filter)? else {
+            return Ok(Vec::new());
+        };
+        let mut listed = Vec::new();
+        for (id, instance) in self.list_by_filter(&expression).await? {
+            let deleting = self.lock_deleting().contains(&id);
+            let info = self.info_of(&instance, deleting);
+            // Labels are a lossy index: the exact tags decide.
+            if filter.matches(&info.tags, info.state) {
+                listed.push((info, instance));
             }
-            Self::follow(&self.starts, instance_id, None);
-            Ok(())
-        })
-        .await
-    }
-
-    async fn stop_instance(&self, instance_id: &str) -> Result<()> {
-        in_operation(self.name(), Operation::Stop, async {
-            let id = ids::parse(instance_id)?;
-            // Whatever the last start met, the instance stops by request now.
-            Self::follow(&self.starts, instance_id, None);
-            self.recent
-                .retry_while_unseen(instance_id, || async {
-                    let op = self
-                        .instances
-                        .stop()
-                        .set_project(&self.project)
-                        .set_zone(id.zone)
-                        .set_instance(id.name)
-                        .with_attempt_timeout(self.deadlines.attempt)
-                        .send()
-                        .await
-                        .map_err(|e| from_gax(e, instance_id))?;
-                    operation_result(&op, instance_id)
-                })
-                .await
-        })
-        .await
-    }
-
-    async fn start_instance(&self, instance_id: &str) -> Result<InstanceInfo> {
-        in_operation(self.name(), Operation::Start, async {
-            let id = ids::parse(instance_id)?;
-            let op = self
-                .recent
-                .retry_while_unseen(instance_id, || async {
-                    let op = self
-                        .instances
-                        .start()
-                        .set_project(&self.project)
-                        .set_zone(id.zone)
-                        .set_instance(id.name)
-                        .with_attempt_timeout(self.deadlines.attempt)
-                        .send()
-                        .await
-                        .map_err(|e| from_gax(e, instance_id))?;
-                    operation_result(&op, instance_id)?;
-                    Ok(op.name)
-                })
-                .await?;
-            // Compute Engine reports a start it cannot place in the
-            // operation, after answering: describe reads it from there.
-            Self::follow(&self.starts, instance_id, op);
-            // Start answers with an operation: read the addresses now.
-            match self.get(id).await? {
-                Some(instance) => Ok(self.info_of(&instance, false)),
-                None => Err(Error::NotFound {
-                    instance_id: instance_id.to_owned(),
-                    context: None,
-                }),
-            }
-        })
-        .await
-    }
-
-    async fn describe_instance(&self, instance_id: &str) -> Result<InstanceStatus> {
-        in_operation(self.name(), Operation::Describe, async {
-            let id = ids::parse(instance_id)?;
-            let instance = self.get(id).await?;
-            let preempted = self.preempted(&[(id, instance.as_ref())]).await?;
-            let preempted = preempted.get(instance_id).copied();
-            Ok(self.status(id, instance.as_ref(), preempted).await)
-        })
-        .await
+        }
+        let seen: Vec<(InstanceId<'_>, Option<&Instance>)> = listed
+            .iter()
+            .filter_map(|(info, i)| Some((ids::parse(&info.instance_id).ok()?, Some(i))))
+            .collect();
+        let preempted = self.preempted(&seen).await?;
+        Ok(listed
+            .into_iter()
+            .map(|(mut info, instance)| {
+                let at = preempted.get(&info.instance_id).copied();
+                info.reclaimed = reclaimed(&instance, info.state, at);
+                info
+            })
+            .collect())
     }
 
     /// One aggregatedList per batch of names (a `name eq "(a|b|…)"` filter
-    /// of at most 7,500 characters).
-    async fn describe_instances(
-        &self,
-        instance_ids: &[&str],
-    ) -> Result<Vec<Result<InstanceStatus>>> {
-        in_operation(self.name(), Operation::Describe, async {
-            let valid = unique_valid(instance_ids, |id| ids::parse(id).map(|_| ()));
-            let mut found: HashMap<String, Instance> = HashMap::with_capacity(valid.len());
-            for names in name_filters(&valid) {
+    /// of at most 7,500 characters), and one preemption query per zone.
+    const BATCHES: bool = true;
+
+    /// The instances Compute Engine knows, and those it does not that this
+    /// provisioner's records speak for (an insert that failed, a Spot VM
+    /// deleted by its preemption).
+    async fn statuses(&self, instance_ids: &[&str]) -> Result<HashMap<String, InstanceStatus>> {
+        let mut found: HashMap<String, Instance> = HashMap::with_capacity(instance_ids.len());
+        if let [one] = instance_ids {
+            let id = ids::parse(one)?;
+            if let Some(instance) = self.get(id).await? {
+                found.insert((*one).to_owned(), instance);
+            }
+        } else {
+            for names in name_filters(instance_ids) {
                 found.extend(self.list_by_filter(&names).await?);
             }
-            let seen: Vec<(InstanceId<'_>, Option<&Instance>)> = valid
-                .iter()
-                .filter_map(|id| Some((ids::parse(id).ok()?, found.get(*id))))
-                .collect();
-            let preempted = self.preempted(&seen).await?;
-            let mut results = Vec::with_capacity(instance_ids.len());
-            for id in instance_ids {
-                results.push(match ids::parse(id) {
-                    Ok(parsed) => Ok(self
-                        .status(parsed, found.get(*id), preempted.get(*id).copied())
-                        .await),
-                    Err(e) => Err(e),
-                });
+        }
+        let seen: Vec<(InstanceId<'_>, Option<&Instance>)> = instance_ids
+            .iter()
+            .filter_map(|id| Some((ids::parse(id).ok()?, found.get(*id))))
+            .collect();
+        let preempted = self.preempted(&seen).await?;
+        let mut statuses = HashMap::with_capacity(seen.len());
+        for (id, instance) in seen {
+            let at = preempted.get(&ids::format(id.zone, id.name)).copied();
+            if let Some(status) = self.status_of(id, instance, at).await {
+                statuses.insert(status.instance_id.clone(), status);
             }
-            Ok(results)
-        })
-        .await
-    }
-
-    async fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>> {
-        in_operation(self.name(), Operation::List, async {
-            validate::check_filter_tags(&filter.tags, &GCP_RULES.tags)?;
-            let Some(expression) = self.filter_expression(filter)? else {
-                return Ok(Vec::new());
-            };
-            let mut listed = Vec::new();
-            for (id, instance) in self.list_by_filter(&expression).await? {
-                let deleting = self.lock_deleting().contains(&id);
-                let info = self.info_of(&instance, deleting);
-                // Labels are a lossy index: the exact tags decide.
-                if filter.matches(&info.tags, info.state) {
-                    listed.push((info, instance));
-                }
-            }
-            let seen: Vec<(InstanceId<'_>, Option<&Instance>)> = listed
-                .iter()
-                .filter_map(|(info, i)| Some((ids::parse(&info.instance_id).ok()?, Some(i))))
-                .collect();
-            let preempted = self.preempted(&seen).await?;
-            Ok(listed
-                .into_iter()
-                .map(|(mut info, instance)| {
-                    let at = preempted.get(&info.instance_id).copied();
-                    info.reclaimed = reclaimed(&instance, info.state, at);
-                    info
-                })
-                .collect())
-        })
-        .await
+        }
+        Ok(statuses)
     }
 }
 

@@ -166,6 +166,16 @@ fn check_id<W: Wire + ?Sized>(wire: &W, id: &str) -> Result<()> {
     wire.check_id(id)
 }
 
+/// A status the provider gave: one that says the instance is terminated
+/// (the cloud's own word, or the provider's records of a failed launch or
+/// a reclaim) ends the wait for a recent launch to become visible.
+fn seen<W: Wire + ?Sized>(wire: &W, status: InstanceStatus) -> InstanceStatus {
+    if status.state == CloudInstanceState::Terminated {
+        wire.recent().forget(&status.instance_id);
+    }
+    status
+}
+
 /// The status of `id`, which the cloud does not know: the provider's
 /// records, a launch still becoming visible, or gone.
 async fn unseen<W: Wire + ?Sized>(wire: &W, id: &str) -> InstanceStatus {
@@ -243,7 +253,7 @@ impl<W: Wire> InstanceProvisioner for W {
         in_operation(self.provider(), Operation::Describe, async {
             check_id(self, instance_id)?;
             match self.status(instance_id).await? {
-                Some(status) => Ok(status),
+                Some(status) => Ok(seen(self, status)),
                 None => Ok(unseen(self, instance_id).await),
             }
         })
@@ -275,7 +285,7 @@ impl<W: Wire> InstanceProvisioner for W {
                     Err(e) => Err(e),
                     // A repeated id gets the same answer again.
                     Ok(()) => Ok(match known.get(*id) {
-                        Some(status) => status.clone(),
+                        Some(status) => seen(self, status.clone()),
                         None => {
                             let status = unseen(self, id).await;
                             known.insert((*id).to_owned(), status.clone());
