@@ -1,20 +1,20 @@
-//! The contract on Azure Resource Manager: the six calls of
-//! [`AzureProvisioner`].
+//! Azure Resource Manager's calls for the contract: [`AzureProvisioner`]'s
+//! [`Wire`], which core's one implementation of the contract over a `Wire`
+//! makes an [`InstanceProvisioner`](provisioner_core::InstanceProvisioner).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use async_trait::async_trait;
 use azure_mgmt_compute::package_2024_07_01::models::{VirtualMachine, VirtualMachineInstanceView};
 use futures::StreamExt;
-use provisioner_core::provider::batch::unique_valid;
-use provisioner_core::provider::consistency::Expiring;
-use provisioner_core::provider::in_operation;
+use provisioner_core::provider::consistency::{Expiring, RecentLaunches};
 use provisioner_core::provider::naming;
-use provisioner_core::provider::validate::{self, field};
+use provisioner_core::provider::validate::{field, ConfigRules};
+use provisioner_core::provider::Wire;
 use provisioner_core::{
-    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceProvisioner,
-    InstanceStatus, LaunchFailure, Operation, Result,
+    CloudInstanceState, Error, InstanceConfig, InstanceFilter, InstanceInfo, InstanceStatus,
+    LaunchFailure, Result,
 };
 
 use crate::convert::{
@@ -236,34 +236,33 @@ impl AzureProvisioner {
         }
     }
 
-    /// What describe says of a VM ARM does not know: the failed launch it
-    /// reaped, gone by this provisioner's delete, evicted (a Spot VM whose
-    /// policy is `Delete`), a recent launch not yet visible, or gone.
-    async fn status_of_missing(&self, name: &str) -> Result<InstanceStatus> {
+    /// What this provisioner's records say of a VM ARM does not know: the
+    /// failed launch it reaped, gone by its own delete, evicted (a Spot VM
+    /// whose policy is `Delete`), or gone after an eviction; `None` when
+    /// they say nothing (a recent launch not yet visible, or gone).
+    async fn missing(&self, name: &str) -> Result<Option<InstanceStatus>> {
         let reaped = self.lock_failed().get(name).cloned();
         if let Some(failure) = reaped {
-            return Ok(InstanceStatus::failed_launch(name, failure));
+            return Ok(Some(InstanceStatus::failed_launch(name, failure)));
         }
         if self.lock_deleted().contains(name) {
-            return Ok(InstanceStatus::gone(name));
+            return Ok(Some(InstanceStatus::gone(name)));
         }
         let eviction = self.eviction(name).await?;
         if eviction == Eviction::Evicted {
-            self.recent.forget(name);
-            return Ok(InstanceStatus::gone(name)
-                .with_state_reason(eviction.reason().map(str::to_owned))
-                .with_reclaimed(true));
+            return Ok(Some(
+                InstanceStatus::gone(name)
+                    .with_state_reason(eviction.reason().map(str::to_owned))
+                    .with_reclaimed(true),
+            ));
         }
-        Ok(if self.recent.contains(name) {
-            InstanceStatus::new(name, CloudInstanceState::Pending)
-                .with_state_reason("launched; not yet visible".to_owned())
-        } else {
-            let gone = InstanceStatus::gone(name);
-            match eviction.reason() {
-                Some(why) => gone.with_state_reason(format!("instance no longer exists; {why}")),
-                None => gone,
-            }
-        })
+        if self.recent.contains(name) {
+            return Ok(None);
+        }
+        Ok(eviction.reason().map(|why| {
+            InstanceStatus::gone(name)
+                .with_state_reason(format!("instance no longer exists; {why}"))
+        }))
     }
 
     fn lock_deleted(&self) -> std::sync::MutexGuard<'_, Expiring<()>> {
@@ -389,242 +388,214 @@ fn is_precondition_failed(e: &azure_core::Error) -> bool {
     )
 }
 
+/// Azure Resource Manager's calls; [`Wire`] gives [`AzureProvisioner`] the
+/// contract.
 #[async_trait]
-impl InstanceProvisioner for AzureProvisioner {
-    fn name(&self) -> &'static str {
+impl Wire for AzureProvisioner {
+    fn provider(&self) -> &'static str {
         PROVIDER
     }
 
-    async fn launch_instance(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
-        in_operation(self.name(), Operation::Launch, async {
-            validate::check_config(config, &AZURE_RULES)?;
-            // Derived from the key, so that a repeated PUT is the same VM.
-            let name = naming::launch_name("p", config.idempotency_key.as_deref());
-            let body = self.body(&name, config)?;
-            // One PUT, answered once Azure accepts it; the crate's awaited form
-            // would poll the PUT until provisioning ends. `If-None-Match: *`
-            // makes it a create only: a PUT of an existing VM would update it
-            // (tags, user data; a new size resizes and reboots it).
-            let created = self
-                .vms()
-                .create_or_update(&self.group, &name, body, &self.subscription)
-                .if_none_match("*")
-                .send()
-                .await;
-            let response = match created {
-                Ok(response) => response,
-                Err(e) if is_precondition_failed(&e) => {
-                    // The VM this key names exists: a retry, or a reuse.
-                    let info = self.existing_launch(&name, config).await?;
-                    self.recent.record(&name);
-                    return Ok(info);
-                }
-                Err(e) => return Err(from_azure(e, &name)),
-            };
-            let vm = response
-                .into_body()
-                .await
-                .map_err(|e| from_azure(e, &name))?;
-            let tags = tags_of(&vm);
-            let (state, _, _) = state_of(&vm);
-            // A new VM under a name whose last create failed, or that this
-            // provisioner deleted.
-            self.lock_failed().remove(&name);
-            self.lock_deleted().remove(&name);
-            self.lock_starts().remove(&name);
-            self.recent.record(&name);
-            Ok(info_of(name, &vm, state, tags, (None, None)))
-        })
-        .await
+    fn rules(&self) -> &ConfigRules {
+        &AZURE_RULES
     }
 
-    async fn terminate_instance(&self, instance_id: &str) -> Result<()> {
-        in_operation(self.name(), Operation::Terminate, async {
-            check_vm_name(instance_id)?;
-            self.recent
-                .terminate(instance_id, || async {
-                    self.vms()
-                        .delete(&self.group, instance_id, &self.subscription)
-                        .send()
-                        .await
-                        .map_err(|e| from_azure(e, instance_id))
-                })
-                .await?;
-            self.lock_deleted().insert(instance_id, ());
+    fn recent(&self) -> &RecentLaunches {
+        &self.recent
+    }
+
+    fn check_id(&self, id: &str) -> Result<()> {
+        check_vm_name(id)
+    }
+
+    async fn launch(&self, config: &InstanceConfig) -> Result<InstanceInfo> {
+        // Derived from the key, so that a repeated PUT is the same VM.
+        let name = naming::launch_name("p", config.idempotency_key.as_deref());
+        let body = self.body(&name, config)?;
+        // One PUT, answered once Azure accepts it; the crate's awaited form
+        // would poll the PUT until provisioning ends. `If-None-Match: *`
+        // makes it a create only: a PUT of an existing VM would update it
+        // (tags, user data; a new size resizes and reboots it).
+        let created = self
+            .vms()
+            .create_or_update(&self.group, &name, body, &self.subscription)
+            .if_none_match("*")
+            .send()
+            .await;
+        let response = match created {
+            Ok(response) => response,
+            Err(e) if is_precondition_failed(&e) => {
+                // The VM this key names exists: a retry, or a reuse.
+                return self.existing_launch(&name, config).await;
+            }
+            Err(e) => return Err(from_azure(e, &name)),
+        };
+        let vm = response
+            .into_body()
+            .await
+            .map_err(|e| from_azure(e, &name))?;
+        let tags = tags_of(&vm);
+        let (state, _, _) = state_of(&vm);
+        // A new VM under a name whose last create failed, or that this
+        // provisioner deleted.
+        self.lock_failed().remove(&name);
+        self.lock_deleted().remove(&name);
+        self.lock_starts().remove(&name);
+        Ok(info_of(name, &vm, state, tags, (None, None)))
+    }
+
+    /// A VM deleted or not found is remembered as gone by this
+    /// provisioner's delete.
+    async fn terminate(&self, name: &str) -> Result<()> {
+        let deleted = self
+            .vms()
+            .delete(&self.group, name, &self.subscription)
+            .send()
+            .await
+            .map_err(|e| from_azure(e, name));
+        if matches!(deleted, Ok(_) | Err(Error::NotFound { .. })) {
+            self.lock_deleted().insert(name, ());
             // A VM created under this name later has not been started.
-            self.lock_starts().remove(instance_id);
-            Ok(())
-        })
-        .await
+            self.lock_starts().remove(name);
+        }
+        deleted.map(drop)
     }
 
-    async fn stop_instance(&self, instance_id: &str) -> Result<()> {
-        in_operation(self.name(), Operation::Stop, async {
-            check_vm_name(instance_id)?;
-            self.recent
-                .retry_while_unseen(instance_id, || async {
-                    self.vms()
-                        .deallocate(&self.group, instance_id, &self.subscription)
-                        .send()
-                        .await
-                        .map_err(|e| from_azure(e, instance_id))
-                })
-                .await?;
-            Ok(())
-        })
-        .await
+    async fn stop(&self, name: &str) -> Result<()> {
+        self.vms()
+            .deallocate(&self.group, name, &self.subscription)
+            .send()
+            .await
+            .map_err(|e| from_azure(e, name))?;
+        Ok(())
     }
 
-    async fn start_instance(&self, instance_id: &str) -> Result<InstanceInfo> {
-        in_operation(self.name(), Operation::Start, async {
-            check_vm_name(instance_id)?;
-            self.recent
-                .retry_while_unseen(instance_id, || async {
-                    self.vms()
-                        .start(&self.group, instance_id, &self.subscription)
-                        .send()
-                        .await
-                        .map_err(|e| from_azure(e, instance_id))
-                })
-                .await?;
-            // Whatever its provisioning state says from now on, this VM was
-            // created whole: a capacity failure is this start's.
-            self.lock_starts().insert(instance_id, ());
-            // Read the addresses now: the contract's start reports what the
-            // cloud reports (on Azure, the interface's and the public
-            // address's, which a deallocation keeps).
-            let vm = self
-                .get_vm(instance_id)
-                .await?
-                .ok_or_else(|| Error::NotFound {
-                    instance_id: instance_id.to_owned(),
-                    context: None,
-                })?;
-            let (private_ip, public_ip) = self.addresses(&vm).await?;
-            Ok(info_of(
-                instance_id,
-                &vm,
-                state_given(&vm, None),
-                tags_of(&vm),
-                (private_ip, public_ip),
-            ))
-        })
-        .await
+    /// The start's answer carries no addresses: they are read after (on
+    /// Azure, the interface's and the public address's, which a
+    /// deallocation keeps).
+    async fn start(&self, name: &str) -> Result<Option<InstanceInfo>> {
+        self.vms()
+            .start(&self.group, name, &self.subscription)
+            .send()
+            .await
+            .map_err(|e| from_azure(e, name))?;
+        // Whatever its provisioning state says from now on, this VM was
+        // created whole: a capacity failure is this start's.
+        self.lock_starts().insert(name, ());
+        Ok(None)
     }
 
-    async fn describe_instance(&self, instance_id: &str) -> Result<InstanceStatus> {
-        in_operation(self.name(), Operation::Describe, async {
-            check_vm_name(instance_id)?;
-            let Some(vm) = self.get_vm(instance_id).await? else {
-                return self.status_of_missing(instance_id).await;
-            };
-            self.status_of_vm(instance_id, &vm, self.addresses(&vm))
-                .await
-        })
-        .await
+    async fn status(&self, name: &str) -> Result<Option<InstanceStatus>> {
+        match self.get_vm(name).await? {
+            Some(vm) => Ok(Some(
+                self.status_of_vm(name, &vm, self.addresses(&vm)).await?,
+            )),
+            None => self.missing(name).await,
+        }
+    }
+
+    async fn info(&self, name: &str) -> Result<Option<InstanceInfo>> {
+        let Some(vm) = self.get_vm(name).await? else {
+            return Ok(None);
+        };
+        let addresses = self.addresses(&vm).await?;
+        Ok(Some(info_of(
+            name,
+            &vm,
+            state_given(&vm, None),
+            tags_of(&vm),
+            addresses,
+        )))
+    }
+
+    async fn list(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>> {
+        let mut vms = Vec::new();
+        let mut failed = Vec::new();
+        let admitted = |vm: &VirtualMachine| filter.admits_tags(&tags_of(vm));
+        for vm in self.group_vms(admitted).await? {
+            let tags = tags_of(&vm);
+            // Only within the filter: a list never touches the rest.
+            if !filter.admits_tags(&tags) {
+                continue;
+            }
+            let name = name_of(&vm);
+            let failure = self.failed_provisioning(&name, &vm).await?;
+            if let Some(failure) = self.reapable(&vm, failure.as_ref()) {
+                failed.push((name, failure.clone()));
+            }
+            let state = state_given(&vm, failure.as_ref());
+            if filter.admits_state(state) {
+                vms.push((vm, state, tags));
+            }
+        }
+        // VMs whose create failed still cost their disk, NIC and address.
+        // A delete refused for a passing reason (throttling, an outage)
+        // fails the list, so that the caller's retry deletes it again: a
+        // sweep lists the failed launches nobody else knows of, and its
+        // retry is their last chance. Other refusals (a credential that
+        // may only read) leave the list as it is.
+        let mut passing = None;
+        for (name, failure) in failed {
+            if let Err(e) = self.reap(&name, &failure).await {
+                if e.is_retryable() {
+                    passing.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = passing {
+            return Err(e);
+        }
+        if vms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (nics, pips) = self.group_addresses().await?;
+        let mut listed = Vec::with_capacity(vms.len());
+        for (vm, state, tags) in vms {
+            let addresses = addresses_of(&vm, &nics, &pips);
+            let reclaimed = self.reclaimed(&name_of(&vm), &vm).await? == Eviction::Evicted;
+            listed
+                .push(info_of(name_of(&vm), &vm, state, tags, addresses).with_reclaimed(reclaimed));
+        }
+        Ok(listed)
     }
 
     /// One listing of the group's VMs, of the subscription's instance
     /// views, of the group's NICs and public addresses, whatever the number
     /// of ids: four paged calls.
-    async fn describe_instances(
-        &self,
-        instance_ids: &[&str],
-    ) -> Result<Vec<Result<InstanceStatus>>> {
-        in_operation(self.name(), Operation::Describe, async {
-            let valid = unique_valid(instance_ids, check_vm_name);
-            let mut asked: HashMap<String, VirtualMachine> = HashMap::with_capacity(valid.len());
-            if !valid.is_empty() {
-                let wanted: std::collections::HashSet<String> =
-                    valid.iter().map(|id| id.to_ascii_lowercase()).collect();
-                let asked_for =
-                    |vm: &VirtualMachine| wanted.contains(&name_of(vm).to_ascii_lowercase());
-                for vm in self.group_vms(asked_for).await? {
-                    let name = name_of(&vm).to_ascii_lowercase();
-                    if wanted.contains(&name) {
-                        asked.insert(name, vm);
-                    }
-                }
-            }
-            let (nics, pips) = if asked.is_empty() {
-                Default::default()
-            } else {
-                self.group_addresses().await?
-            };
-            let mut results = Vec::with_capacity(instance_ids.len());
-            for id in instance_ids {
-                if let Err(e) = check_vm_name(id) {
-                    results.push(Err(e));
-                    continue;
-                }
-                let status = match asked.get(&id.to_ascii_lowercase()) {
-                    None => self.status_of_missing(id).await?,
-                    Some(vm) => {
-                        let addresses = addresses_of(vm, &nics, &pips);
-                        self.status_of_vm(id, vm, async { Ok(addresses) }).await?
-                    }
-                };
-                results.push(Ok(status));
-            }
-            Ok(results)
-        })
-        .await
-    }
+    const BATCHES: bool = true;
 
-    async fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<InstanceInfo>> {
-        in_operation(self.name(), Operation::List, async {
-            validate::check_filter_tags(&filter.tags, &AZURE_RULES.tags)?;
-            let mut vms = Vec::new();
-            let mut failed = Vec::new();
-            let admitted = |vm: &VirtualMachine| filter.admits_tags(&tags_of(vm));
-            for vm in self.group_vms(admitted).await? {
-                let tags = tags_of(&vm);
-                // Only within the filter: a list never touches the rest.
-                if !filter.admits_tags(&tags) {
-                    continue;
-                }
-                let name = name_of(&vm);
-                let failure = self.failed_provisioning(&name, &vm).await?;
-                if let Some(failure) = self.reapable(&vm, failure.as_ref()) {
-                    failed.push((name, failure.clone()));
-                }
-                let state = state_given(&vm, failure.as_ref());
-                if filter.admits_state(state) {
-                    vms.push((vm, state, tags));
+    async fn statuses(&self, names: &[&str]) -> Result<HashMap<String, InstanceStatus>> {
+        let mut found: HashMap<String, VirtualMachine> = HashMap::with_capacity(names.len());
+        if !names.is_empty() {
+            let wanted: HashSet<String> = names.iter().map(|id| id.to_ascii_lowercase()).collect();
+            let asked_for =
+                |vm: &VirtualMachine| wanted.contains(&name_of(vm).to_ascii_lowercase());
+            for vm in self.group_vms(asked_for).await? {
+                let name = name_of(&vm).to_ascii_lowercase();
+                if wanted.contains(&name) {
+                    found.insert(name, vm);
                 }
             }
-            // VMs whose create failed still cost their disk, NIC and address.
-            // A delete refused for a passing reason (throttling, an outage)
-            // fails the list, so that the caller's retry deletes it again: a
-            // sweep lists the failed launches nobody else knows of, and its
-            // retry is their last chance. Other refusals (a credential that
-            // may only read) leave the list as it is.
-            let mut passing = None;
-            for (name, failure) in failed {
-                if let Err(e) = self.reap(&name, &failure).await {
-                    if e.is_retryable() {
-                        passing.get_or_insert(e);
-                    }
+        }
+        let (nics, pips) = if found.is_empty() {
+            Default::default()
+        } else {
+            self.group_addresses().await?
+        };
+        let mut statuses = HashMap::with_capacity(names.len());
+        for name in names {
+            let status = match found.get(&name.to_ascii_lowercase()) {
+                None => self.missing(name).await?,
+                Some(vm) => {
+                    let addresses = addresses_of(vm, &nics, &pips);
+                    Some(self.status_of_vm(name, vm, async { Ok(addresses) }).await?)
                 }
+            };
+            if let Some(status) = status {
+                statuses.insert((*name).to_owned(), status);
             }
-            if let Some(e) = passing {
-                return Err(e);
-            }
-            if vms.is_empty() {
-                return Ok(Vec::new());
-            }
-            let (nics, pips) = self.group_addresses().await?;
-            let mut listed = Vec::with_capacity(vms.len());
-            for (vm, state, tags) in vms {
-                let addresses = addresses_of(&vm, &nics, &pips);
-                let reclaimed = self.reclaimed(&name_of(&vm), &vm).await? == Eviction::Evicted;
-                listed.push(
-                    info_of(name_of(&vm), &vm, state, tags, addresses).with_reclaimed(reclaimed),
-                );
-            }
-            Ok(listed)
-        })
-        .await
+        }
+        Ok(statuses)
     }
 }
 
