@@ -74,6 +74,7 @@
 //! # }
 //! ```
 
+mod batches;
 mod builder;
 mod convert;
 mod errors;
@@ -81,6 +82,7 @@ mod launch;
 mod orphans;
 mod provisioner;
 mod rules;
+mod run;
 mod spot;
 mod states;
 
