@@ -83,9 +83,12 @@
 
 mod builder;
 mod convert;
+mod describe;
 mod errors;
 mod ids;
 mod launch;
+mod list;
+mod operations;
 mod provisioner;
 mod spot;
 mod states;
