@@ -23,11 +23,13 @@
 //!    is unknown, reported stopped with the failure and never deleted.
 
 use azure_mgmt_compute::package_2024_07_01::models::VirtualMachine;
-use provisioner_core::{CloudInstanceState, InstanceStatus, LaunchFailure, Result};
+use provisioner_core::provider::consistency::Expiring;
+use provisioner_core::{CloudInstanceState, Error, InstanceStatus, LaunchFailure, Result};
 use time::OffsetDateTime;
 
 use crate::activity::Event;
 use crate::convert::{launch_fingerprint_of, owner_of, state_of};
+use crate::errors::from_azure;
 use crate::AzureProvisioner;
 
 /// What a failed provisioning of a VM was.
@@ -146,6 +148,33 @@ pub(crate) fn reported(status: InstanceStatus, failed: Option<Failed>) -> Instan
             status.with_failed_start(failure).with_state_reason(reason)
         }
         Some(Failed::Create(_)) | None => status,
+    }
+}
+
+impl AzureProvisioner {
+    pub(crate) fn lock_failed(&self) -> std::sync::MutexGuard<'_, Expiring<LaunchFailure>> {
+        self.failed_launches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Deletes a VM whose create failed after acceptance, with the NIC, disk
+    /// and address created with it, so that nothing of it stays billed. A
+    /// delete Azure refused is the caller's to retry (or the next describe's
+    /// or list's); a VM already gone is reaped.
+    pub(crate) async fn reap(&self, name: &str, failure: &LaunchFailure) -> Result<()> {
+        self.recent.forget(name);
+        self.lock_failed().insert(name, failure.clone());
+        match self
+            .vms()
+            .delete(&self.group, name, &self.subscription)
+            .send()
+            .await
+            .map_err(|e| from_azure(e, name))
+        {
+            Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -105,12 +105,16 @@
 //! ```
 
 mod activity;
+mod addresses;
 mod builder;
 mod convert;
+mod create;
+mod describe;
 mod errors;
 mod failures;
 mod launch;
 mod provisioner;
+mod reads;
 mod rules;
 mod spot;
 mod states;
