@@ -48,7 +48,9 @@
 //!   given clients cannot read the log and refuses spot.
 //! - The files: `builder.rs` (construction), `transport.rs` (how requests
 //!   are sent and retried), `convert.rs` (Azure shapes to the core's),
-//!   `provisioner.rs` (the six calls), `activity.rs` (the activity-log
+//!   `provisioner.rs` (ARM's calls, its `Wire`: core's `provider::wire`
+//!   keeps the contract's shared rules), `create.rs`, `reads.rs`,
+//!   `addresses.rs`, `describe.rs`, `activity.rs` (the activity-log
 //!   call), `failures.rs` (a failed create or a failed start: the same
 //!   instance view, told apart by what this provisioner did and the
 //!   activity log; only a failed create of this owner's launches is ever

@@ -24,8 +24,11 @@
 //!   the token (`IdempotentInstanceTerminated`, for at least 24 hours) and the
 //!   launch is `InvalidArgument` naming `idempotency_key`.
 //! - The files: `builder.rs` (construction and client settings),
-//!   `convert.rs` (EC2 shapes to the core's), `provisioner.rs` (the six
-//!   calls), and the mapping tables, one module each: states and state
+//!   `convert.rs` (EC2 shapes to the core's), `provisioner.rs` (EC2's
+//!   calls, its `Wire`: core's `provider::wire` keeps the contract's
+//!   shared rules), `run.rs` (the RunInstances request), `batches.rs`
+//!   (1,000 ids a request), `orphans.rs` (kept volumes), and the mapping
+//!   tables, one module each: states and state
 //!   reasons in `states.rs`, errors in `errors.rs`, input rules
 //!   ([`EC2_RULES`]) in `rules.rs`.
 //!

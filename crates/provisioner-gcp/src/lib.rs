@@ -40,7 +40,10 @@
 //!   that this provisioner did not delete.
 //! - The files: `builder.rs` (construction), `convert.rs` (Compute Engine
 //!   shapes to the core's: insert body, filter, instances, operation
-//!   errors), `provisioner.rs` (the six calls), `ids.rs`, and the mapping
+//!   errors), `provisioner.rs` (Compute Engine's calls, its `Wire`: core's
+//!   `provider::wire` keeps the contract's shared rules), `operations.rs`
+//!   (the operations it follows), `describe.rs`, `list.rs`, `ids.rs`, and
+//!   the mapping
 //!   tables, one module each: `states.rs` (all twelve documented statuses),
 //!   `errors.rs`, `tags.rs` ([`GCP_RULES`]), `spot.rs`.
 //!
