@@ -27,20 +27,16 @@ impl AzureProvisioner {
             message: format!("{name} exists and cannot be read yet"),
             context: None,
         })?;
-        if launch_fingerprint_of(&vm) != Some(naming::launch_fingerprint(config).as_str()) {
-            return Err(Error::invalid_argument(
-                field::IDEMPOTENCY_KEY,
-                format!("already used for a launch of {name} with other parameters"),
-            ));
-        }
-        // The same launch by another owner (two fleets, one key) is theirs:
-        // neither returned nor reaped.
-        if !self.owner.owns(owner_of(&vm).as_deref()) {
-            return Err(Error::invalid_argument(
-                field::IDEMPOTENCY_KEY,
-                format!("already used for a launch of {name} by another owner"),
-            ));
-        }
+        // Being deleted is read from the VM below: a failed create of this
+        // launch is reaped and returned, not refused.
+        naming::check_same_launch(
+            name,
+            config,
+            launch_fingerprint_of(&vm),
+            owner_of(&vm).as_deref(),
+            &self.owner,
+            false,
+        )?;
         let failed = self.failed_provisioning(name, &vm).await?;
         let state = state_given(&vm, failed.as_ref());
         let (private_ip, public_ip) = if let Some(failure) = self.reapable(&vm, failed.as_ref()) {

@@ -61,27 +61,14 @@ impl GcpProvisioner {
                     message: format!("{id} exists and cannot be read yet"),
                     context: None,
                 })?;
-        if launch_fingerprint_of(&existing) != Some(naming::launch_fingerprint(config).as_str()) {
-            return Err(Error::invalid_argument(
-                field::IDEMPOTENCY_KEY,
-                format!("already used for a launch of {id} with other parameters"),
-            ));
-        }
-        // The same launch by another owner (two fleets, one key) is theirs.
-        if !self.owner.owns(owner_of(&existing).as_deref()) {
-            return Err(Error::invalid_argument(
-                field::IDEMPOTENCY_KEY,
-                format!("already used for a launch of {id} by another owner"),
-            ));
-        }
-        if self.lock_deleting().contains(&id) {
-            return Err(Error::invalid_argument(
-                field::IDEMPOTENCY_KEY,
-                format!(
-                    "it names {id}, which is being deleted: wait until it is gone, or use a new key"
-                ),
-            ));
-        }
+        naming::check_same_launch(
+            &id,
+            config,
+            launch_fingerprint_of(&existing),
+            owner_of(&existing).as_deref(),
+            &self.owner,
+            self.lock_deleting().contains(&id),
+        )?;
         Ok(self.info_of(&existing, false))
     }
 }

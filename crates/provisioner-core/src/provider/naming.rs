@@ -96,6 +96,46 @@ pub fn launch_fingerprint(config: &crate::InstanceConfig) -> String {
     format!("{:016x}", stable_hash(&bytes))
 }
 
+/// Checks that the instance `id`, which a keyed launch met under the name
+/// its key derives, is this launch again: made with the same parameters
+/// (its stored `fingerprint`, as [`launch_fingerprint`] of `config`) by the
+/// owner `ours` (its `owner` marker), and not being deleted. Anything else
+/// is a reuse of the key, refused as `InvalidArgument` naming
+/// `idempotency_key`: another launch's instance, or another fleet's, is
+/// never returned as this one's (clauses b and o).
+pub fn check_same_launch(
+    id: &str,
+    config: &crate::InstanceConfig,
+    fingerprint: Option<&str>,
+    owner: Option<&str>,
+    ours: &crate::OwnerId,
+    being_deleted: bool,
+) -> crate::Result<()> {
+    let reused = |why: String| {
+        Err(crate::Error::invalid_argument(
+            super::validate::field::IDEMPOTENCY_KEY,
+            why,
+        ))
+    };
+    if fingerprint != Some(launch_fingerprint(config).as_str()) {
+        return reused(format!(
+            "already used for a launch of {id} with other parameters"
+        ));
+    }
+    // The same launch by another owner (two fleets, one key) is theirs.
+    if !ours.owns(owner) {
+        return reused(format!(
+            "already used for a launch of {id} by another owner"
+        ));
+    }
+    if being_deleted {
+        return reused(format!(
+            "it names {id}, which is being deleted: wait until it is gone, or use a new key"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +171,30 @@ mod tests {
             crate::InstanceConfig::new("img", "small").with_tag("ab", ""),
         ] {
             assert_ne!(print, launch_fingerprint(&other), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_keyed_launch_returns_only_its_own_instance() {
+        let config = crate::InstanceConfig::new("img", "t");
+        let same = launch_fingerprint(&config);
+        let ours = crate::OwnerId::default();
+        let mine = Some(ours.as_str());
+        let check = |fingerprint: &str, owner, deleting| {
+            check_same_launch("vm-1", &config, Some(fingerprint), owner, &ours, deleting)
+        };
+        assert!(check(&same, mine, false).is_ok());
+        for (fingerprint, owner, deleting) in [
+            ("0000000000000000", mine, false),
+            (same.as_str(), Some("another-fleet"), false),
+            (same.as_str(), mine, true),
+        ] {
+            let refused = check(fingerprint, owner, deleting).unwrap_err();
+            assert_eq!(
+                refused.invalid_field(),
+                Some("idempotency_key"),
+                "{refused}"
+            );
         }
     }
 }
