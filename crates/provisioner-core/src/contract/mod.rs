@@ -491,7 +491,7 @@ macro_rules! define_cases {
                 match self { $(Case::$variant => stringify!($func),)* }
             }
 
-            /// The contract clause(s) it tests (`a` … `l`, see the trait docs).
+            /// The contract clause it tests (`a` … `p`, see the trait docs).
             pub const fn clause(self) -> &'static str {
                 match self { $(Case::$variant => $clause,)* }
             }
