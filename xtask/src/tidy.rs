@@ -22,8 +22,6 @@ const KNOWN_LONG: &[(&str, usize)] = &[
     ("crates/provisioner-fake/src/cloud.rs", 1504),
     ("crates/provisioner-core/src/contract/cases.rs", 1038),
     ("xtask/src/soak.rs", 895),
-    ("crates/provisioner-emulator/src/ec2/mod.rs", 784),
-    ("crates/provisioner-emulator/src/gce/mod.rs", 708),
 ];
 
 /// Runs every check from the workspace root; prints each finding.

@@ -24,6 +24,7 @@ use std::sync::Mutex;
 use provisioner_fake::FakeCloud;
 use time::OffsetDateTime;
 
+use super::checks::check_hex_id;
 use super::filters::{any, Pattern};
 use super::*;
 
