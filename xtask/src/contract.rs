@@ -5,19 +5,8 @@ use std::time::Duration;
 
 use provisioner_core::contract::{run_all, Case, ContractReport, Outcome};
 
-use crate::subjects::{self, Subject};
+use crate::subjects::{self, Against, Subject};
 use crate::Which;
-
-/// Where a provider's suite runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Against {
-    /// The project's own emulator (the fake's model for `fake`).
-    Emulator,
-    /// moto, an independent EC2 emulator (EC2 only).
-    Moto,
-    /// A real account.
-    Live,
-}
 
 /// `cargo xtask contract`'s arguments.
 #[derive(Debug, clap::Args)]

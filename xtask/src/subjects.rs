@@ -11,8 +11,18 @@ use provisioner_emulator::Emulator;
 use provisioner_fake::{FakeCloud, FakeProvisioner, Personality};
 use provisioner_gcp::{GcpLaunchConfig, GcpProvisioner};
 
-use crate::contract::Against;
 use crate::moto;
+
+/// Where a provider's suite runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Against {
+    /// The project's own emulator (the fake's model for `fake`).
+    Emulator,
+    /// moto, an independent EC2 emulator (EC2 only).
+    Moto,
+    /// A real account.
+    Live,
+}
 
 /// A subject, or why the provider is not run (which is not a failure).
 pub(crate) enum Subject {

@@ -9,6 +9,8 @@
 //!   top module of it, and every `*.rs` file it names exists in that crate.
 //! - The clause letters of the trait's contract (core's `lib.rs`) are the
 //!   clause letters the contract suite tests.
+//! - No crate has an import circle among its top modules (`a` uses
+//!   `crate::b`, which uses `crate::a`, directly or round a longer loop).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -31,11 +33,14 @@ pub(crate) fn run() -> Result<bool, String> {
     findings.extend(long_files(&root)?);
     findings.extend(code_map(&root)?);
     findings.extend(clauses(&root)?);
+    findings.extend(circles(&root)?);
     for finding in &findings {
         println!("tidy: {finding}");
     }
     if findings.is_empty() {
-        println!("tidy: file sizes, the code map and the contract's clauses are in order");
+        println!(
+            "tidy: file sizes, the code map, the contract's clauses and the module graph are in order"
+        );
     }
     Ok(findings.is_empty())
 }
@@ -252,6 +257,109 @@ fn clauses(root: &Path) -> Result<Vec<String>, String> {
     Ok(findings)
 }
 
+/// The top modules of each crate that `crate::` paths make a loop of.
+fn circles(root: &Path) -> Result<Vec<String>, String> {
+    let mut findings = Vec::new();
+    for krate in crates(root)? {
+        let src = root.join(&krate).join("src");
+        let modules = top_modules(&src)?;
+        let mut uses: Vec<BTreeSet<usize>> = Vec::with_capacity(modules.len());
+        for module in &modules {
+            let mut text = String::new();
+            let file = src.join(format!("{module}.rs"));
+            if file.exists() {
+                text.push_str(&read(root, &relative(root, &file))?);
+            }
+            let dir = src.join(module);
+            if dir.is_dir() {
+                for f in rust_files(root, &dir)? {
+                    text.push_str(&read(root, &f)?);
+                }
+            }
+            // Doc links name modules without using them.
+            let code: String = text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .flat_map(|l| [l, "\n"])
+                .collect();
+            uses.push(
+                crate_paths(&code)
+                    .filter_map(|name| modules.iter().position(|m| m == name))
+                    .filter(|used| modules[*used] != *module)
+                    .collect(),
+            );
+        }
+        if let Some(circle) = first_circle(&uses) {
+            let names: Vec<&str> = circle.iter().map(|i| modules[*i].as_str()).collect();
+            findings.push(format!(
+                "{krate} has an import circle: {} -> {}",
+                names.join(" -> "),
+                names[0]
+            ));
+        }
+    }
+    Ok(findings)
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// The first segment of every `crate::` path in `text`, also inside
+/// `crate::{a, b::c}`.
+fn crate_paths(text: &str) -> impl Iterator<Item = &str> {
+    text.split("crate::").skip(1).flat_map(|rest| {
+        let names: Vec<&str> = match rest.strip_prefix('{') {
+            Some(group) => group
+                .split('}')
+                .next()
+                .unwrap_or("")
+                .split(',')
+                .map(|part| part.trim().split("::").next().unwrap_or("").trim())
+                .collect(),
+            None => vec![rest
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or("")],
+        };
+        names.into_iter()
+    })
+}
+
+/// A loop in the graph `uses` (module index to the modules it uses), as
+/// the modules round it, if there is one.
+fn first_circle(uses: &[BTreeSet<usize>]) -> Option<Vec<usize>> {
+    // Depth-first, with the path walked so far: meeting a module on it
+    // closes a loop.
+    fn walk(
+        at: usize,
+        uses: &[BTreeSet<usize>],
+        path: &mut Vec<usize>,
+        done: &mut Vec<bool>,
+    ) -> Option<Vec<usize>> {
+        if let Some(start) = path.iter().position(|m| *m == at) {
+            return Some(path[start..].to_vec());
+        }
+        if done[at] {
+            return None;
+        }
+        path.push(at);
+        for next in &uses[at] {
+            if let Some(circle) = walk(*next, uses, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        done[at] = true;
+        None
+    }
+    let mut done = vec![false; uses.len()];
+    (0..uses.len()).find_map(|m| walk(m, uses, &mut Vec::new(), &mut done))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,5 +387,16 @@ mod tests {
     #[test]
     fn this_tree_has_every_clause_tested() {
         assert_eq!(clauses(&workspace_root()).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_loop_of_crate_paths_is_found() {
+        let text = "use crate::{a, b::C};\nlet x = crate::c::f();";
+        assert_eq!(crate_paths(text).collect::<Vec<_>>(), ["a", "b", "c"]);
+        // 0 -> 1 -> 2 -> 0, and 3 alone.
+        let uses = [[1].into(), [2].into(), [0].into(), BTreeSet::new()];
+        assert_eq!(first_circle(&uses), Some(vec![0, 1, 2]));
+        let tree = [[1, 2].into(), [2].into(), BTreeSet::new()];
+        assert_eq!(first_circle(&tree), None);
     }
 }

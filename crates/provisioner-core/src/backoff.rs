@@ -12,7 +12,6 @@
 
 use std::time::Duration;
 
-use crate::provider::naming;
 use crate::Error;
 
 /// Doubling pauses from a first one up to a most.
@@ -49,7 +48,10 @@ impl Backoff {
 
     /// `pause` spread over half to all of it, at random.
     pub fn jittered(pause: Duration) -> Duration {
-        let draw = naming::stable_hash(naming::fresh_token("jitter").as_bytes());
+        // A fresh `RandomState` is keyed anew for each use: random enough
+        // to spread retries, with no generator to share.
+        use std::hash::BuildHasher as _;
+        let draw = std::collections::hash_map::RandomState::new().hash_one(pause);
         let fraction = 0.5 + (draw % 1000) as f64 / 2000.0;
         pause.mul_f64(fraction)
     }

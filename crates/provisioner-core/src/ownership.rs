@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use crate::provider::validate::field;
+use crate::error::field;
 use crate::{Error, Result, Tags};
 
 /// The reserved tag key of the ownership marker. Lowercase, with only

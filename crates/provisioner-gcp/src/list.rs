@@ -8,6 +8,7 @@ use provisioner_core::{Error, Result};
 
 use crate::convert::id_of;
 use crate::errors::from_gax;
+use crate::tags::alternations;
 use crate::GcpProvisioner;
 use crate::PROVIDER;
 
@@ -81,32 +82,4 @@ pub(crate) fn name_filters(ids: &[&str]) -> Vec<String> {
         .into_iter()
         .map(|group| format!("name eq \"({group})\""))
         .collect()
-}
-
-/// `names`, sorted and without repeats, joined with `|` into as few groups
-/// as keep each under `budget` characters once the `|` are percent-encoded
-/// (`%7C`), for regular-expression filters that travel in a URL.
-pub(crate) fn alternations(names: &[&str], budget: usize) -> Vec<String> {
-    let mut names = names.to_vec();
-    names.sort_unstable();
-    names.dedup();
-    let mut groups = Vec::new();
-    let mut current = String::new();
-    let mut encoded = 0;
-    for name in names {
-        if !current.is_empty() && encoded + name.len() + 3 > budget {
-            groups.push(std::mem::take(&mut current));
-            encoded = 0;
-        }
-        if !current.is_empty() {
-            current.push('|');
-            encoded += 3;
-        }
-        current.push_str(name);
-        encoded += name.len();
-    }
-    if !current.is_empty() {
-        groups.push(current);
-    }
-    groups
 }

@@ -94,7 +94,7 @@ impl GcpProvisioner {
         names: &[&str],
     ) -> Result<HashMap<String, PreemptedAt>> {
         let mut latest: HashMap<String, PreemptedAt> = HashMap::new();
-        for group in crate::list::alternations(names, MAX_TARGET_FILTER) {
+        for group in crate::tags::alternations(names, MAX_TARGET_FILTER) {
             // Regular-expression syntax throughout: Compute Engine does not
             // mix it with AIP-160 comparisons. Names and zones are RFC 1035
             // labels, which hold no metacharacter; the dots of the type are

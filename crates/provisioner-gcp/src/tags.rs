@@ -129,6 +129,34 @@ pub(crate) fn from_metadata(value: &str) -> Option<Tags> {
         .map(Tags::from)
 }
 
+/// `names`, sorted and without repeats, joined with `|` into as few groups
+/// as keep each under `budget` characters once the `|` are percent-encoded
+/// (`%7C`), for regular-expression filters that travel in a URL.
+pub(crate) fn alternations(names: &[&str], budget: usize) -> Vec<String> {
+    let mut names = names.to_vec();
+    names.sort_unstable();
+    names.dedup();
+    let mut groups = Vec::new();
+    let mut current = String::new();
+    let mut encoded = 0;
+    for name in names {
+        if !current.is_empty() && encoded + name.len() + 3 > budget {
+            groups.push(std::mem::take(&mut current));
+            encoded = 0;
+        }
+        if !current.is_empty() {
+            current.push('|');
+            encoded += 3;
+        }
+        current.push_str(name);
+        encoded += name.len();
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    groups
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

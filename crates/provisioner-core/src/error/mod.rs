@@ -8,6 +8,7 @@ use crate::Operation;
 mod kind;
 mod class;
 mod context;
+pub mod field;
 
 pub use class::{ErrorClass, ProviderFailure};
 pub use context::ErrorContext;
