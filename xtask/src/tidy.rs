@@ -18,9 +18,10 @@ use std::path::{Path, PathBuf};
 /// The most lines a source file outside tests may have.
 const MAX_LINES: usize = 700;
 
-/// Files over [`MAX_LINES`] today, each with the most lines it may have:
-/// debts to split (issue "rooms with one job"), never to grow.
-const KNOWN_LONG: &[(&str, usize)] = &[("crates/provisioner-fake/src/cloud.rs", 1504)];
+/// Files over [`MAX_LINES`], each with the most lines it may have: debts
+/// to split, never to grow. None today; a file that has to pass the limit
+/// for a while is listed here with its length, and leaves once split.
+const KNOWN_LONG: &[(&str, usize)] = &[];
 
 /// Runs every check from the workspace root; prints each finding.
 pub(crate) fn run() -> Result<bool, String> {
