@@ -32,7 +32,7 @@ async fn subject() -> ContractSubject {
     })
     .with_small_pages()
     .with_second_instance_type("t3.small")
-    .with_faults(Arc::new(emulator.cloud().clone()))
+    .with_faults(Arc::new(emulator.faults()))
     .holding(emulator)
 }
 

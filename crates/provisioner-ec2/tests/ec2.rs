@@ -358,18 +358,6 @@ async fn a_call_that_hangs_ends_at_its_deadline_as_unavailable() {
 }
 
 #[tokio::test]
-async fn the_table_of_bad_inputs_never_reaches_the_wire() {
-    let (emulator, ec2) = setup().await;
-    let (tried, problems) = provisioner_core::contract::check_bad_inputs(&ec2, &config()).await;
-    assert!(tried >= 30, "{tried} inputs");
-    assert!(problems.is_empty(), "{problems:#?}");
-    assert_eq!(
-        emulator.requests_received(provisioner_emulator::Face::Ec2),
-        0
-    );
-}
-
-#[tokio::test]
 async fn for_endpoint_builds_on_an_emulator_and_refuses_what_is_not_a_url() {
     let emulator = Emulator::builder().start().await.unwrap();
     let ec2 = Ec2Provisioner::for_endpoint(&emulator.endpoint(), Ec2LaunchConfig::default())

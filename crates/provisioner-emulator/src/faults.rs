@@ -46,6 +46,8 @@ pub struct EmulatorFaults {
     /// The first resource group's id (`/subscriptions/S/resourceGroups/G`),
     /// where Azure VMs are planted.
     arm_group: Option<String>,
+    /// The faces' request counts, when this injector is an emulator's.
+    counts: Option<std::sync::Arc<crate::wire::WireCounts>>,
 }
 
 #[cfg(feature = "contract")]
@@ -59,7 +61,14 @@ impl EmulatorFaults {
             cloud,
             app: None,
             arm_group: None,
+            counts: None,
         }
+    }
+
+    /// Counts requests with the emulator's own counts.
+    pub(crate) fn counting(mut self, counts: std::sync::Arc<crate::wire::WireCounts>) -> Self {
+        self.counts = Some(counts);
+        self
     }
 
     /// Also plants through `app`: Compute Engine instances, and Azure VMs in
@@ -221,5 +230,14 @@ impl provisioner_core::contract::FaultInjector for EmulatorFaults {
             self.cloud
                 .calls_naming(provisioner_fake::Operation::Terminate, names),
         )
+    }
+
+    /// Every face's requests, when this is an emulator's injector; else the
+    /// model's calls.
+    async fn requests(&self) -> Option<u64> {
+        match &self.counts {
+            Some(counts) => Some(counts.total()),
+            None => FaultInjector::requests(&self.cloud).await,
+        }
     }
 }

@@ -381,6 +381,7 @@ impl EmulatorHandle {
     pub fn faults(&self) -> EmulatorFaults {
         EmulatorFaults::new(self.state.cloud.clone())
             .planting_through(self.app.clone(), self.state.arm_state.first_group_id())
+            .counting(std::sync::Arc::clone(&self.state.counts))
     }
 
     /// The wire-level faults.

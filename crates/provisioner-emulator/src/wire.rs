@@ -123,6 +123,14 @@ impl WireCounts {
     pub fn received(&self, face: Face) -> u64 {
         self.received[face.index()].load(std::sync::atomic::Ordering::Relaxed)
     }
+
+    /// Requests every face received so far (the control face not counted).
+    pub fn total(&self) -> u64 {
+        self.received
+            .iter()
+            .map(|n| n.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
+    }
 }
 
 /// A new request id in the GUID shape the clouds give theirs (EC2's

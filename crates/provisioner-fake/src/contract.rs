@@ -66,4 +66,9 @@ impl FaultInjector for FakeCloud {
     async fn deletions(&self, instance_id: &str) -> Option<u64> {
         Some(self.calls_naming(Operation::Terminate, |id| id == instance_id))
     }
+
+    /// The model's calls: the fake's wire.
+    async fn requests(&self) -> Option<u64> {
+        Some(Operation::ALL.iter().map(|op| self.call_count(*op)).sum())
+    }
 }

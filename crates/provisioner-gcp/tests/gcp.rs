@@ -348,18 +348,6 @@ async fn a_call_that_hangs_ends_at_its_deadline_as_unavailable() {
     assert!(matches!(err, Error::Unavailable { .. }), "{err}");
 }
 
-#[tokio::test]
-async fn the_table_of_bad_inputs_never_reaches_the_wire() {
-    let (emulator, gcp) = setup().await;
-    let (tried, problems) = provisioner_core::contract::check_bad_inputs(&gcp, &config()).await;
-    assert!(tried >= 30, "{tried} inputs");
-    assert!(problems.is_empty(), "{problems:#?}");
-    assert_eq!(
-        emulator.requests_received(provisioner_emulator::Face::ComputeEngine),
-        0
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_describes_through_the_batching_layer_are_at_most_five_requests() {
     let (emulator, gcp) = setup().await;

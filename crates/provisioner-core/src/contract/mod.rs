@@ -98,6 +98,11 @@ pub trait FaultInjector: Send + Sync {
         let _ = instance_id;
         None
     }
+    /// How many requests the cloud has received so far, of any kind; `None`
+    /// where the injector cannot count them (a real cloud).
+    async fn requests(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The tag key every case puts on the instances it launches.
@@ -544,6 +549,8 @@ define_cases! {
     LaunchIsIdempotent => launch_is_idempotent, clause "b";
     /// An invalid config returns InvalidArgument naming the field, and creates nothing.
     InvalidConfigIsRejected => invalid_config_is_rejected, clause "c";
+    /// Every input of the table of bad inputs is InvalidArgument naming its field, and none reaches the cloud.
+    BadInputsNeverReachTheCloud => bad_inputs_never_reach_the_cloud, clause "c";
     /// Describe of a live instance returns its id and a state consistent with list.
     DescribeConsistentState => describe_consistent_state, clause "d";
     /// Describe of a well-formed id that does not exist returns terminated.

@@ -91,3 +91,29 @@ pub(in crate::contract) async fn invalid_config_is_rejected(run: SharedRun) -> C
     );
     Ok(())
 }
+
+pub(in crate::contract) async fn bad_inputs_never_reach_the_cloud(run: SharedRun) -> Check {
+    // Counted where the subject can count the cloud's requests (an
+    // emulator, the fake); against a real cloud the refusals alone.
+    let counted = run.subject.faults.clone();
+    let before = match &counted {
+        Some(faults) => faults.requests().await,
+        None => None,
+    };
+    let (tried, problems) =
+        crate::contract::check_bad_inputs(run.provisioner(), &run.config()).await;
+    ensure!(tried >= 30, "the table tried only {tried} inputs");
+    ensure!(
+        problems.is_empty(),
+        "inputs not refused as InvalidArgument naming their field: {problems:#?}"
+    );
+    if let (Some(faults), Some(before)) = (&counted, before) {
+        let after = faults.requests().await.unwrap_or(before);
+        ensure!(
+            after == before,
+            "{} requests reached the cloud for {tried} bad inputs",
+            after - before
+        );
+    }
+    Ok(())
+}
