@@ -39,7 +39,8 @@ async fn subject() -> ContractSubject {
 provisioner_core::contract_tests!(subject);
 
 /// The whole suite through every layer over the real SDK: the stack a fleet
-/// would run, on one wire provider.
+/// would run, on one wire provider, with single describes and terminates
+/// coalesced into EC2's batch requests (`Batching`, next to the cloud).
 mod layered {
     use super::*;
     use provisioner_core::layers::{RateLimitPolicy, Stack};
@@ -47,6 +48,7 @@ mod layered {
     async fn subject() -> ContractSubject {
         super::subject().await.wrapped(|ec2| {
             Stack::new(ec2)
+                .batching()
                 .concurrency_limit(8)
                 .timeout(std::time::Duration::from_secs(60))
                 .rate_limit(RateLimitPolicy::ec2())

@@ -81,6 +81,7 @@ mod layered {
         let fake: Arc<dyn InstanceProvisioner> =
             Arc::new(FakeProvisioner::new(cloud).with_page_size(2));
         let stack = Stack::new(fake)
+            .batching()
             .concurrency_limit(8)
             .timeout(Duration::from_secs(30))
             .rate_limit(RateLimitPolicy::ec2())
