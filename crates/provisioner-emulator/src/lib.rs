@@ -375,6 +375,46 @@ impl EmulatorHandle {
         &self.state.cloud
     }
 
+    /// Checks, for a provider's tests, that `provisioner` (built with a
+    /// per-attempt deadline under a few seconds) ends a describe this
+    /// emulator holds for a minute within 15 s, as
+    /// [`Error::Unavailable`](provisioner_core::Error::Unavailable): a
+    /// cloud that hangs never hangs the fleet. Launches one instance from
+    /// `config` first; clears the latency after.
+    #[cfg(feature = "contract")]
+    pub async fn check_a_hanging_call_ends_at_its_deadline(
+        &self,
+        provisioner: &dyn provisioner_core::InstanceProvisioner,
+        config: &provisioner_core::InstanceConfig,
+    ) -> Result<(), String> {
+        use std::time::{Duration, Instant};
+        let id = provisioner
+            .launch_instance(config)
+            .await
+            .map_err(|e| format!("launch: {e}"))?
+            .instance_id;
+        let cloud = self.cloud();
+        cloud.set_latency(
+            provisioner_fake::Operation::Describe,
+            Duration::from_secs(60),
+        );
+        let started = Instant::now();
+        let result = provisioner.describe_instance(&id).await;
+        let took = started.elapsed();
+        cloud.set_latency(provisioner_fake::Operation::Describe, Duration::ZERO);
+        match result {
+            Err(provisioner_core::Error::Unavailable { .. }) if took < Duration::from_secs(15) => {
+                Ok(())
+            }
+            Err(provisioner_core::Error::Unavailable { .. }) => Err(format!(
+                "the describe ended as Unavailable only after {took:?}"
+            )),
+            other => Err(format!(
+                "the describe gave {other:?} after {took:?}, want Unavailable"
+            )),
+        }
+    }
+
     /// The contract suite's fault injector on this emulator: the model's
     /// faults, with instances named by the providers' ids.
     #[cfg(feature = "contract")]
