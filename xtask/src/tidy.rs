@@ -8,7 +8,8 @@
 //! - ARCHITECTURE.md's code map has a section for every crate, names every
 //!   top module of it, and every `*.rs` file it names exists in that crate.
 //! - The clause letters of the trait's contract (core's `lib.rs`) are the
-//!   clause letters the contract suite tests.
+//!   clause letters the contract suite tests, and those ARCHITECTURE.md's
+//!   "The contract" states.
 //! - No crate has an import circle among its top modules (`a` uses
 //!   `crate::b`, which uses `crate::a`, directly or round a longer loop).
 
@@ -232,6 +233,17 @@ fn clauses(root: &Path) -> Result<Vec<String>, String> {
         .filter_map(|l| l.trim_start().strip_prefix("/// - **"))
         .filter_map(|rest| rest.chars().next())
         .collect();
+    // ARCHITECTURE.md's "The contract" states the same clauses.
+    let map = read(root, "ARCHITECTURE.md")?;
+    let in_map: BTreeSet<char> = map
+        .split("\n## The contract\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .unwrap_or("")
+        .lines()
+        .filter_map(|l| l.strip_prefix("- **"))
+        .filter_map(|rest| rest.chars().next())
+        .collect();
     let tested: BTreeSet<char> = suite
         .split("clause \"")
         .skip(1)
@@ -246,6 +258,13 @@ fn clauses(root: &Path) -> Result<Vec<String>, String> {
     for letter in tested.difference(&on_trait) {
         findings.push(format!(
             "the suite tests clause {letter}, which the trait's contract does not state"
+        ));
+    }
+    if in_map != on_trait {
+        findings.push(format!(
+            "ARCHITECTURE.md's \"The contract\" states clauses {} where the trait states {}",
+            in_map.iter().collect::<String>(),
+            on_trait.iter().collect::<String>()
         ));
     }
     if on_trait.is_empty() {
