@@ -113,16 +113,8 @@ fn render(columns: &[(&str, Column)]) -> String {
 mod tests {
     use super::*;
 
-    #[derive(clap::Parser)]
-    struct Args {
-        #[command(flatten)]
-        options: Options,
-    }
-
     fn parse(args: &[&str]) -> Result<Options, clap::Error> {
-        use clap::Parser as _;
-        Args::try_parse_from(std::iter::once("contract").chain(args.iter().copied()))
-            .map(|a| a.options)
+        crate::parse_options("contract", args)
     }
 
     #[test]

@@ -134,3 +134,15 @@ fn bench(extra: &[String]) -> Result<bool, String> {
         .map_err(|e| format!("cannot run cargo bench: {e}"))?;
     Ok(status.success())
 }
+
+/// A task's options as its command line gives them, for the tasks' tests.
+#[cfg(test)]
+pub(crate) fn parse_options<O: clap::Args>(task: &str, args: &[&str]) -> Result<O, clap::Error> {
+    use clap::Parser as _;
+    #[derive(clap::Parser)]
+    struct Line<O: clap::Args> {
+        #[command(flatten)]
+        options: O,
+    }
+    Line::<O>::try_parse_from(std::iter::once(task).chain(args.iter().copied())).map(|l| l.options)
+}

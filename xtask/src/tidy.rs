@@ -77,8 +77,7 @@ fn rust_files(root: &Path, dir: &Path) -> Result<Vec<String>, String> {
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
-                let relative = path.strip_prefix(root).unwrap_or(&path);
-                files.push(relative.to_string_lossy().replace('\\', "/"));
+                files.push(relative(root, &path));
             }
         }
     }
@@ -317,6 +316,7 @@ fn circles(root: &Path) -> Result<Vec<String>, String> {
     Ok(findings)
 }
 
+/// `path` from `root`, with `/` between its parts.
 fn relative(root: &Path, path: &Path) -> String {
     path.strip_prefix(root)
         .unwrap_or(path)

@@ -479,15 +479,8 @@ async fn soak(provider: &str, options: &Options, seed: u64) -> Result<Tally, Str
 mod tests {
     use super::*;
 
-    #[derive(clap::Parser)]
-    struct Args {
-        #[command(flatten)]
-        options: Options,
-    }
-
     fn parse(args: &[&str]) -> Result<Options, clap::Error> {
-        use clap::Parser as _;
-        Args::try_parse_from(std::iter::once("soak").chain(args.iter().copied())).map(|a| a.options)
+        crate::parse_options("soak", args)
     }
 
     #[test]

@@ -68,14 +68,7 @@ impl FakeCloud {
     ) -> Result<InstanceRecord, CloudError> {
         self.call(Operation::Launch, Some(id), |model, now| {
             model.purge(now);
-            let instance = visible_mut(&mut model.instances, id, now)?;
-            if instance.state.is_terminal() {
-                return Err(CloudError::InvalidState {
-                    id: id.to_owned(),
-                    state: instance.state,
-                    op: Operation::Launch,
-                });
-            }
+            let instance = updatable(&mut model.instances, id, now)?;
             let mut attributes = (*instance.attributes).clone();
             change(&mut attributes);
             instance.attributes = Arc::new(attributes);
@@ -96,14 +89,7 @@ impl FakeCloud {
         let inner = &*self.inner;
         self.call(Operation::Launch, Some(id), |model, now| {
             model.purge(now);
-            let instance = visible_mut(&mut model.instances, id, now)?;
-            if instance.state.is_terminal() {
-                return Err(CloudError::InvalidState {
-                    id: id.to_owned(),
-                    state: instance.state,
-                    op: Operation::Launch,
-                });
-            }
+            let instance = updatable(&mut model.instances, id, now)?;
             let old = Arc::clone(&instance.config);
             let mut new = config.clone();
             new.idempotency_key.clone_from(&old.idempotency_key);

@@ -219,7 +219,6 @@ pub(super) fn not_found(id: &str) -> CloudError {
     CloudError::NotFound { id: id.to_owned() }
 }
 
-/// The visible instance `id`, its state settled at `now`.
 /// Stops `id` now (running) or leaves it (stopping, stopped); refuses the
 /// other states. `reason` is the state reason it gets.
 pub(super) fn halt(
@@ -315,6 +314,7 @@ pub(super) fn end(
     Ok(record)
 }
 
+/// The visible instance `id`, its state settled at `now`.
 pub(super) fn visible_mut<'m>(
     instances: &'m mut HashMap<Arc<str>, Instance>,
     id: &str,
@@ -325,6 +325,24 @@ pub(super) fn visible_mut<'m>(
         .filter(|i| i.visible_at(now))
         .ok_or_else(|| not_found(id))?;
     instance.settle(now);
+    Ok(instance)
+}
+
+/// The visible instance `id`, to update in place: a terminal one is
+/// refused as `InvalidState` (an update is a launch-time change).
+pub(super) fn updatable<'m>(
+    instances: &'m mut HashMap<Arc<str>, Instance>,
+    id: &str,
+    now: Instant,
+) -> Result<&'m mut Instance, CloudError> {
+    let instance = visible_mut(instances, id, now)?;
+    if instance.state.is_terminal() {
+        return Err(CloudError::InvalidState {
+            id: id.to_owned(),
+            state: instance.state,
+            op: Operation::Launch,
+        });
+    }
     Ok(instance)
 }
 
